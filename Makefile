@@ -1,0 +1,24 @@
+# The two commands a new user needs (README): `make demo` and `make test`. Both run the setup first.
+.PHONY: setup demo test lint stop clean
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup lint
+	$(BIN)/pitstop plan --check
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check src tests feature_defs benchmarks jobs dags plugins
+	$(BIN)/mypy
+
+stop:
+	@$(BIN)/python -m pitstop.stores.local_redis stop
+
+clean: stop
+	rm -rf data/delta .pitstop

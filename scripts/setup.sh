@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One idempotent setup step for a fresh machine (called by `make setup`, `make test`, `make demo`):
+#   1. a virtualenv in .venv with pitstop and its pinned dependencies (requirements.lock),
+#   2. Java >= 17 checked,
+#   3. the Delta Lake jars resolved from Maven Central and cached (~/.cache/pitstop),
+#   4. a reachable Redis: PITSTOP_ONLINE_STORE_URL or pitstop.yaml's online_store.url; for a loopback
+#      URL that does not answer, Debian's redis-server is installed if missing and a private one started.
+# A second run checks and skips: it takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${PITSTOP_VENV:-$ROOT/.venv}
+PYTHON=${PYTHON:-python3}
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# 1. Python and the virtualenv -------------------------------------------------------------------
+command -v "$PYTHON" >/dev/null || die "no $PYTHON: install Python 3.11+ (Debian: apt-get install python3 python3-venv)"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "pitstop needs Python 3.11+, $PYTHON is $("$PYTHON" -V 2>&1); set PYTHON=/path/to/python3.11"
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  "$PYTHON" -m venv "$VENV" || die "could not create a virtualenv (Debian: apt-get install python3-venv)"
+fi
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+stamp="$VENV/.pitstop-installed"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing pinned packages (requirements.lock) into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
+  VIRTUAL_ENV=$VENV "$VENV/bin/uv" pip install -q -r requirements.lock
+  VIRTUAL_ENV=$VENV "$VENV/bin/uv" pip install -q --no-deps -e .
+  echo "$want" > "$stamp"
+else
+  say "python packages up to date"
+fi
+export PATH="$VENV/bin:$PATH"
+
+# 2. Java ------------------------------------------------------------------------------------------
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1 || true)
+if [ -z "$java_major" ] || [ "$java_major" -lt 17 ]; then
+  die "Spark 4 needs Java 17+, found ${java_major:-none}. Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME."
+fi
+say "Java $java_major"
+
+# 3. Delta Lake jars -------------------------------------------------------------------------------
+pitstop jars | sed 's/^/[setup] /'
+
+# 4. Redis -----------------------------------------------------------------------------------------
+if ! command -v redis-server >/dev/null && [ -z "${PITSTOP_ONLINE_STORE_URL:-}" ]; then
+  say "installing Debian's redis-server"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  command -v apt-get >/dev/null || die "redis-server is missing and there is no apt-get: install Redis 7 yourself or set PITSTOP_ONLINE_STORE_URL"
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null \
+    || die "could not install redis-server; install Redis 7 yourself or set PITSTOP_ONLINE_STORE_URL"
+  # Debian's package starts a system service on 6379; pitstop runs its own private instances
+  ($SUDO systemctl disable --now redis-server >/dev/null 2>&1 || $SUDO service redis-server stop >/dev/null 2>&1 || true)
+fi
+python -m pitstop.stores.local_redis ensure --repo "$ROOT" | sed 's/^/[setup] /'
+say "ready"

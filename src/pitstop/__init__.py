@@ -1,0 +1,18 @@
+"""pitstop: the public authoring API and the FeatureStore entry point."""
+
+from pitstop.definitions import Aggregation, BatchSource, Entity, Feature, FeatureView
+from pitstop.errors import PitstopError
+from pitstop.runtime.feature_store import FeatureStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Aggregation",
+    "BatchSource",
+    "Entity",
+    "Feature",
+    "FeatureStore",
+    "FeatureView",
+    "PitstopError",
+    "__version__",
+]

@@ -1,0 +1,207 @@
+"""The `pitstop` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from pitstop import __version__
+from pitstop.errors import PitstopError
+
+DESCRIPTION = """\
+pitstop: batch features from definitions to Delta Lake, Airflow and Redis.
+
+Run from a feature repository (the folder holding pitstop.yaml) or pass --repo DIR.
+Typical flow: pitstop init DIR -> edit feature_defs/ -> pitstop plan -> pitstop apply -> pitstop ls.
+"""
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pitstop.runtime.feature_store import FeatureStore
+
+    return FeatureStore(args.repo)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from pitstop.runtime.scaffold import init_repository
+
+    written = init_repository(Path(args.dir), args.project)
+    target = Path(args.dir).resolve()
+    print(f"Created a feature repository in {target}:")
+    for path in written:
+        print(f"  {path.relative_to(target)}")
+    print(f"Next: cd {args.dir} && pitstop plan && pitstop apply && pitstop ls")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    result = _store(args).plan(prune=args.prune)
+    for warning in result.compiled.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.diff.render())
+    if result.problems:
+        print("\n`pitstop apply` would refuse:", file=sys.stderr)
+        for problem in result.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    if args.check:
+        if result.stale:
+            print(f"\nThe checked-in plan is stale: run `pitstop apply` and commit {_plan_rel(args)}.",
+                  file=sys.stderr)
+            return 1
+        print("\nThe checked-in plan is up to date.")
+    elif result.stale:
+        print("\nRun `pitstop apply` to write the plan.")
+    return 0
+
+
+def _plan_rel(args: argparse.Namespace) -> str:
+    from pitstop.plan.naming import PLAN_FILE
+
+    return PLAN_FILE
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    store = _store(args)
+    result = store.apply(prune=args.prune)
+    for warning in result.compiled.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.diff.render())
+    if result.written:
+        views = len(result.compiled.data["views"])
+        print(f"\nWrote {store.config.plan_path} ({views} view(s), fingerprint "
+              f"{result.compiled.data['fingerprint']}).")
+    else:
+        print("\nNothing to write.")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from pitstop.runtime.catalog import render_list
+
+    print(render_list(_store(args).load_plan()))
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from pitstop.runtime.catalog import render_describe
+
+    print(render_describe(_store(args).load_plan(), args.view))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(json.dumps(_store(args).config.describe(), indent=2))
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from pitstop.demo.data import generate_demo_data
+
+    if args.out:
+        out = Path(args.out)
+    else:
+        from pitstop.config import find_repo
+
+        out = find_repo(Path(args.repo) if args.repo else Path.cwd()) / "data" / "source"
+    summary = generate_demo_data(out, transactions=args.transactions, users=args.users,
+                                 merchants=args.merchants, days=args.days, end=args.end, seed=args.seed)
+    print(summary.describe())
+    return 0
+
+
+def cmd_jars(args: argparse.Namespace) -> int:
+    from pitstop.stores.spark import cache_dir, delta_coordinate, ensure_delta_jars
+
+    jars = ensure_delta_jars()
+    print(f"{delta_coordinate()}: {len(jars)} jar(s) cached under {cache_dir()}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from pitstop.runtime.doctor import run_checks
+
+    checks = run_checks(_store(args).config, tuple(args.only or ()))
+    for check in checks:
+        print(f"{'ok  ' if check.ok else 'FAIL'} {check.name:12} {check.detail}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pitstop", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pitstop {__version__}")
+    parser.add_argument("--repo", metavar="DIR", help="the feature repository (default: the current folder "
+                                                      "or the nearest parent holding pitstop.yaml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("init", help="start a new feature repository in DIR (config, example, sample data)")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--project", help="project name (default: from DIR)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("plan", help="compile feature_defs/ and show what changed against the checked-in plan")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when the checked-in plan (dags/pitstop_plan.json) is stale")
+    p.add_argument("--prune", action="store_true", help="preview removing views no longer defined")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("apply", help="compile feature_defs/ and write dags/pitstop_plan.json")
+    p.add_argument("--prune", action="store_true",
+                   help="drop views (and old versions) no longer defined; without it apply refuses")
+    p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("ls", help="list the views in the plan")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("describe", help="show a view's features, source, ttl, owner and tags")
+    p.add_argument("view", metavar="VIEW")
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("config", help="print the effective configuration (secrets redacted)")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("demo-data", help="generate the demo's synthetic fraud dataset (parquet)")
+    p.add_argument("--out", help="output folder (default: <repo>/data/source)")
+    p.add_argument("--transactions", type=int, default=1_000_000, help="number of transactions (default 1M)")
+    p.add_argument("--users", type=int, default=20_000)
+    p.add_argument("--merchants", type=int, default=2_000)
+    p.add_argument("--days", type=int, default=60)
+    p.add_argument("--end", type=_day, default=date(2026, 10, 31), help="last day, YYYY-MM-DD")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("doctor", help="check Java, Spark with Delta Lake (a real table) and Redis")
+    p.add_argument("--only", action="append", choices=["java", "spark+delta", "redis"],
+                   help="run only this check (repeatable)")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("jars", help="download and cache the Delta Lake jars (run by `make setup`)")
+    p.set_defaults(func=cmd_jars)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except PitstopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""PURE Spark transforms: DataFrame -> DataFrame (tiles, windows, as-of joins)."""

@@ -1,0 +1,187 @@
+"""pitstop.yaml at the feature repository's root, plus environment overrides.
+
+```yaml
+project: demo
+offline_store:
+  path: data/delta          # relative to the repo root, or any Hadoop URI (s3a://, abfss://, hdfs://)
+spark:
+  master: local[*]
+  conf: {}                  # extra Spark configuration
+online_store:
+  url: redis://127.0.0.1:6379/0   # rediss:// for TLS; credentials in the URL or the environment
+```
+Environment overrides: PITSTOP_OFFLINE_STORE_PATH, PITSTOP_SPARK_MASTER, PITSTOP_ONLINE_STORE_URL,
+and PITSTOP_ONLINE_STORE_PASSWORD (a password kept out of files). Credentials are never printed:
+use ``Config.describe()`` / ``redact_url()`` for anything shown to a person.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pitstop.errors import ConfigError
+from pitstop.plan.naming import CONFIG_FILE, PLAN_FILE
+
+DEFAULT_OFFLINE_PATH = "data/delta"
+DEFAULT_SPARK_MASTER = "local[*]"
+DEFAULT_ONLINE_URL = "redis://127.0.0.1:6379/0"
+ENV_OFFLINE = "PITSTOP_OFFLINE_STORE_PATH"
+ENV_MASTER = "PITSTOP_SPARK_MASTER"
+ENV_ONLINE = "PITSTOP_ONLINE_STORE_URL"
+ENV_ONLINE_PASSWORD = "PITSTOP_ONLINE_STORE_PASSWORD"
+_SCHEMA: dict[str, tuple[str, ...]] = {
+    "project": (),
+    "offline_store": ("path",),
+    "spark": ("master", "conf"),
+    "online_store": ("url",),
+}
+_PROJECT = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, safe to print or log."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    netloc = f"{user}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Config:
+    repo: Path
+    project: str
+    offline_store_path: str  # absolute local path or a Hadoop URI
+    spark_master: str
+    spark_conf: dict[str, str] = field(default_factory=dict)
+    online_store_url: str = field(default=DEFAULT_ONLINE_URL, repr=False)
+
+    @property
+    def plan_path(self) -> Path:
+        return self.repo / PLAN_FILE
+
+    @property
+    def feature_defs(self) -> Path:
+        return self.repo / "feature_defs"
+
+    @property
+    def online_store_url_redacted(self) -> str:
+        return redact_url(self.online_store_url)
+
+    def describe(self) -> dict[str, Any]:
+        """Effective settings for display: secrets redacted."""
+        return {
+            "repo": str(self.repo),
+            "project": self.project,
+            "offline_store": {"path": self.offline_store_path},
+            "spark": {"master": self.spark_master,
+                      "conf": {k: ("***" if _secret_key(k) else v) for k, v in sorted(self.spark_conf.items())}},
+            "online_store": {"url": self.online_store_url_redacted},
+        }
+
+    def __repr__(self) -> str:
+        return (f"Config(repo={str(self.repo)!r}, project={self.project!r}, offline_store_path="
+                f"{self.offline_store_path!r}, spark_master={self.spark_master!r}, online_store_url="
+                f"{self.online_store_url_redacted!r})")
+
+
+def _secret_key(key: str) -> bool:
+    return bool(re.search(r"secret|password|token|access\.key|credential", key, re.IGNORECASE))
+
+
+def find_repo(start: Path) -> Path:
+    """The folder holding pitstop.yaml: ``start`` or its nearest parent that has one."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ConfigError(f"no {CONFIG_FILE} in {start} or any parent folder: run pitstop from a feature "
+                      f"repository, pass --repo DIR, or create one with `pitstop init DIR`")
+
+
+def _section(raw: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{source}: '{key}' must be a mapping, got {value!r}")
+    unknown = sorted(set(value) - set(_SCHEMA[key]))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {unknown} under '{key}'; valid keys: "
+                          f"{', '.join(_SCHEMA[key])}")
+    return value
+
+
+def _with_password(url: str, password: str) -> str:
+    parts = urlsplit(url)
+    user = quote(parts.username or "", safe="")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load ``pitstop.yaml`` from ``repo`` (default: the current folder or a parent) and apply the
+    environment overrides. Raises ConfigError naming the file, the key and the fix."""
+    import yaml
+
+    env = os.environ if env is None else env
+    root = find_repo(repo if repo is not None else Path.cwd()) if repo is None else repo.resolve()
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"no {CONFIG_FILE} in {root}: create it (see `pitstop init`) or pass the "
+                          f"feature repository with --repo DIR")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(_SCHEMA))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; valid keys: {', '.join(_SCHEMA)}")
+    project = raw.get("project")
+    if not isinstance(project, str) or not _PROJECT.match(project):
+        raise ConfigError(f"{path}: 'project' must be a name matching [a-z][a-z0-9_]* (it prefixes Redis "
+                          f"keys and tables), got {project!r}")
+    offline = _section(raw, "offline_store", str(path))
+    spark = _section(raw, "spark", str(path))
+    online = _section(raw, "online_store", str(path))
+
+    offline_path = env.get(ENV_OFFLINE) or offline.get("path") or DEFAULT_OFFLINE_PATH
+    if not isinstance(offline_path, str):
+        raise ConfigError(f"{path}: offline_store.path must be a string, got {offline_path!r}")
+    if "://" not in offline_path and not offline_path.startswith("/"):
+        offline_path = str((root / offline_path).resolve())
+    master = env.get(ENV_MASTER) or spark.get("master") or DEFAULT_SPARK_MASTER
+    if not isinstance(master, str):
+        raise ConfigError(f"{path}: spark.master must be a string such as local[*] or "
+                          f"spark://host:7077, got {master!r}")
+    conf = spark.get("conf") or {}
+    if not isinstance(conf, Mapping):
+        raise ConfigError(f"{path}: spark.conf must be a mapping of Spark settings, got {conf!r}")
+    url = env.get(ENV_ONLINE) or online.get("url") or DEFAULT_ONLINE_URL
+    if not isinstance(url, str):
+        raise ConfigError(f"{path}: online_store.url must be a string, got a {type(url).__name__}")
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as exc:
+        raise ConfigError(f"online_store.url {redact_url(url)!r} is not a valid URL: {exc}") from exc
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"online_store.url must start with redis://, rediss:// (TLS) or unix://, got "
+                          f"{redact_url(url)!r}")
+    password = env.get(ENV_ONLINE_PASSWORD)
+    if password:
+        url = _with_password(url, password)
+    return Config(repo=root, project=project, offline_store_path=offline_path, spark_master=master,
+                  spark_conf={str(k): str(v) for k, v in conf.items()}, online_store_url=url)

@@ -1,0 +1,65 @@
+"""One error root for everything pitstop raises on purpose.
+
+Every error is either *terminal* (bad input: retrying cannot help — a bad definition, a failed
+validation, a stale plan) or *transient* (an outside system failed: Redis or Spark unreachable —
+an orchestrator should retry). Messages name the object, the bad value, the place and the fix.
+"""
+
+from __future__ import annotations
+
+
+class PitstopError(Exception):
+    """Root of every error pitstop raises on purpose."""
+
+    terminal: bool = True
+
+    @property
+    def transient(self) -> bool:
+        return not self.terminal
+
+
+class TerminalError(PitstopError):
+    """Bad input or state: do not retry, fix what the message says."""
+
+    terminal = True
+
+
+class TransientError(PitstopError):
+    """An outside system failed (connection, timeout): retrying may succeed."""
+
+    terminal = False
+
+
+class DefinitionError(TerminalError):
+    """A feature definition is invalid. ``location`` is "file:line" where known."""
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        self.location = location
+        self.detail = message
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class DefinitionErrors(TerminalError):
+    """Several definition errors found in one pass, reported together."""
+
+    def __init__(self, errors: list[DefinitionError]) -> None:
+        self.errors = errors
+        lines = [f"{len(errors)} problem(s) in the feature definitions:"]
+        lines += [f"  - {e}" for e in errors]
+        super().__init__("\n".join(lines))
+
+
+class ConfigError(TerminalError):
+    """pitstop.yaml or an environment override is invalid or missing."""
+
+
+class PlanError(TerminalError):
+    """The compiled plan cannot be written or read as asked (stale, refused change, bad file)."""
+
+
+class SetupError(TerminalError):
+    """The machine lacks something pitstop needs (Java, the Delta Lake jars, ...)."""
+
+
+class ConnectionFailed(TransientError):
+    """An outside service (Redis, Spark master, object store) could not be reached."""

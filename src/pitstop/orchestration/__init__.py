@@ -1,0 +1,1 @@
+"""Plan -> Airflow DAGs (imports only airflow.sdk and the Spark provider)."""

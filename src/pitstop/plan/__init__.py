@@ -1,0 +1,1 @@
+"""PURE: discovery, compiler, fingerprint, diff, naming."""

@@ -1,0 +1,235 @@
+"""Compile discovered definitions into the plan: the versioned registry every other part reads.
+
+The plan is plain, deterministic JSON (sorted keys, enums as words, no JSON inside JSON) with a
+schema_version, one entry per view holding everything jobs, DAGs and readers need, and a data
+fingerprint separate from a metadata fingerprint (design.md §4 rule 3).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pitstop.definitions import FUNCTIONS, BatchSource, FeatureView
+from pitstop.errors import DefinitionError, DefinitionErrors
+from pitstop.plan import naming
+from pitstop.plan.discovery import Discovered
+from pitstop.plan.fingerprint import data_fingerprint, digest, metadata_fingerprint
+
+SCHEMA_VERSION = 1
+JOIN_KEY_TYPES = ("int64", "string")
+
+SchemaLookup = Callable[[BatchSource], dict[str, str] | None]
+
+
+@dataclass
+class CompiledPlan:
+    data: dict[str, Any]
+    locations: dict[str, str | None] = field(default_factory=dict)  # view name -> file:line
+    warnings: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        return render_plan(self.data)
+
+
+def render_plan(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _seconds(value: timedelta | None) -> int | None:
+    return None if value is None else int(value.total_seconds())
+
+
+def _suggest(name: str, columns: list[str]) -> str:
+    close = difflib.get_close_matches(name, columns, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[DefinitionError] = []
+
+    def error(self, message: str, location: str | None) -> None:
+        self.errors.append(DefinitionError(message, location))
+
+    def column(self, schema: dict[str, str], source: BatchSource, column: str, role: str,
+               location: str | None) -> str | None:
+        if column in schema:
+            return schema[column]
+        cols = sorted(schema)
+        self.error(f"{role} {column!r} is not a column of source {source.name!r} ({source.path}){_suggest(column, cols)}; "
+                   f"its columns are: {', '.join(cols)}", location)
+        return None
+
+
+def _source_schema(source: BatchSource, lookup: SchemaLookup, previous: dict[str, Any] | None,
+                   checker: _Checker, warnings: list[str]) -> dict[str, str] | None:
+    try:
+        schema = lookup(source)
+    except DefinitionError as exc:
+        checker.error(exc.detail, source.location)
+        return None
+    if schema is not None:
+        return schema
+    old = (previous or {}).get("sources", {}).get(source.name)
+    if old and old.get("path") == source.path and old.get("format") == source.format and old.get("schema"):
+        warnings.append(f"source {source.name!r} ({source.path}) is not readable from here; "
+                        f"using the column types recorded in the checked-in plan")
+        return dict(old["schema"])
+    checker.error(f"cannot read source {source.name!r} at {source.path!r} (format {source.format}) to learn "
+                  f"its column types, and the checked-in plan records none: create the data first "
+                  f"(for the demo: `pitstop demo-data`) or fix the path", source.location)
+    return None
+
+
+def _check_source(source: BatchSource, schema: dict[str, str], checker: _Checker) -> None:
+    for ts_field, role in ((source.timestamp_field, "timestamp_field"),
+                           (source.created_timestamp_field, "created_timestamp_field")):
+        if ts_field is None:
+            continue
+        dtype = checker.column(schema, source, ts_field, f"{role} of source {source.name!r}:", source.location)
+        if dtype is not None and dtype != "timestamp":
+            checker.error(f"{role} {ts_field!r} of source {source.name!r} has type {dtype}; it must be a "
+                          f"timestamp column (cast it in the source)", source.location)
+
+
+def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker) -> dict[str, Any] | None:
+    src = view.source
+    loc = view.location
+    n_errors = len(checker.errors)
+    used: dict[str, str] = {}
+
+    def use(column: str, role: str, location: str | None) -> str | None:
+        dtype = checker.column(schema, src, column, role, location)
+        if dtype is not None:
+            used[column] = dtype
+        return dtype
+
+    join_keys = []
+    for entity in view.entities:
+        for key in entity.join_keys:
+            dtype = use(key, f"join key of entity {entity.name!r} in view {view.name!r}:", loc)
+            if dtype is not None and dtype not in JOIN_KEY_TYPES:
+                checker.error(f"join key {key!r} of view {view.name!r} has type {dtype} in source "
+                              f"{src.name!r}; join keys must be {' or '.join(JOIN_KEY_TYPES)} columns "
+                              f"(cast it in the source)", loc)
+            join_keys.append({"name": key, "dtype": dtype})
+    for ts_field in (src.timestamp_field, src.created_timestamp_field):
+        if ts_field is not None and ts_field in schema:  # checked once per source in _check_source
+            used[ts_field] = schema[ts_field]
+    features: list[dict[str, Any]] = []
+    if view.aggregations is not None:
+        kind = "aggregate"
+        for agg in view.aggregations:
+            spec = FUNCTIONS[agg.function]
+            col_type = None
+            if agg.column is not None:
+                col_type = use(agg.column, f"aggregation column of {agg.function}:", agg.location)
+                if col_type is not None and spec.accepts is not None and col_type not in spec.accepts:
+                    checker.error(f"{agg.function}({agg.column}) needs a column of type "
+                                  f"{' or '.join(spec.accepts)}, but {agg.column!r} is {col_type} in source "
+                                  f"{src.name!r}", agg.location)
+                    continue
+                if col_type is not None and spec.result == "column" and col_type not in (
+                        "int64", "float64", "string", "bool", "timestamp"):
+                    checker.error(f"{agg.function}({agg.column}): column type {col_type} is not supported "
+                                  f"for feature values; cast it in the source", agg.location)
+                    continue
+            if agg.column is not None and col_type is None:
+                continue
+            for days, window in zip(agg.window_days, agg.windows, strict=True):
+                features.append({
+                    "name": naming.feature_name(agg.base_name, days),
+                    "function": agg.function,
+                    "column": agg.column,
+                    "window": window if window is not None else "lifetime",
+                    "window_days": days,
+                    "dtype": spec.result_dtype(col_type),
+                    "empty_value": spec.empty,
+                })
+    else:
+        kind = "latest"
+        assert view.features is not None
+        for feat in view.features:
+            col_type = use(feat.name, "feature column", feat.location)
+            if col_type is not None and col_type != feat.dtype:
+                checker.error(f"Feature {feat.name!r} is declared dtype={feat.dtype!r} but source "
+                              f"{src.name!r} has it as {col_type}; declare dtype={col_type!r} or cast it "
+                              f"in the source", feat.location)
+            features.append({"name": feat.name, "dtype": feat.dtype})
+    if len(checker.errors) > n_errors:
+        return None
+    windows = sorted({f["window_days"] for f in features if kind == "aggregate"},
+                     key=lambda d: (d is None, d or 0))
+    entry: dict[str, Any] = {
+        "kind": kind,
+        "version": view.version,
+        "entities": [e.name for e in view.entities],
+        "join_keys": join_keys,
+        "source": {
+            "name": src.name,
+            "path": src.path,
+            "format": src.format,
+            "timestamp_field": src.timestamp_field,
+            "created_timestamp_field": src.created_timestamp_field,
+            "columns": dict(sorted(used.items())),
+        },
+        "filter": view.filter,
+        "lateness_days": view.lateness,
+        "features": features,
+        "max_window_days": (None if None in windows else max(w for w in windows if w is not None))
+        if windows else None,
+        "ttl_seconds": _seconds(view.effective_ttl),
+        "availability_delay_seconds": _seconds(view.availability_delay),
+        "online": view.online,
+        "owner": view.owner,
+        "description": view.description,
+        "tags": dict(sorted(view.tags.items())),
+        "tables": {
+            "snapshots": naming.snapshot_table(view.name, view.version),
+            "tiles": naming.tile_table(view.name, view.version),
+        } if kind == "aggregate" else {"latest": naming.latest_table(view.name, view.version)},
+        "dag_id": naming.dag_id(view.name, view.version),
+    }
+    entry["data_fingerprint"] = data_fingerprint(entry)
+    entry["metadata_fingerprint"] = metadata_fingerprint(entry)
+    return entry
+
+
+def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
+                 previous: dict[str, Any] | None = None) -> CompiledPlan:
+    """Validate everything against the sources and build the plan; raises DefinitionErrors."""
+    checker = _Checker()
+    warnings: list[str] = []
+    schemas: dict[str, dict[str, str] | None] = {}
+    for source in discovered.sources:
+        schema = schemas[source.name] = _source_schema(source, lookup, previous, checker, warnings)
+        if schema is not None:
+            _check_source(source, schema, checker)
+    views: dict[str, Any] = {}
+    for view in discovered.views:
+        schema = schemas.get(view.source.name)
+        if schema is None:
+            continue
+        entry = _view_entry(view, schema, checker)
+        if entry is not None:
+            views[view.name] = entry
+    if checker.errors:
+        raise DefinitionErrors(checker.errors)
+    data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "project": project,
+        "entities": {e.name: {"join_keys": list(e.join_keys), "description": e.description}
+                     for e in discovered.entities},
+        "sources": {s.name: {"path": s.path, "format": s.format, "timestamp_field": s.timestamp_field,
+                             "created_timestamp_field": s.created_timestamp_field,
+                             "schema": dict(sorted((schemas[s.name] or {}).items()))}
+                    for s in discovered.sources},
+        "views": views,
+    }
+    data["fingerprint"] = digest({name: [v["version"], v["data_fingerprint"]] for name, v in views.items()})
+    return CompiledPlan(data, {v.name: v.location for v in discovered.views}, warnings)

@@ -1,0 +1,88 @@
+"""Discovery for people: list views and describe one, from the compiled plan."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from pitstop.errors import PlanError
+
+
+@dataclass(frozen=True)
+class ViewSummary:
+    name: str
+    version: int
+    kind: str
+    entities: tuple[str, ...]
+    features: int
+    owner: str
+    online: bool
+
+
+def list_views(plan: dict[str, Any]) -> list[ViewSummary]:
+    return [ViewSummary(name, v["version"], v["kind"], tuple(v["entities"]), len(v["features"]),
+                        v["owner"], v["online"]) for name, v in sorted(plan["views"].items())]
+
+
+def view_entry(plan: dict[str, Any], view: str) -> dict[str, Any]:
+    views: dict[str, Any] = plan["views"]
+    if view not in views:
+        close = difflib.get_close_matches(view, list(views), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise PlanError(f"unknown view {view!r}.{hint} Views in the plan: {', '.join(sorted(views)) or 'none'}")
+    return dict(views[view])
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "none"
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    return f"{seconds}s"
+
+
+def format_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def render_list(plan: dict[str, Any]) -> str:
+    rows = [["VIEW", "VERSION", "KIND", "ENTITIES", "FEATURES", "OWNER", "ONLINE"]]
+    for s in list_views(plan):
+        rows.append([s.name, str(s.version), s.kind, ",".join(s.entities), str(s.features), s.owner or "-",
+                     "yes" if s.online else "no"])
+    if len(rows) == 1:
+        return "No views in the plan yet: define some in feature_defs/ and run `pitstop apply`."
+    return format_table(rows)
+
+
+def render_describe(plan: dict[str, Any], view: str) -> str:
+    v = view_entry(plan, view)
+    src = v["source"]
+    keys = ", ".join(f"{k['name']} ({k['dtype']})" for k in v["join_keys"])
+    lines = [
+        f"view:        {view} (version {v['version']}, {v['kind']})",
+        f"entities:    {', '.join(v['entities'])}; join keys: {keys}",
+        f"source:      {src['name']} — {src['format']} at {src['path']}; event time {src['timestamp_field']}"
+        + (f", created time {src['created_timestamp_field']}" if src["created_timestamp_field"] else ""),
+        f"filter:      {v['filter'] or 'none'}",
+        f"ttl:         {_duration(v['ttl_seconds'])}; availability delay "
+        f"{_duration(v['availability_delay_seconds'])}; lateness {v['lateness_days']}d",
+        f"online:      {'yes' if v['online'] else 'no'}",
+        f"owner:       {v['owner'] or '-'}",
+        f"description: {v['description'] or '-'}",
+        f"tags:        {', '.join(f'{k}={val}' for k, val in v['tags'].items()) or '-'}",
+        f"dag:         {v['dag_id']}",
+        f"fingerprint: data {v['data_fingerprint']}, metadata {v['metadata_fingerprint']}",
+        "",
+    ]
+    if v["kind"] == "aggregate":
+        rows = [["FEATURE", "FUNCTION", "COLUMN", "WINDOW", "DTYPE", "EMPTY WINDOW"]]
+        rows += [[f["name"], f["function"], f["column"] or "-", f["window"], f["dtype"], f["empty_value"]]
+                 for f in v["features"]]
+    else:
+        rows = [["FEATURE", "DTYPE"]] + [[f["name"], f["dtype"]] for f in v["features"]]
+    return "\n".join(lines) + format_table(rows)

@@ -1,0 +1,84 @@
+"""Plan and apply: discover feature_defs, compile against the sources, diff with the checked-in plan."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pitstop.config import Config
+from pitstop.definitions import BatchSource
+from pitstop.errors import PlanError
+from pitstop.plan.compiler import SCHEMA_VERSION, CompiledPlan, compile_plan, render_plan
+from pitstop.plan.diff import PlanDiff, diff_plans
+from pitstop.plan.discovery import discover
+from pitstop.stores.source_schema import read_source_schema
+
+
+@dataclass
+class PlanResult:
+    compiled: CompiledPlan
+    diff: PlanDiff
+    stale: bool  # the checked-in plan file differs from the compiled one
+    written: bool = False
+
+    @property
+    def problems(self) -> list[str]:
+        return self.diff.problems
+
+
+def read_plan(path: Path) -> dict[str, Any] | None:
+    """The checked-in plan, or None when there is none yet."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"{path} is not valid JSON ({exc}); restore it from version control or delete "
+                        f"it and run `pitstop apply`") from exc
+    if not isinstance(data, dict) or "views" not in data:
+        raise PlanError(f"{path} is not a pitstop plan (no 'views'); delete it and run `pitstop apply`")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise PlanError(f"{path} has plan schema_version {version!r}; this pitstop reads "
+                        f"{SCHEMA_VERSION}: run `pitstop apply` with this version to rewrite it")
+    return data
+
+
+def load_plan(config: Config) -> dict[str, Any]:
+    """The checked-in plan every job, DAG and reader uses; an error that says how to make one."""
+    data = read_plan(config.plan_path)
+    if data is None:
+        raise PlanError(f"no compiled plan at {config.plan_path}: run `pitstop apply` in {config.repo}")
+    return data
+
+
+def compile_repo(config: Config, previous: dict[str, Any] | None) -> CompiledPlan:
+    def lookup(source: BatchSource) -> dict[str, str] | None:
+        return read_source_schema(source.path, source.format, config.repo)
+
+    return compile_plan(config.project, discover(config.repo), lookup, previous)
+
+
+def plan(config: Config, *, prune: bool = False) -> PlanResult:
+    previous = read_plan(config.plan_path)
+    compiled = compile_repo(config, previous)
+    rendered = compiled.render()
+    current = config.plan_path.read_text() if config.plan_path.exists() else None
+    diff = diff_plans(previous, compiled.data, compiled.locations, prune=prune)
+    return PlanResult(compiled, diff, stale=current != rendered)
+
+
+def apply(config: Config, *, prune: bool = False) -> PlanResult:
+    """Write the compiled plan unless a change is refused (PlanError says which and how to fix)."""
+    result = plan(config, prune=prune)
+    if result.problems:
+        raise PlanError("pitstop apply refused:\n" + "\n".join(f"  - {p}" for p in result.problems))
+    if result.stale:
+        config.plan_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = config.plan_path.with_suffix(".json.tmp")
+        tmp.write_text(render_plan(result.compiled.data))
+        tmp.replace(config.plan_path)
+        result.written = True
+    return result

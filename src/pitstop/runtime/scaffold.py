@@ -1,0 +1,130 @@
+"""`pitstop init DIR`: a new feature repository that works as is with the local defaults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pitstop.errors import ConfigError
+from pitstop.plan.naming import CONFIG_FILE
+
+PITSTOP_YAML = """\
+# pitstop feature repository settings. Environment overrides: PITSTOP_OFFLINE_STORE_PATH,
+# PITSTOP_SPARK_MASTER, PITSTOP_ONLINE_STORE_URL (and PITSTOP_ONLINE_STORE_PASSWORD).
+project: {project}
+offline_store:
+  path: data/delta          # relative to this folder, or a Hadoop URI (s3a://, abfss://, hdfs://)
+spark:
+  master: local[*]
+  conf: {{}}                  # extra Spark configuration, e.g. spark.sql.shuffle.partitions: "8"
+online_store:
+  url: redis://127.0.0.1:6379/0   # rediss:// for TLS; keep passwords in PITSTOP_ONLINE_STORE_PASSWORD
+"""
+
+EXAMPLE_DEFS = '''\
+"""Example feature definitions: edit freely, then run `pitstop plan` and `pitstop apply`.
+
+Definitions are data: build objects here and nothing else (no I/O, no Spark, no environment reads).
+"""
+
+from datetime import timedelta
+
+from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
+
+# An entity is what features are about; its join keys identify it in sources and requests.
+customer = Entity("customer", join_keys=["customer_id"], description="A customer of the shop")
+
+# A source of raw events: parquet files/folders or a Delta table, with an event-time column.
+orders = BatchSource(
+    "orders",
+    path="data/source/orders",
+    format="parquet",
+    timestamp_field="event_timestamp",
+)
+
+# Windowed aggregates: one feature per window, named {column}_{function}_{window} (count_7d, ...).
+customer_orders = FeatureView(
+    "customer_orders",
+    entities=[customer],
+    source=orders,
+    aggregations=[
+        Aggregation("count", windows=["1d", "7d", "30d"]),
+        Aggregation("sum", column="amount", windows=["7d", "30d", None]),  # None = lifetime
+        Aggregation("max", column="amount", windows=["7d"]),
+    ],
+    version=1,  # bump when you change anything that alters values
+    owner="you@example.com",
+    description="How much and how often each customer orders",
+)
+
+# A latest-value view: the newest value of each column as of a given time.
+customer_last_order = FeatureView(
+    "customer_last_order",
+    entities=[customer],
+    source=orders,
+    features=[Feature("amount", "float64"), Feature("channel", "string")],
+    ttl=timedelta(days=30),
+)
+'''
+
+GITIGNORE = """\
+.venv/
+data/
+.pitstop/
+__pycache__/
+*.pyc
+"""
+
+
+def write_sample_orders(folder: Path, *, days: int = 14, per_day: int = 40, end: datetime | None = None) -> int:
+    """A small deterministic orders dataset so a new repository plans and runs at once."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    end = end or datetime(2026, 1, 31, tzinfo=UTC)
+    rng = np.random.default_rng(42)
+    start = end - timedelta(days=days - 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    for day in range(days):
+        day_start = start + timedelta(days=day)
+        micros = np.sort(rng.integers(0, 86_400_000_000, per_day))
+        table = pa.table({
+            "order_id": [f"o{day:03d}{i:04d}" for i in range(per_day)],
+            "customer_id": pa.array(rng.integers(1, 51, per_day), pa.int64()),
+            "amount": pa.array(np.round(rng.lognormal(3.0, 0.8, per_day), 2), pa.float64()),
+            "channel": rng.choice(["web", "app", "store"], per_day).tolist(),
+            "event_timestamp": pa.array(
+                [day_start + timedelta(microseconds=int(m)) for m in micros], pa.timestamp("us", tz="UTC")),
+        })
+        part = folder / f"ds={day_start.date().isoformat()}"
+        part.mkdir(exist_ok=True)
+        pq.write_table(table, part / "part-00000.parquet")
+        rows += per_day
+    return rows
+
+
+def init_repository(target: Path, project: str | None = None) -> list[Path]:
+    """Create the repository files; refuses to overwrite an existing pitstop.yaml."""
+    target = target.resolve()
+    if (target / CONFIG_FILE).exists():
+        raise ConfigError(f"{target / CONFIG_FILE} already exists: `pitstop init` only starts new repositories")
+    name = project or "".join(c if c.isalnum() else "_" for c in target.name.lower()).strip("_") or "features"
+    if not name[0].isalpha():
+        name = f"p_{name}"
+    files = {
+        CONFIG_FILE: PITSTOP_YAML.format(project=name),
+        "feature_defs/example.py": EXAMPLE_DEFS,
+        ".gitignore": GITIGNORE,
+    }
+    written = []
+    for rel, text in files.items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    (target / "dags").mkdir(exist_ok=True)
+    write_sample_orders(target / "data" / "source" / "orders")
+    written.append(target / "data" / "source" / "orders")
+    return written

@@ -1,0 +1,1 @@
+"""Side effects: Spark sessions, Delta tables, the Redis online store, source schemas."""

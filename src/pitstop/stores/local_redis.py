@@ -1,0 +1,157 @@
+"""Private redis-server instances on loopback, for `make setup` and for tests.
+
+``python -m pitstop.stores.local_redis ensure`` makes the configured online store reachable: if the
+URL answers, nothing happens; if it is a loopback URL, a private redis-server is started on its port
+with its files under ``<repo>/.pitstop/redis-<port>/`` (stopped with ``stop``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pitstop.errors import ConnectionFailed, PitstopError, SetupError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    exe = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists()
+                                           else None)
+    if exe is None:
+        raise SetupError("redis-server is not installed: run `make setup` (it installs Debian's redis-server), "
+                         "or `sudo apt-get install redis-server`, or point PITSTOP_ONLINE_STORE_URL at a "
+                         "running Redis")
+    return exe
+
+
+@dataclass
+class RedisProcess:
+    port: int
+    workdir: Path
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        stop_pid(self.pid)
+
+
+def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _wait_ready(port: int, pid_check: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pid_check is not None and pid_check.poll() not in (None, 0):
+            raise SetupError(f"redis-server on port {port} exited with code {pid_check.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SetupError(f"redis-server on 127.0.0.1:{port} did not answer PING within {timeout_s:.0f}s")
+
+
+def start_redis(port: int, workdir: Path, *, daemonize: bool = False, timeout_s: float = 10.0) -> RedisProcess:
+    """Start redis-server on 127.0.0.1:port, no persistence; its files live in ``workdir``."""
+    exe = redis_server_binary()
+    workdir.mkdir(parents=True, exist_ok=True)
+    pidfile = workdir / "redis.pid"
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(workdir), "--logfile", str(workdir / "redis.log"), "--pidfile", str(pidfile)]
+    if daemonize:
+        subprocess.run([*args, "--daemonize", "yes"], check=True)
+        _wait_ready(port, None, timeout_s)
+        pid = int(pidfile.read_text().strip())
+    else:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_ready(port, proc, timeout_s)
+        pid = proc.pid
+    return RedisProcess(port, workdir, pid)
+
+
+def ensure(repo: Path, url: str, url_from_env: bool) -> str:
+    from pitstop.config import redact_url
+    from pitstop.stores.redis_client import ping
+
+    try:
+        version = ping(url)
+        return f"Redis {version} reachable at {redact_url(url)}"
+    except ConnectionFailed:
+        parts = urlsplit(url)
+        if url_from_env or parts.hostname not in LOOPBACK or parts.scheme != "redis":
+            raise
+    port = parts.port or 6379
+    proc = start_redis(port, repo / ".pitstop" / f"redis-{port}", daemonize=True)
+    return f"started a private redis-server (pid {proc.pid}) at {redact_url(url)}; stop it with `make stop`"
+
+
+def stop(repo: Path) -> list[str]:
+    stopped = []
+    for pidfile in sorted((repo / ".pitstop").glob("redis-*/redis.pid")):
+        pid = int(pidfile.read_text().strip() or 0)
+        if pid:
+            stop_pid(pid)
+            stopped.append(f"stopped redis-server pid {pid} ({pidfile.parent.name})")
+        pidfile.unlink(missing_ok=True)
+    return stopped
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pitstop.config import ENV_ONLINE, load_config
+
+    parser = argparse.ArgumentParser(prog="python -m pitstop.stores.local_redis")
+    parser.add_argument("action", choices=["ensure", "stop"])
+    parser.add_argument("--repo", default=".")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(Path(args.repo))
+        if args.action == "ensure":
+            print(ensure(config.repo, config.online_store_url, bool(os.environ.get(ENV_ONLINE))))
+        else:
+            print("\n".join(stop(config.repo)) or "no private redis-server running")
+    except PitstopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

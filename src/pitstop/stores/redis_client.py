@@ -1,0 +1,46 @@
+"""Connections to the Redis online store: timeouts, pooling, and errors that never show a password."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pitstop.config import redact_url
+from pitstop.errors import ConfigError, ConnectionFailed
+
+if TYPE_CHECKING:
+    import redis
+
+CONNECT_TIMEOUT_S = 2.0
+SOCKET_TIMEOUT_S = 5.0
+
+
+def connect(url: str) -> redis.Redis:
+    """A pooled client for ``url`` (redis://, rediss:// for TLS, unix://); nothing is sent yet."""
+    import redis
+
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                                    socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=30)
+    except ValueError as exc:
+        raise ConfigError(f"online_store.url {redact_url(url)!r} is not a valid Redis URL: "
+                          f"{str(exc).replace(url, redact_url(url))}") from exc
+
+
+def ping(url: str) -> str:
+    """Check the server answers; returns its version. ConnectionFailed (transient) when it does not."""
+    import redis
+
+    client = connect(url)
+    try:
+        client.ping()
+        info = client.info("server")
+    except redis.AuthenticationError as exc:
+        raise ConfigError(f"Redis at {redact_url(url)} refused the credentials ({type(exc).__name__}); set the "
+                          f"password in the URL or PITSTOP_ONLINE_STORE_PASSWORD") from exc
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise ConnectionFailed(f"cannot reach Redis at {redact_url(url)}: {type(exc).__name__}: "
+                               f"{str(exc).replace(url, redact_url(url))}. Start it (`make setup` starts a "
+                               f"private one for a loopback URL) or fix online_store.url") from exc
+    finally:
+        client.close()
+    return str(info.get("redis_version", "?"))

@@ -1,0 +1,108 @@
+"""Shared fixtures: one session-scoped Spark, private redis-server instances, throwaway repositories."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_events(folder: Path, rows: int = 20, *, extra: dict[str, Any] | None = None) -> Path:
+    """A tiny parquet source: user_id, merchant_id, amount, country, event_timestamp, created_timestamp."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    columns: dict[str, Any] = {
+        "user_id": pa.array([i % 5 for i in range(rows)], pa.int64()),
+        "merchant_id": pa.array([f"m{i % 3}" for i in range(rows)], pa.string()),
+        "amount": pa.array([float(i) for i in range(rows)], pa.float64()),
+        "country": pa.array(["US"] * rows, pa.string()),
+        "event_timestamp": pa.array([start + timedelta(hours=i) for i in range(rows)], pa.timestamp("us", tz="UTC")),
+        "created_timestamp": pa.array([start + timedelta(hours=i, minutes=5) for i in range(rows)],
+                                      pa.timestamp("us", tz="UTC")),
+    }
+    columns.update(extra or {})
+    pq.write_table(pa.table(columns), folder / "part-00000.parquet")
+    return folder
+
+
+SOURCE_DEFS = """
+from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
+
+user = Entity("user", join_keys=["user_id"])
+events = BatchSource("events", path="data/events", timestamp_field="event_timestamp",
+                     created_timestamp_field="created_timestamp")
+"""
+
+
+class RepoFactory:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.count = 0
+
+    def __call__(self, defs: dict[str, str] | str, *, project: str = "test", data: bool = True) -> Path:
+        self.count += 1
+        repo = self.base / f"repo{self.count}"
+        (repo / "feature_defs").mkdir(parents=True)
+        (repo / "pitstop.yaml").write_text(f"project: {project}\n")
+        files = {"defs.py": defs} if isinstance(defs, str) else defs
+        for name, text in files.items():
+            path = repo / "feature_defs" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        if data:
+            write_events(repo / "data" / "events")
+        return repo
+
+    def write(self, repo: Path, name: str, text: str) -> None:
+        (repo / "feature_defs" / name).write_text(textwrap.dedent(text))
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> RepoFactory:
+    return RepoFactory(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from pitstop.stores.spark import build_session
+
+    session = build_session("local[2]", {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+    }, app_name="pitstop-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private redis-server on a free loopback port for the whole session."""
+    from pitstop.stores.local_redis import free_port, start_redis
+
+    proc = start_redis(free_port(), tmp_path_factory.mktemp("redis"))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: Any) -> Iterator[str]:
+    """The session server's URL, flushed before each test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield str(redis_server.url)
+
+
+Factory = Callable[..., Path]
