@@ -189,7 +189,7 @@ class FeatureView:
     availability_delay: timedelta = timedelta(0)
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:  # noqa: C901 - one flat list of checks reads best
+    def __post_init__(self) -> None:
         _located(self)
         loc = self.location
         check_identifier("view", self.name, loc, what="FeatureView")

@@ -61,8 +61,8 @@ class _Checker:
         if column in schema:
             return schema[column]
         cols = sorted(schema)
-        self.error(f"{role} {column!r} is not a column of source {source.name!r} ({source.path}){_suggest(column, cols)}; "
-                   f"its columns are: {', '.join(cols)}", location)
+        self.error(f"{role} {column!r} is not a column of source {source.name!r} ({source.path})"
+                   f"{_suggest(column, cols)}; its columns are: {', '.join(cols)}", location)
         return None
 
 

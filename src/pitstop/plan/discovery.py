@@ -57,12 +57,12 @@ def _import_error(exc: BaseException, defs_dir: Path, module: str) -> Definition
     """The user's own failing line, not pitstop's frames."""
     root = os.path.abspath(defs_dir)
     if isinstance(exc, SyntaxError) and exc.filename:
-        where = f"{display_path(exc.filename)}:{exc.lineno}"
         line = (exc.text or "").strip()
-        return DefinitionError(f"cannot import {module}: SyntaxError: {exc.msg}\n    {line}", where)
+        return DefinitionError(f"cannot import {module}: SyntaxError: {exc.msg}\n    {line}",
+                               f"{display_path(exc.filename)}:{exc.lineno}")
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if os.path.abspath(f.filename).startswith(root + os.sep)]
-    where = None
+    where: str | None = None
     code = ""
     if frames:
         last = frames[-1]

@@ -8,6 +8,7 @@ with its files under ``<repo>/.pitstop/redis-<port>/`` (stopped with ``stop``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -65,10 +66,8 @@ def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
             os.kill(pid, 0)
         except ProcessLookupError:
             return
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
 

@@ -148,10 +148,6 @@ def session_for(config: Config, app_name: str = "pitstop") -> SparkSession:
 
 def ensure_delta_jars() -> list[Path]:
     """Resolve the Delta Lake jars (with their dependencies) once and cache them; idempotent."""
-    if master.startswith("local"):
-        # one machine: the Delta log's default 50 state partitions cost seconds per table read
-        conf["spark.databricks.delta.snapshotPartitions"] = "2"
-        conf["spark.sql.shuffle.partitions"] = "8"
     coordinate = delta_coordinate()
     jars = cached_delta_jars(coordinate)
     if jars:

@@ -1,0 +1,107 @@
+"""The CLI commands, run in-process against real throwaway repositories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pitstop.cli import build_parser, main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_plan_apply_ls_describe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "shop"
+    code, out, _ = run(capsys, "init", str(repo))
+    assert code == 0 and "Next: cd" in out
+    assert sorted(p.name for p in repo.iterdir()) == [".gitignore", "dags", "data", "feature_defs", "pitstop.yaml"]
+    assert "project: shop" in (repo / "pitstop.yaml").read_text()
+
+    code, out, err = run(capsys, "--repo", str(repo), "plan", "--check")
+    assert code == 1 and "The checked-in plan is stale: run `pitstop apply`" in err
+    assert "+ view customer_orders (v1)" in out and "    + feature amount_sum_lifetime" in out
+
+    code, out, _ = run(capsys, "--repo", str(repo), "apply")
+    assert code == 0 and "Wrote" in out and "(2 view(s)" in out
+    assert (repo / "dags" / "pitstop_plan.json").is_file()
+
+    code, out, _ = run(capsys, "--repo", str(repo), "plan", "--check")
+    assert code == 0 and "The checked-in plan is up to date." in out
+
+    code, out, _ = run(capsys, "--repo", str(repo), "ls")
+    assert out.splitlines() == [
+        "VIEW                 VERSION  KIND       ENTITIES  FEATURES  OWNER            ONLINE",
+        "customer_last_order  1        latest     customer  2         -                yes",
+        "customer_orders      1        aggregate  customer  7         you@example.com  yes",
+    ]
+    code, out, _ = run(capsys, "--repo", str(repo), "describe", "customer_orders")
+    assert "view:        customer_orders (version 1, aggregate)" in out
+    assert "entities:    customer; join keys: customer_id (int64)" in out
+    assert "amount_sum_lifetime  sum       amount  lifetime  float64  0" in out
+    assert "amount_max_7d        max       amount  7d        float64  null" in out
+
+    code, _, err = run(capsys, "--repo", str(repo), "describe", "customer_order")
+    assert code == 1
+    assert err.strip() == ("error: unknown view 'customer_order'. Did you mean 'customer_orders'? Views in the plan: "
+                           "customer_last_order, customer_orders")
+
+    # a stale plan after an edit that needs a bump: plan shows the refusal and exits 1
+    defs = repo / "feature_defs" / "example.py"
+    defs.write_text(defs.read_text().replace('windows=["7d"]),', 'windows=["14d"]),'))
+    code, out, err = run(capsys, "--repo", str(repo), "plan")
+    assert code == 1
+    assert "~ view customer_orders (v1): values change, needs a new version" in out
+    assert "view customer_orders: changes values (features) without a version bump: set version=2" in err
+    code, _, err = run(capsys, "--repo", str(repo), "apply")
+    assert code == 1 and err.startswith("error: pitstop apply refused:")
+
+
+def test_init_refuses_an_existing_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "init", str(tmp_path))[0] == 0
+    code, _, err = run(capsys, "init", str(tmp_path))
+    assert code == 1 and "already exists" in err
+
+
+def test_config_command_redacts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pitstop.yaml").write_text("project: p\n")
+    monkeypatch.setenv("PITSTOP_ONLINE_STORE_URL", "redis://u:topsecret@10.0.0.1:6379/0")
+    code, out, err = run(capsys, "--repo", str(tmp_path), "config")
+    assert code == 0 and "topsecret" not in out + err
+    assert json.loads(out)["online_store"]["url"] == "redis://u:***@10.0.0.1:6379/0"
+
+
+def test_no_repository_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "ls")
+    assert code == 1 and "no pitstop.yaml in" in err and "pitstop init DIR" in err
+
+
+def test_ls_without_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pitstop.yaml").write_text("project: p\n")
+    code, _, err = run(capsys, "--repo", str(tmp_path), "ls")
+    assert code == 1 and "no compiled plan at" in err and "run `pitstop apply`" in err
+
+
+def test_demo_data_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo-data", "--out", str(tmp_path), "--transactions", "3000", "--users", "100",
+                       "--merchants", "10", "--days", "5")
+    assert code == 0 and "3,000 rows in 5 daily partitions" in out
+    assert len(list((tmp_path / "transactions").iterdir())) == 5
+
+
+def test_help_lists_every_command() -> None:
+    parser = build_parser()
+    text = parser.format_help()
+    commands = ["init", "plan", "apply", "ls", "describe", "config", "demo-data", "doctor", "jars"]
+    for command in commands:
+        assert f"    {command}" in text
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    assert sorted(subparsers.choices) == sorted(commands)  # type: ignore[attr-defined]

@@ -1,0 +1,97 @@
+"""pitstop.yaml loading, environment overrides, and credentials never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pitstop.config import load_config, redact_url
+from pitstop.errors import ConfigError
+
+
+def write(repo: Path, text: str) -> Path:
+    repo.mkdir(parents=True, exist_ok=True)
+    (repo / "pitstop.yaml").write_text(text)
+    return repo
+
+
+FULL = """
+project: demo
+offline_store:
+  path: data/delta
+spark:
+  master: local[2]
+  conf:
+    spark.sql.shuffle.partitions: 8
+online_store:
+  url: redis://:s3cret@127.0.0.1:6390/1
+"""
+
+
+def test_full_config_and_defaults(tmp_path: Path) -> None:
+    repo = write(tmp_path / "r", FULL)
+    config = load_config(repo, env={})
+    assert config.project == "demo"
+    assert config.repo == repo.resolve()
+    assert config.offline_store_path == str(repo.resolve() / "data" / "delta")
+    assert config.spark_master == "local[2]"
+    assert config.spark_conf == {"spark.sql.shuffle.partitions": "8"}
+    assert config.online_store_url == "redis://:s3cret@127.0.0.1:6390/1"
+    assert config.plan_path == repo.resolve() / "dags" / "pitstop_plan.json"
+
+    minimal = load_config(write(tmp_path / "m", "project: p\n"), env={})
+    assert (minimal.spark_master, minimal.online_store_url) == ("local[*]", "redis://127.0.0.1:6379/0")
+    assert minimal.offline_store_path.endswith("/m/data/delta")
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    repo = write(tmp_path / "r", FULL)
+    config = load_config(repo, env={
+        "PITSTOP_OFFLINE_STORE_PATH": "s3a://bucket/features",
+        "PITSTOP_SPARK_MASTER": "spark://master:7077",
+        "PITSTOP_ONLINE_STORE_URL": "rediss://alice@redis.example:6380/2",
+        "PITSTOP_ONLINE_STORE_PASSWORD": "p@ss:word",
+    })
+    assert config.offline_store_path == "s3a://bucket/features"
+    assert config.spark_master == "spark://master:7077"
+    assert config.online_store_url == "rediss://alice:p%40ss%3Aword@redis.example:6380/2"
+
+
+def test_credentials_are_never_shown(tmp_path: Path) -> None:
+    repo = write(tmp_path / "r", FULL.replace("conf:", "conf:\n    spark.hadoop.fs.s3a.secret.key: AKIASECRET"))
+    config = load_config(repo, env={})
+    shown = f"{config!r} {config.describe()}"
+    assert "s3cret" not in shown and "AKIASECRET" not in shown
+    assert config.describe()["online_store"]["url"] == "redis://:***@127.0.0.1:6390/1"
+    assert config.describe()["spark"]["conf"]["spark.hadoop.fs.s3a.secret.key"] == "***"
+    assert redact_url("redis://u:pw@h:1/0") == "redis://u:***@h:1/0"
+    assert redact_url("redis://h:1/0") == "redis://h:1/0"
+
+
+def test_found_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = write(tmp_path / "r", "project: p\n")
+    (repo / "feature_defs").mkdir()
+    monkeypatch.chdir(repo / "feature_defs")
+    assert load_config(env={}).repo == repo.resolve()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("project: Demo\n", "'project' must be a name matching [a-z][a-z0-9_]*"),
+    ("projct: demo\n", "unknown key(s) ['projct']; valid keys: project, offline_store, spark, online_store"),
+    ("project: d\nspark:\n  mastr: local\n", "unknown key(s) ['mastr'] under 'spark'; valid keys: master, conf"),
+    ("project: d\nonline_store:\n  url: http://x\n",
+     "online_store.url must start with redis://, rediss:// (TLS) or unix://, got 'http://x'"),
+    ("project: d\nspark: [1]\n", "'spark' must be a mapping"),
+    ("project: [\n", "not valid YAML"),
+])
+def test_bad_config(tmp_path: Path, text: str, message: str) -> None:
+    repo = write(tmp_path / "r", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(repo, env={})
+    assert message in str(err.value)
+
+
+def test_no_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no pitstop.yaml in .* create it \(see `pitstop init`\)"):
+        load_config(tmp_path, env={})
