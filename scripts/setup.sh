@@ -18,6 +18,10 @@ die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 command -v "$PYTHON" >/dev/null || die "no $PYTHON: install Python 3.11+ (Debian: apt-get install python3 python3-venv)"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || die "pitstop needs Python 3.11+, $PYTHON is $("$PYTHON" -V 2>&1); set PYTHON=/path/to/python3.11"
+if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+  say "$VENV is incomplete (an earlier venv creation failed): recreating it"
+  rm -rf "$VENV"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
   "$PYTHON" -m venv "$VENV" || die "could not create a virtualenv (Debian: apt-get install python3-venv)"
@@ -26,7 +30,7 @@ want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 stamp="$VENV/.pitstop-installed"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing pinned packages (requirements.lock) into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "uv>=0.5,<1"
   VIRTUAL_ENV=$VENV "$VENV/bin/uv" pip install -q -r requirements.lock
   VIRTUAL_ENV=$VENV "$VENV/bin/uv" pip install -q --no-deps -e .
   echo "$want" > "$stamp"
@@ -36,7 +40,8 @@ fi
 export PATH="$VENV/bin:$PATH"
 
 # 2. Java ------------------------------------------------------------------------------------------
-java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1 || true)
+JAVA=java; [ -n "${JAVA_HOME:-}" ] && JAVA="$JAVA_HOME/bin/java"   # the java Spark will use
+java_major=$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1 || true)
 if [ -z "$java_major" ] || [ "$java_major" -lt 17 ]; then
   die "Spark 4 needs Java 17+, found ${java_major:-none}. Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME."
 fi
@@ -46,11 +51,13 @@ say "Java $java_major"
 pitstop jars | sed 's/^/[setup] /'
 
 # 4. Redis -----------------------------------------------------------------------------------------
-if ! command -v redis-server >/dev/null && [ -z "${PITSTOP_ONLINE_STORE_URL:-}" ]; then
+online_host=$(python -c 'from urllib.parse import urlsplit; from pitstop.config import load_config; print(urlsplit(load_config().online_store_url).hostname or "")' 2>/dev/null || true)
+if ! command -v redis-server >/dev/null && [ -z "${PITSTOP_ONLINE_STORE_URL:-}" ] \
+   && { [ "$online_host" = "127.0.0.1" ] || [ "$online_host" = "localhost" ] || [ "$online_host" = "::1" ]; }; then
   say "installing Debian's redis-server"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   command -v apt-get >/dev/null || die "redis-server is missing and there is no apt-get: install Redis 7 yourself or set PITSTOP_ONLINE_STORE_URL"
-  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null \
+  $SUDO apt-get update -qq >/dev/null && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null \
     || die "could not install redis-server; install Redis 7 yourself or set PITSTOP_ONLINE_STORE_URL"
   # Debian's package starts a system service on 6379; pitstop runs its own private instances
   ($SUDO systemctl disable --now redis-server >/dev/null 2>&1 || $SUDO service redis-server stop >/dev/null 2>&1 || true)

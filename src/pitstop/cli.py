@@ -108,8 +108,12 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
         from pitstop.config import find_repo
 
         out = find_repo(Path(args.repo) if args.repo else Path.cwd()) / "data" / "source"
-    summary = generate_demo_data(out, transactions=args.transactions, users=args.users,
-                                 merchants=args.merchants, days=args.days, end=args.end, seed=args.seed)
+    try:
+        summary = generate_demo_data(out, transactions=args.transactions, users=args.users,
+                                     merchants=args.merchants, days=args.days, end=args.end, seed=args.seed)
+    except ValueError as exc:
+        print(f"error: pitstop demo-data: {exc}", file=sys.stderr)
+        return 2
     print(summary.describe())
     return 0
 
@@ -145,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", metavar="DIR", help="the feature repository (default: the current folder "
                                                       "or the nearest parent holding pitstop.yaml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--repo", metavar="DIR", default=argparse.SUPPRESS,
+                        help="the feature repository (also accepted before the command)")
+    original_add = sub.add_parser
+
+    def add_parser(name: str, **kwargs: object) -> argparse.ArgumentParser:
+        return original_add(name, parents=[common], **kwargs)  # type: ignore[arg-type]
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     p = sub.add_parser("init", help="start a new feature repository in DIR (config, example, sample data)")
     p.add_argument("dir", metavar="DIR")

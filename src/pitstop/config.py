@@ -44,17 +44,21 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
 _PROJECT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>.*)@(?P<rest>[^@]*)$", re.DOTALL)
+_QUERY_SECRET = re.compile(r"(?i)((?:^|[?&;])(?:password|pass|pwd|token|secret)=)[^&;#]*")
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe to print or log."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    netloc = f"{user}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL with any password (in the user info or a password= argument) replaced by ***.
+
+    Works on the raw text, so a password holding '/', '#', '?' or '@' is hidden too."""
+    text = url
+    match = _USERINFO.match(text)
+    if match:
+        user, sep, _ = match.group("userinfo").partition(":")
+        userinfo = f"{user}:***" if sep else user
+        text = f"{match.group('scheme')}{userinfo}@{match.group('rest')}"
+    return _QUERY_SECRET.sub(lambda m: f"{m.group(1)}***", text)
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,8 @@ class Config:
 
 
 def _secret_key(key: str) -> bool:
-    return bool(re.search(r"secret|password|token|access\.key|credential", key, re.IGNORECASE))
+    return bool(re.search(r"secret|password|token|access\.key|account\.key|\.sas\.|private\.key|auth|credential",
+                          key, re.IGNORECASE))
 
 
 def find_repo(start: Path) -> Path:
@@ -174,14 +179,20 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
     if not isinstance(url, str):
         raise ConfigError(f"{path}: online_store.url must be a string, got a {type(url).__name__}")
     try:
-        scheme = urlsplit(url).scheme
+        parsed = urlsplit(url)
+        scheme = parsed.scheme
+        parsed.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
-        raise ConfigError(f"online_store.url {redact_url(url)!r} is not a valid URL: {exc}") from exc
+        raise ConfigError(f"online_store.url {redact_url(url)!r} is not a valid URL ({exc}); percent-encode "
+                          f"special characters in the password or use PITSTOP_ONLINE_STORE_PASSWORD") from exc
     if scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(f"online_store.url must start with redis://, rediss:// (TLS) or unix://, got "
                           f"{redact_url(url)!r}")
     password = env.get(ENV_ONLINE_PASSWORD)
     if password:
         url = _with_password(url, password)
+    empty = sorted(str(k) for k, v in conf.items() if v is None)
+    if empty:
+        raise ConfigError(f"{path}: spark.conf {empty} ha(s) no value; give each setting a value or remove it")
     return Config(repo=root, project=project, offline_store_path=offline_path, spark_master=master,
                   spark_conf={str(k): str(v) for k, v in conf.items()}, online_store_url=url)

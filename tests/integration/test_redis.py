@@ -15,7 +15,7 @@ pytestmark = pytest.mark.redis
 
 
 def test_ping_real_server(redis_url: str) -> None:
-    assert ping(redis_url).split(".")[0] >= "6"
+    assert int(ping(redis_url).split(".")[0]) >= 6
 
 
 def test_unreachable_server_is_transient_and_hides_the_password() -> None:
@@ -55,3 +55,19 @@ def test_ensure_starts_a_private_server_once_and_stop_stops_it(tmp_path: Path, r
     # a URL from the environment that does not answer is the user's server: never replaced
     with pytest.raises(ConnectionFailed):
         local_redis.ensure(tmp_path, url, url_from_env=True)
+
+
+def test_stop_never_signals_a_process_that_is_not_our_redis(tmp_path: Path) -> None:
+    import subprocess
+
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        pidfile = tmp_path / ".pitstop" / "redis-6379" / "redis.pid"
+        pidfile.parent.mkdir(parents=True)
+        pidfile.write_text(f"{other.pid}\n")
+        assert local_redis.stop(tmp_path) == []
+        assert other.poll() is None  # still running
+        assert not pidfile.exists()
+    finally:
+        other.kill()
+        other.wait()

@@ -39,9 +39,21 @@ def test_delta_write_and_time_travel(spark: Any, tmp_path: Path) -> None:
     assert sorted(r[0] for r in history) == [0, 1]
 
 
-def test_naive_timestamps_read_as_utc(spark: Any) -> None:
-    row = spark.sql("SELECT CAST('2026-01-01 00:00:00' AS TIMESTAMP) AS ts").collect()[0]
-    assert row.ts.replace(tzinfo=UTC) == datetime(2026, 1, 1, tzinfo=UTC)
+def test_naive_parquet_timestamps_read_as_utc(spark: Any, tmp_path: Path) -> None:
+    """A timezone-naive source timestamp is UTC (design.md §3): compared as epoch micros inside Spark,
+    so the test does not depend on the machine's or the Python process's time zone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    naive = pa.table({"ts": pa.array([datetime(2026, 1, 1, 0, 0, 0)], pa.timestamp("us"))})
+    pq.write_table(naive, tmp_path / "naive.parquet")
+    df = spark.read.parquet(str(tmp_path / "naive.parquet"))
+    assert df.schema["ts"].dataType.typeName() == "timestamp_ntz"  # Spark 4 keeps naive parquet naive
+    # ...and casting it in the UTC session reads it as UTC, the rule the compute layer relies on
+    micros = df.selectExpr("unix_micros(CAST(ts AS TIMESTAMP)) AS m").first().m
+    assert micros == int(datetime(2026, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+    literal = spark.sql("SELECT unix_micros(TIMESTAMP '2026-01-01 00:00:00') AS m").first().m
+    assert literal == micros
 
 
 def test_delta_source_schema_and_plan(spark: Any, make_repo: Any) -> None:

@@ -105,3 +105,27 @@ def test_help_lists_every_command() -> None:
         assert f"    {command}" in text
     subparsers = next(a for a in parser._actions if a.dest == "command")
     assert sorted(subparsers.choices) == sorted(commands)  # type: ignore[attr-defined]
+
+
+def test_repo_option_after_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "init", str(tmp_path / "r"))[0] == 0
+    code, out, _ = run(capsys, "apply", "--repo", str(tmp_path / "r"))
+    assert code == 0 and "Wrote" in out
+
+
+def test_init_never_overwrites_and_checks_the_project_name(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / ".gitignore").write_text("mine\n")
+    code, _, err = run(capsys, "init", str(tmp_path / "a"))
+    assert code == 1 and "already has .gitignore" in err
+    assert (tmp_path / "a" / ".gitignore").read_text() == "mine\n"
+    code, _, err = run(capsys, "init", str(tmp_path / "b"), "--project", "Bad-Name")
+    assert code == 1 and "project name 'Bad-Name' is invalid" in err
+    assert run(capsys, "init", str(tmp_path / "café-shop"))[0] == 0
+    assert "project: caf_shop" in (tmp_path / "café-shop" / "pitstop.yaml").read_text()
+
+
+def test_demo_data_bad_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "demo-data", "--out", str(tmp_path), "--days", "0")
+    assert code == 2 and err.startswith("error: pitstop demo-data: days must be a positive integer, got 0")

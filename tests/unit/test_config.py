@@ -95,3 +95,33 @@ def test_bad_config(tmp_path: Path, text: str, message: str) -> None:
 def test_no_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no pitstop.yaml in .* create it \(see `pitstop init`\)"):
         load_config(tmp_path, env={})
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("redis://:Xy/9+secret@127.0.0.1:1/0", "redis://:***@127.0.0.1:1/0"),
+    ("redis://u:a#b?c@d@h:6379/0", "redis://u:***@h:6379/0"),
+    ("redis://h:6379/0?password=qsecret&db=1", "redis://h:6379/0?password=***&db=1"),
+    ("rediss://alice@h:6380/0", "rediss://alice@h:6380/0"),
+])
+def test_redaction_of_awkward_urls(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_more_secret_spark_settings_are_masked(tmp_path: Path) -> None:
+    conf = {"spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net": "AZKEY",
+            "spark.hadoop.fs.azure.sas.c.a.blob.core.windows.net": "SASKEY",
+            "spark.authenticate.secret": "S", "spark.sql.shuffle.partitions": "8"}
+    text = "project: p\nspark:\n  conf:\n" + "".join(f"    {k}: {v}\n" for k, v in conf.items())
+    shown = load_config(write(tmp_path / "r", text), env={}).describe()["spark"]["conf"]
+    assert shown == {k: ("8" if k.endswith("partitions") else "***") for k in conf}
+
+
+def test_bad_port_and_empty_spark_setting_are_config_errors(tmp_path: Path) -> None:
+    repo = write(tmp_path / "r", "project: p\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(repo, env={"PITSTOP_ONLINE_STORE_URL": "redis://:pw@localhost:63x9/0"})
+    assert "pw" not in str(err.value).replace("percent-encode", "")
+    assert "is not a valid URL" in str(err.value)
+    write(tmp_path / "r", "project: p\nspark:\n  conf:\n    spark.x:\n")
+    with pytest.raises(ConfigError, match=r"spark.conf \['spark.x'\] ha\(s\) no value"):
+        load_config(repo, env={})

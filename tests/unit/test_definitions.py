@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 
 from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
+from pitstop.definitions._validate import display_path
 from pitstop.definitions.functions import FUNCTION_NAMES
 from pitstop.definitions.windows import parse_window
 from pitstop.errors import DefinitionError
 
-HERE = "tests/unit/test_definitions.py"
+HERE = display_path(__file__)
 
 
 def line_after() -> int:
@@ -187,3 +188,24 @@ def test_objects_are_frozen_and_compare_by_value() -> None:
     assert a == b
     with pytest.raises(AttributeError):
         a.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("column", "rule"), [
+    ("Order-ID", "[a-z][a-z0-9_]*"),
+    ("amount__usd", "'__' is reserved"),
+    ("a" * 60, "the limit is 63"),
+])
+def test_feature_names_built_from_columns_are_checked(column: str, rule: str) -> None:
+    with pytest.raises(DefinitionError) as err:
+        FeatureView("v", entities=[_user()], source=_src(),
+                    aggregations=[Aggregation("max", column=column, windows=["7d"])])
+    assert rule in str(err.value)
+    assert "give the aggregation a valid name= (the window suffix is added)" in str(err.value)
+    view = FeatureView("v", entities=[_user()], source=_src(),
+                       aggregations=[Aggregation("max", column=column, windows=["7d"], name="peak")])
+    assert view.feature_names() == ("peak_7d",)
+
+
+def test_non_string_function_is_a_definition_error() -> None:
+    with pytest.raises(DefinitionError, match=r"unknown function \['count'\]; valid functions: count, sum"):
+        Aggregation(["count"], windows=["7d"])  # type: ignore[arg-type]

@@ -30,6 +30,8 @@ def imports(path: Path) -> list[tuple[str, bool]]:
             found += [(a.name, id(node) in top) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append((node.module, id(node) in top))
+            if node.module == "pitstop":  # from pitstop import runtime
+                found += [(f"pitstop.{a.name}", id(node) in top) for a in node.names]
     return found
 
 

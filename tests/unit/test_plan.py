@@ -223,3 +223,22 @@ def test_plan_file_errors(make_repo) -> None:
     config.plan_path.write_text(json.dumps({"schema_version": 99, "views": {}}))
     with pytest.raises(PlanError, match=r"has plan schema_version 99; this pitstop reads 1"):
         registry.plan(config)
+
+
+def test_reordering_and_renaming_change_no_values(make_repo) -> None:
+    repo = make_repo(view_defs(windows='["1d", "7d"]'))
+    config = load_config(repo)
+    fp = registry.apply(config).compiled.data["views"]["spend"]["data_fingerprint"]
+    text = view_defs(windows='["7d", "1d"]').replace('path="data/events"', 'path="./data/events/"')
+    text = text.replace('BatchSource("events"', 'BatchSource("raw_events"')
+    make_repo.write(repo, "defs.py", text)
+    result = registry.apply(config)
+    assert result.problems == []
+    assert result.compiled.data["views"]["spend"]["data_fingerprint"] == fp
+    assert result.diff.changes[0].values_change is False
+
+
+def test_sys_exit_in_a_definition_file_is_reported(make_repo) -> None:
+    repo = make_repo({"quits.py": "import sys\nsys.exit(3)\n"})
+    assert compile_errors(repo) == [f"{repo / 'feature_defs' / 'quits.py'}:2: cannot import feature_defs.quits: "
+                                    f"SystemExit: 3\n    sys.exit(3)"]

@@ -15,6 +15,7 @@ from typing import Any
 from pitstop.definitions._validate import caller_location, check_identifier, check_str, fail
 from pitstop.definitions.functions import DTYPES, FUNCTION_NAMES, FUNCTIONS
 from pitstop.definitions.windows import parse_window, window_suffix
+from pitstop.errors import DefinitionError
 
 SOURCE_FORMATS = ("parquet", "delta")
 RESERVED_COLUMNS = ("ds", "feature_timestamp", "event_timestamp", "created_timestamp")
@@ -100,7 +101,7 @@ class Aggregation:
     def __post_init__(self) -> None:
         _located(self)
         what = f"Aggregation({self.function!r}, column={self.column!r})"
-        if self.function not in FUNCTIONS:
+        if not isinstance(self.function, str) or self.function not in FUNCTIONS:
             fail(what, f"unknown function {self.function!r}; valid functions: "
                        f"{', '.join(FUNCTION_NAMES)}", self.location)
         spec = FUNCTIONS[self.function]
@@ -196,7 +197,7 @@ class FeatureView:
         what = f"FeatureView {self.name!r}"
         if isinstance(self.entities, Entity):
             object.__setattr__(self, "entities", (self.entities,))
-        if not isinstance(self.entities, Sequence) or not self.entities:
+        if isinstance(self.entities, str) or not isinstance(self.entities, Sequence) or not self.entities:
             fail(what, "entities must be a non-empty list of Entity objects, e.g. entities=[user]", loc)
         for entity in self.entities:
             if not isinstance(entity, Entity):
@@ -248,6 +249,12 @@ class FeatureView:
         if dupes:
             fail(what, f"feature name(s) {dupes} are produced more than once; give one of the "
                        f"aggregations a distinct name= or drop the repeated window", loc)
+        for feature_name in names:
+            try:
+                check_identifier("feature", feature_name, loc, what=f"{what} feature")
+            except DefinitionError as exc:
+                raise DefinitionError(f"{exc.detail}; this name is built from the column, so give the "
+                                      f"aggregation a valid name= (the window suffix is added)", loc) from None
         clash = sorted(set(names) & (set(keys) | set(RESERVED_COLUMNS)))
         if clash:
             fail(what, f"feature name(s) {clash} clash with a join key or a reserved column "

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pitstop.definitions import FUNCTIONS, BatchSource, FeatureView
+from pitstop.definitions import DTYPES, FUNCTIONS, BatchSource, FeatureView
+from pitstop.definitions.windows import window_suffix
 from pitstop.errors import DefinitionError, DefinitionErrors
 from pitstop.plan import naming
 from pitstop.plan.discovery import Discovered
@@ -141,12 +142,12 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker) ->
                     continue
             if agg.column is not None and col_type is None:
                 continue
-            for days, window in zip(agg.window_days, agg.windows, strict=True):
+            for days in agg.window_days:
                 features.append({
                     "name": naming.feature_name(agg.base_name, days),
                     "function": agg.function,
                     "column": agg.column,
-                    "window": window if window is not None else "lifetime",
+                    "window": window_suffix(days),
                     "window_days": days,
                     "dtype": spec.result_dtype(col_type),
                     "empty_value": spec.empty,
@@ -157,9 +158,10 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker) ->
         for feat in view.features:
             col_type = use(feat.name, "feature column", feat.location)
             if col_type is not None and col_type != feat.dtype:
+                fix = (f"declare dtype={col_type!r} or cast it in the source" if col_type in DTYPES
+                       else f"cast it to one of {', '.join(DTYPES)} in the source")
                 checker.error(f"Feature {feat.name!r} is declared dtype={feat.dtype!r} but source "
-                              f"{src.name!r} has it as {col_type}; declare dtype={col_type!r} or cast it "
-                              f"in the source", feat.location)
+                              f"{src.name!r} has it as {col_type}; {fix}", feat.location)
             features.append({"name": feat.name, "dtype": feat.dtype})
     if len(checker.errors) > n_errors:
         return None

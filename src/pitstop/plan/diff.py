@@ -108,7 +108,8 @@ def diff_plans(old: dict[str, Any] | None, new: dict[str, Any], locations: dict[
             change.problem = (f"version went down from {before['version']} to {after['version']}; versions "
                               f"only go up: set version={before['version'] + 1} at {where}")
         elif change.values_change and after["version"] == before["version"]:
-            changed = ", ".join(k for k in DATA_FIELDS if before.get(k) != after.get(k))
+            changed = ", ".join(k for k in DATA_FIELDS if before.get(k) != after.get(k)) or \
+                "the data fingerprint rules of this pitstop release"
             change.problem = (f"changes values ({changed}) without a version bump: set "
                               f"version={before['version'] + 1} at {where}, so the new values get new "
                               f"tables and a fresh history while v{before['version']} keeps serving")

@@ -108,7 +108,7 @@ def discover(repo: Path) -> Discovered:
             except DefinitionError as exc:
                 errors.append(exc)
                 continue
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a definition file calling sys.exit() is a bad file too
                 errors.append(_import_error(exc, defs_dir, module_name))
                 continue
             for attr, value in sorted(vars(module).items()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from typing import Any
 
 # Fields of a compiled view (see compiler.view_entry) and which hash each one belongs to.
@@ -17,8 +18,23 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _normalized_path(path: str) -> str:
+    if "://" in path:
+        return path.rstrip("/")
+    return posixpath.normpath(path)
+
+
 def data_fingerprint(view_entry: dict[str, Any]) -> str:
-    return digest({k: view_entry[k] for k in DATA_FIELDS})
+    """Hash of what determines values, normalized so edits that change no value change no hash:
+    aggregate features in name order (their order in the file is irrelevant), the source path
+    normalized, and the source/entity *names* left out (renaming an object changes no value)."""
+    canonical = {k: view_entry[k] for k in DATA_FIELDS if k != "entities"}
+    source = {k: v for k, v in view_entry["source"].items() if k != "name"}
+    source["path"] = _normalized_path(source["path"])
+    canonical["source"] = source
+    if view_entry["kind"] == "aggregate":
+        canonical["features"] = sorted(view_entry["features"], key=lambda f: f["name"])
+    return digest(canonical)
 
 
 def metadata_fingerprint(view_entry: dict[str, Any]) -> str:

@@ -41,8 +41,9 @@ def read_plan(path: Path) -> dict[str, Any] | None:
         raise PlanError(f"{path} is not a pitstop plan (no 'views'); delete it and run `pitstop apply`")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise PlanError(f"{path} has plan schema_version {version!r}; this pitstop reads "
-                        f"{SCHEMA_VERSION}: run `pitstop apply` with this version to rewrite it")
+        raise PlanError(f"{path} has plan schema_version {version!r}; this pitstop reads {SCHEMA_VERSION}: use "
+                        f"the pitstop release that wrote it, or move the file aside and run `pitstop apply` to "
+                        f"compile a fresh plan (compare the two before committing)")
     return data
 
 

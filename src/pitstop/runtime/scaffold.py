@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,7 +111,11 @@ def init_repository(target: Path, project: str | None = None) -> list[Path]:
     target = target.resolve()
     if (target / CONFIG_FILE).exists():
         raise ConfigError(f"{target / CONFIG_FILE} already exists: `pitstop init` only starts new repositories")
-    name = project or "".join(c if c.isalnum() else "_" for c in target.name.lower()).strip("_") or "features"
+    if project is not None and not re.match(r"^[a-z][a-z0-9_]*$", project):
+        raise ConfigError(f"project name {project!r} is invalid: it prefixes tables and Redis keys, so it must "
+                          f"match [a-z][a-z0-9_]*")
+    name = project or re.sub(r"_+", "_", "".join(c if c.isascii() and c.isalnum() else "_"
+                                                  for c in target.name.lower())).strip("_") or "features"
     if not name[0].isalpha():
         name = f"p_{name}"
     files = {
@@ -118,6 +123,10 @@ def init_repository(target: Path, project: str | None = None) -> list[Path]:
         "feature_defs/example.py": EXAMPLE_DEFS,
         ".gitignore": GITIGNORE,
     }
+    existing = sorted(rel for rel in files if (target / rel).exists())
+    if existing:
+        raise ConfigError(f"{target} already has {', '.join(existing)}: `pitstop init` never overwrites files; "
+                          f"pick an empty folder or move them aside")
     written = []
     for rel, text in files.items():
         path = target / rel

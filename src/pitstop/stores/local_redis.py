@@ -122,11 +122,23 @@ def ensure(repo: Path, url: str, url_from_env: bool) -> str:
     return f"started a private redis-server (pid {proc.pid}) at {redact_url(url)}; stop it with `make stop`"
 
 
+def _is_our_redis(pid: int, workdir: Path) -> bool:
+    """True only for a live redis-server process started with this work directory (a stale pid file
+    after a reboot may name an unrelated process, which must never be signalled)."""
+    # redis-server rewrites its process title, but it runs with --dir as its working directory
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return False
+    return "redis-server" in cmdline and cwd == workdir.resolve()
+
+
 def stop(repo: Path) -> list[str]:
     stopped = []
     for pidfile in sorted((repo / ".pitstop").glob("redis-*/redis.pid")):
         pid = int(pidfile.read_text().strip() or 0)
-        if pid:
+        if pid and _is_our_redis(pid, pidfile.parent):
             stop_pid(pid)
             stopped.append(f"stopped redis-server pid {pid} ({pidfile.parent.name})")
         pidfile.unlink(missing_ok=True)
