@@ -152,40 +152,37 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--repo", metavar="DIR", default=argparse.SUPPRESS,
                         help="the feature repository (also accepted before the command)")
-    original_add = sub.add_parser
 
-    def add_parser(name: str, **kwargs: object) -> argparse.ArgumentParser:
-        return original_add(name, parents=[common], **kwargs)  # type: ignore[arg-type]
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
 
-    sub.add_parser = add_parser  # type: ignore[method-assign]
-
-    p = sub.add_parser("init", help="start a new feature repository in DIR (config, example, sample data)")
+    p = add("init", help="start a new feature repository in DIR (config, example, sample data)")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--project", help="project name (default: from DIR)")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("plan", help="compile feature_defs/ and show what changed against the checked-in plan")
+    p = add("plan", help="compile feature_defs/ and show what changed against the checked-in plan")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when the checked-in plan (dags/pitstop_plan.json) is stale")
     p.add_argument("--prune", action="store_true", help="preview removing views no longer defined")
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("apply", help="compile feature_defs/ and write dags/pitstop_plan.json")
+    p = add("apply", help="compile feature_defs/ and write dags/pitstop_plan.json")
     p.add_argument("--prune", action="store_true",
                    help="drop views (and old versions) no longer defined; without it apply refuses")
     p.set_defaults(func=cmd_apply)
 
-    p = sub.add_parser("ls", help="list the views in the plan")
+    p = add("ls", help="list the views in the plan")
     p.set_defaults(func=cmd_ls)
 
-    p = sub.add_parser("describe", help="show a view's features, source, ttl, owner and tags")
+    p = add("describe", help="show a view's features, source, ttl, owner and tags")
     p.add_argument("view", metavar="VIEW")
     p.set_defaults(func=cmd_describe)
 
-    p = sub.add_parser("config", help="print the effective configuration (secrets redacted)")
+    p = add("config", help="print the effective configuration (secrets redacted)")
     p.set_defaults(func=cmd_config)
 
-    p = sub.add_parser("demo-data", help="generate the demo's synthetic fraud dataset (parquet)")
+    p = add("demo-data", help="generate the demo's synthetic fraud dataset (parquet)")
     p.add_argument("--out", help="output folder (default: <repo>/data/source)")
     p.add_argument("--transactions", type=int, default=1_000_000, help="number of transactions (default 1M)")
     p.add_argument("--users", type=int, default=20_000)
@@ -195,12 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo_data)
 
-    p = sub.add_parser("doctor", help="check Java, Spark with Delta Lake (a real table) and Redis")
+    p = add("doctor", help="check Java, Spark with Delta Lake (a real table) and Redis")
     p.add_argument("--only", action="append", choices=["java", "spark+delta", "redis"],
                    help="run only this check (repeatable)")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("jars", help="download and cache the Delta Lake jars (run by `make setup`)")
+    p = add("jars", help="download and cache the Delta Lake jars (run by `make setup`)")
     p.set_defaults(func=cmd_jars)
     return parser
 
