@@ -40,12 +40,8 @@ fi
 export PATH="$VENV/bin:$PATH"
 
 # 2. Java ------------------------------------------------------------------------------------------
-JAVA=java; [ -n "${JAVA_HOME:-}" ] && JAVA="$JAVA_HOME/bin/java"   # the java Spark will use
-java_major=$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1 || true)
-if [ -z "$java_major" ] || [ "$java_major" -lt 17 ]; then
-  die "Spark 4 needs Java 17+, found ${java_major:-none}. Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME."
-fi
-say "Java $java_major"
+# one check, shared with the runtime (pitstop.stores.spark.check_java): JAVA_HOME's java first, then PATH's
+pitstop --repo "$ROOT" doctor --only java | sed 's/^/[setup] /' || die "fix Java as the line above says"
 
 # 3. Delta Lake jars -------------------------------------------------------------------------------
 pitstop jars | sed 's/^/[setup] /'

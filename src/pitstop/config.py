@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from pitstop.definitions._validate import IDENTIFIER
 from pitstop.errors import ConfigError
 from pitstop.plan.naming import CONFIG_FILE, PLAN_FILE
 
@@ -41,7 +42,14 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
     "spark": ("master", "conf"),
     "online_store": ("url",),
 }
-_PROJECT = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_project_name(project: object, where: str) -> str:
+    """The project name prefixes tables and Redis keys: the identifier rule of every other name."""
+    if not isinstance(project, str) or not IDENTIFIER.match(project):
+        raise ConfigError(f"{where}: 'project' must be a name matching [a-z][a-z0-9_]* (it prefixes Redis "
+                          f"keys and tables), got {project!r}")
+    return project
 
 
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>.*)@(?P<rest>[^@]*)$", re.DOTALL)
@@ -155,10 +163,7 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
     unknown = sorted(set(raw) - set(_SCHEMA))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown}; valid keys: {', '.join(_SCHEMA)}")
-    project = raw.get("project")
-    if not isinstance(project, str) or not _PROJECT.match(project):
-        raise ConfigError(f"{path}: 'project' must be a name matching [a-z][a-z0-9_]* (it prefixes Redis "
-                          f"keys and tables), got {project!r}")
+    project = check_project_name(raw.get("project"), str(path))
     offline = _section(raw, "offline_store", str(path))
     spark = _section(raw, "spark", str(path))
     online = _section(raw, "online_store", str(path))

@@ -121,7 +121,8 @@ def test_init_never_overwrites_and_checks_the_project_name(tmp_path: Path,
     assert code == 1 and "already has .gitignore" in err
     assert (tmp_path / "a" / ".gitignore").read_text() == "mine\n"
     code, _, err = run(capsys, "init", str(tmp_path / "b"), "--project", "Bad-Name")
-    assert code == 1 and "project name 'Bad-Name' is invalid" in err
+    assert code == 1 and "pitstop init --project: 'project' must be a name matching [a-z][a-z0-9_]*" in err
+    assert "got 'Bad-Name'" in err
     assert run(capsys, "init", str(tmp_path / "café-shop"))[0] == 0
     assert "project: caf_shop" in (tmp_path / "café-shop" / "pitstop.yaml").read_text()
 

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pitstop.config import check_project_name
 from pitstop.errors import ConfigError
 from pitstop.plan.naming import CONFIG_FILE
 
@@ -111,9 +112,8 @@ def init_repository(target: Path, project: str | None = None) -> list[Path]:
     target = target.resolve()
     if (target / CONFIG_FILE).exists():
         raise ConfigError(f"{target / CONFIG_FILE} already exists: `pitstop init` only starts new repositories")
-    if project is not None and not re.match(r"^[a-z][a-z0-9_]*$", project):
-        raise ConfigError(f"project name {project!r} is invalid: it prefixes tables and Redis keys, so it must "
-                          f"match [a-z][a-z0-9_]*")
+    if project is not None:
+        check_project_name(project, "pitstop init --project")
     name = project or re.sub(r"_+", "_", "".join(c if c.isascii() and c.isalnum() else "_"
                                                   for c in target.name.lower())).strip("_") or "features"
     if not name[0].isalpha():
