@@ -126,6 +126,40 @@ def cmd_jars(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_materialize(args: argparse.Namespace) -> int:
+    store = _store(args)
+    for summary in store.materialize(args.views, args.start, args.end, cascade=not args.no_cascade):
+        print(summary.describe())
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    df = _store(args).snapshot(args.view, args.ds)
+    table = df.toArrow()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out)
+    print(f"wrote {table.num_rows:,} rows of {args.view} for {args.ds} to {out}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from pitstop.runtime.catalog import format_table
+
+    commits = _store(args).history(args.view)
+    if not commits:
+        print(f"{args.view} has no snapshot table yet: run `pitstop materialize {args.view} ...`")
+        return 0
+    rows = [["VERSION", "TIMESTAMP", "OPERATION", "DS RANGE", "RUN"]]
+    for c in commits:
+        ds = f"{c['ds_start']}..{c['ds_end']}" if c.get("ds_start") else "-"
+        rows.append([str(c["version"]), str(c["timestamp"]), c["operation"], ds, c.get("pitstop_run", "-")])
+    print(format_table(rows))
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from pitstop.runtime.doctor import run_checks
 
@@ -178,6 +212,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("describe", help="show a view's features, source, ttl, owner and tags")
     p.add_argument("view", metavar="VIEW")
     p.set_defaults(func=cmd_describe)
+
+    p = add("materialize", help="compute views for a range of days into Delta (tiles, snapshots, the log)")
+    p.add_argument("views", metavar="VIEW", nargs="+")
+    p.add_argument("--start", type=_day, required=True, help="first day, YYYY-MM-DD")
+    p.add_argument("--end", type=_day, required=True, help="last day, YYYY-MM-DD (inclusive)")
+    p.add_argument("--no-cascade", action="store_true",
+                   help="do not recompute later materialized snapshots whose windows include a recomputed day")
+    p.set_defaults(func=cmd_materialize)
+
+    p = add("snapshot", help="export one materialized day of a view to a parquet file")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
+    p.add_argument("--out", required=True, help="output file, e.g. snapshot.parquet")
+    p.set_defaults(func=cmd_snapshot)
+
+    p = add("history", help="list the commits of a view's snapshot table with the ds range each wrote")
+    p.add_argument("view", metavar="VIEW")
+    p.set_defaults(func=cmd_history)
 
     p = add("config", help="print the effective configuration (secrets redacted)")
     p.set_defaults(func=cmd_config)

@@ -63,3 +63,11 @@ class SetupError(TerminalError):
 
 class ConnectionFailed(TransientError):
     """An outside service (Redis, Spark master, object store) could not be reached."""
+
+
+class SourceError(TerminalError):
+    """A source is missing or no longer matches its definition."""
+
+
+class UsageError(TerminalError):
+    """A command or API call was given arguments that cannot work (e.g. --start after --end)."""

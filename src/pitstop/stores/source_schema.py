@@ -53,6 +53,11 @@ def _spark_word(type_json: Any) -> str:
     return f"other:{type_json.get('type', 'complex')}"
 
 
+def spark_type_word(type_name: str) -> str:
+    """Spark's DataType.typeName() / Delta's JSON type name -> pitstop's type word."""
+    return _spark_word(type_name)
+
+
 def _delta_schema(path: Path) -> dict[str, str]:
     log = path / "_delta_log"
     commits = sorted(log.glob("*.json"))

@@ -1,0 +1,237 @@
+"""PURE Spark: events -> daily tiles of mergeable partial aggregates -> windowed snapshots.
+
+Semantics are design.md §3, exactly: the snapshot of day D is taken at S(D) = D+1 00:00 UTC and an
+aggregate over window w covers events with S(D) - w <= event_ts < S(D), i.e. the tiles of days
+D-w+1 .. D. A tile holds, per entity and day, partials that merge associatively (counts, sums,
+sums of squares, min, max, exact distinct sets, HLL sketches, the last value with its timestamps),
+so a day's snapshot never re-reads the raw events of its window.
+
+Every function here takes and returns DataFrames; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+DS = "ds"
+TS = "event_timestamp"
+CREATED = "created_timestamp"
+FEATURE_TS = "feature_timestamp"
+BASE = "_is_base"  # a merged "everything before the range" row, used by lifetime windows only
+TARGET = "_target_ds"
+
+
+def q(name: str) -> str:
+    """A backtick-quoted column name for SQL expressions."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+@dataclass(frozen=True)
+class Partial:
+    """One mergeable partial aggregate stored in the tiles table."""
+
+    name: str
+    tile_expr: str  # aggregate over events
+    merge_fn: str  # "sum" | "min" | "max" | "set" | "hll" | "last"
+
+    def merged(self, condition: str) -> str:
+        """The partial merged over the tile rows where ``condition`` holds."""
+        col = f"CASE WHEN {condition} THEN {q(self.name)} END"
+        if self.merge_fn == "set":
+            return f"array_distinct(flatten(collect_list({col})))"
+        if self.merge_fn == "hll":
+            return f"hll_union_agg({col}, true)"
+        if self.merge_fn == "last":
+            return f"max({col})"
+        return f"{self.merge_fn}({col})"
+
+
+def _partials_for(function: str, column: str | None, has_created: bool) -> list[Partial]:
+    if column is None:
+        return [Partial("rows__count", "count(1)", "sum")]
+    c = q(column)
+    n = Partial(f"{column}__count", f"count({c})", "sum")
+    total = Partial(f"{column}__sum", f"sum({c})", "sum")
+    if function == "count":
+        return [n]
+    if function == "sum":
+        return [total]
+    if function == "avg":
+        return [n, total]
+    if function in ("min", "max"):
+        return [Partial(f"{column}__{function}", f"{function}({c})", function)]
+    if function == "count_distinct":
+        return [Partial(f"{column}__set", f"collect_set({c})", "set")]
+    if function == "approx_count_distinct":
+        return [Partial(f"{column}__hll", f"hll_sketch_agg(CAST({c} AS STRING), 12)", "hll")]
+    if function == "last":
+        created = q(CREATED) if has_created else "CAST(NULL AS TIMESTAMP)"
+        latest = f"struct({q(TS)} AS ts, {created} AS created, {c} AS v)"  # ties: created, then value
+        return [Partial(f"{column}__last", f"max(CASE WHEN {c} IS NOT NULL THEN {latest} END)", "last")]
+    if function in ("stddev_samp", "var_samp"):
+        return [n, Partial(f"{column}__sumd", f"sum(CAST({c} AS DOUBLE))", "sum"),
+                Partial(f"{column}__sumsq", f"sum(CAST({c} AS DOUBLE) * CAST({c} AS DOUBLE))", "sum")]
+    raise ValueError(f"unknown function {function!r}")
+
+
+def view_partials(view: dict[str, Any]) -> list[Partial]:
+    """Every partial the view's features need, once each, in a stable order."""
+    has_created = view["source"]["created_timestamp_field"] is not None
+    seen: dict[str, Partial] = {}
+    for feature in view["features"]:
+        for partial in _partials_for(feature["function"], feature["column"], has_created):
+            seen.setdefault(partial.name, partial)
+    return list(seen.values())
+
+
+def _finish(feature: dict[str, Any], merged: dict[str, str]) -> str:
+    """SQL for one feature's final value from its merged partials (design.md §3 table)."""
+    function, column, dtype = feature["function"], feature["column"], feature["dtype"]
+    if column is None:
+        return f"CAST(coalesce({merged['rows__count']}, 0) AS BIGINT)"
+    m = {k.split("__", 1)[1]: v for k, v in merged.items() if k.split("__", 1)[0] == column}
+    if function == "count":
+        return f"CAST(coalesce({m['count']}, 0) AS BIGINT)"
+    if function == "sum":
+        spark_type = "BIGINT" if dtype == "int64" else "DOUBLE"
+        return f"CAST(coalesce({m['sum']}, 0) AS {spark_type})"
+    if function == "avg":
+        return f"CAST({m['sum']} AS DOUBLE) / nullif({m['count']}, 0)"
+    if function in ("min", "max"):
+        return m[function]
+    if function == "count_distinct":
+        return f"CAST(size({m['set']}) AS BIGINT)"
+    if function == "approx_count_distinct":
+        return f"CAST(coalesce(hll_sketch_estimate({m['hll']}), 0) AS BIGINT)"
+    if function == "last":
+        return f"({m['last']}).v"
+    var = (f"CASE WHEN {m['count']} > 1 THEN greatest(({m['sumsq']} - {m['sumd']} * {m['sumd']} / {m['count']}) "
+           f"/ ({m['count']} - 1), 0D) END")
+    return var if function == "var_samp" else f"sqrt({var})"
+
+
+def prepare_events(source: DataFrame, view: dict[str, Any], first_day: date, last_day: date) -> DataFrame:
+    """Source rows -> events of the days [first_day, last_day]: join keys, event/created timestamps as UTC
+    TIMESTAMP, the used columns (integers as BIGINT, floats as DOUBLE with NaN as null), and ds.
+
+    Rows with a null join key or a null event timestamp are dropped here; count them with
+    ``invalid_rows`` first."""
+    from pyspark.sql import functions as F
+
+    src = view["source"]
+    keys = [k["name"] for k in view["join_keys"]]
+    columns = sorted({f["column"] for f in view["features"] if f.get("column")} - set(keys))
+    types = src["columns"]
+    selected = [F.col(q(k)) for k in keys]
+    selected.append(F.col(q(src["timestamp_field"])).cast("timestamp").alias(TS))
+    if src["created_timestamp_field"]:
+        selected.append(F.col(q(src["created_timestamp_field"])).cast("timestamp").alias(CREATED))
+    for c in columns:
+        col = F.col(q(c))
+        if types.get(c) == "float64":
+            col = F.when(F.isnan(col), F.lit(None)).otherwise(col.cast("double"))
+        elif types.get(c) == "int64":
+            col = col.cast("bigint")
+        selected.append(col.alias(c))
+    df = source
+    if view["filter"]:
+        df = df.where(F.expr(view["filter"]))
+    start = f"TIMESTAMP '{first_day.isoformat()} 00:00:00'"
+    stop = f"TIMESTAMP '{(last_day + timedelta(days=1)).isoformat()} 00:00:00'"
+    events = df.select(*selected).where(f"{q(TS)} >= {start} AND {q(TS)} < {stop}")
+    valid = " AND ".join(f"{q(k)} IS NOT NULL" for k in keys)
+    return events.where(valid).withColumn(DS, F.to_date(F.col(TS)))
+
+
+def invalid_rows_condition(view: dict[str, Any]) -> str:
+    """SQL: a source row that cannot be an event (null join key or null event timestamp)."""
+    keys = [k["name"] for k in view["join_keys"]]
+    ts = q(view["source"]["timestamp_field"])
+    return " OR ".join([f"{q(k)} IS NULL" for k in keys] + [f"{ts} IS NULL"])
+
+
+def compute_tiles(events: DataFrame, view: dict[str, Any]) -> DataFrame:
+    """Events -> one row per (join keys, ds) holding every partial."""
+    from pyspark.sql import functions as F
+
+    keys = [q(k["name"]) for k in view["join_keys"]]
+    aggs = [F.expr(p.tile_expr).alias(p.name) for p in view_partials(view)]
+    return events.groupBy(*keys, DS).agg(*aggs)
+
+
+def merge_base(tiles: DataFrame, view: dict[str, Any]) -> DataFrame:
+    """All the given tiles merged into one partial row per key: the lifetime state before a range."""
+    from pyspark.sql import functions as F
+
+    keys = [q(k["name"]) for k in view["join_keys"]]
+    partials = view_partials(view)
+    return tiles.groupBy(*keys).agg(*[F.expr(p.merged("true")).alias(p.name) for p in partials])
+
+
+def compute_snapshots(tiles: DataFrame, view: dict[str, Any], first_day: date, last_day: date,
+                      base: DataFrame | None = None) -> DataFrame:
+    """Snapshots of the days [first_day, last_day] from the tiles of days [first_day - W + 1, last_day]
+    (W = the largest bounded window) and, for lifetime windows, ``base``: the tiles before first_day
+    merged per key (``merge_base``).
+
+    One row per key and day for every key with an event in the view's largest window; columns: join
+    keys, ds, feature_timestamp = S(ds), then the features in plan order."""
+    from pyspark.sql import functions as F
+
+    keys = [k["name"] for k in view["join_keys"]]
+    features = view["features"]
+    lifetime = any(f["window_days"] is None for f in features)
+    bounded = [f["window_days"] for f in features if f["window_days"] is not None]
+    reach = max(bounded) if bounded else 1
+    partials = view_partials(view)
+    lo, hi = first_day.isoformat(), last_day.isoformat()
+
+    rows = tiles.where(f"{DS} >= DATE '{(first_day - timedelta(days=reach - 1)).isoformat()}' "
+                       f"AND {DS} <= DATE '{hi}'").withColumn(BASE, F.lit(False))
+    # each tile row is repeated for every snapshot day it contributes to: the days its bounded windows
+    # reach and, for a lifetime window, every later day of the range
+    reach_end = F.date_add(F.col(DS), reach - 1)
+    if lifetime:
+        reach_end = F.when(F.col(DS) >= F.lit(lo).cast("date"), F.lit(hi).cast("date")).otherwise(reach_end)
+    rows = rows.withColumn(TARGET, F.explode(F.sequence(
+        F.greatest(F.col(DS), F.lit(lo).cast("date")),
+        F.least(reach_end, F.lit(hi).cast("date")))))
+    if lifetime and base is not None:
+        base_rows = base.withColumn(DS, F.lit(first_day - timedelta(days=1)).cast("date")) \
+            .withColumn(BASE, F.lit(True)) \
+            .withColumn(TARGET, F.explode(F.sequence(F.lit(lo).cast("date"), F.lit(hi).cast("date"))))
+        rows = rows.unionByName(base_rows.select(*rows.columns))
+
+    windows = sorted({f["window_days"] for f in features}, key=lambda d: (d is None, d or 0))
+    merged_cols = []
+    merged_names: dict[int | None, dict[str, str]] = {}
+    for days in windows:
+        if days is None:
+            cond = f"({BASE} OR {DS} >= DATE '{lo}')"
+        else:
+            cond = f"(NOT {BASE} AND {DS} > date_sub({TARGET}, {days}))"
+        suffix = "lifetime" if days is None else f"{days}d"
+        merged_names[days] = {}
+        for p in partials:
+            alias = f"_m_{suffix}_{p.name}"
+            merged_cols.append(F.expr(p.merged(cond)).alias(alias))
+            merged_names[days][p.name] = q(alias)
+    # the largest window decides which keys get a row on a day
+    present = "true" if lifetime else f"(NOT {BASE} AND {DS} > date_sub({TARGET}, {reach}))"
+    merged_cols.append(F.expr(f"max(CASE WHEN {present} THEN 1 ELSE 0 END)").alias("_present"))
+    grouped = rows.groupBy(*[q(k) for k in keys], TARGET).agg(*merged_cols).where("_present = 1")
+    out = [F.col(q(k)) for k in keys]
+    out.append(F.col(TARGET).alias(DS))
+    out.append(F.to_timestamp(F.date_add(F.col(TARGET), 1)).alias(FEATURE_TS))
+    for feature in features:
+        out.append(F.expr(_finish(feature, merged_names[feature["window_days"]])).alias(feature["name"]))
+    return grouped.select(*out)
+
+
+def snapshot_days(first_day: date, last_day: date) -> list[date]:
+    return [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]

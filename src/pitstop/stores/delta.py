@@ -1,0 +1,66 @@
+"""Delta Lake tables of the offline store: paths, partition-replacing writes, history."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def table_path(offline_root: str, relative: str) -> str:
+    return f"{offline_root.rstrip('/')}/{relative}"
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return bool(DeltaTable.isDeltaTable(spark, path))
+
+
+def read(spark: SparkSession, path: str, version: int | None = None) -> DataFrame | None:
+    if not exists(spark, path):
+        return None
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
+
+
+def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str] | None = None,
+            metadata: dict[str, Any] | None = None, properties: dict[str, str] | None = None) -> None:
+    """Replace exactly the rows matching ``predicate`` with ``df`` in ONE Delta commit (idempotent:
+    the same input gives the same content). A missing table is first created, empty, with
+    ``properties`` (its version 0)."""
+    from delta.tables import DeltaTable
+
+    spark = df.sparkSession
+    if not exists(spark, path):
+        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(df.schema)
+        if partition_by:
+            builder = builder.partitionedBy(*partition_by)
+        for key, value in sorted((properties or {}).items()):
+            builder = builder.property(key, value)
+        builder.execute()
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    if metadata is not None:
+        writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True, default=str))
+    writer.save(path)
+
+
+def history(spark: SparkSession, path: str) -> list[dict[str, Any]]:
+    """Commits newest first: version, timestamp, operation, and pitstop's metadata for the commit."""
+    rows = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select(
+        "version", "timestamp", "operation", "userMetadata").collect()
+    out = []
+    for row in rows:
+        meta = json.loads(row["userMetadata"]) if row["userMetadata"] else {}
+        out.append({"version": row["version"], "timestamp": row["timestamp"], "operation": row["operation"],
+                    **meta})
+    return out
+
+
+def properties(spark: SparkSession, path: str) -> dict[str, str]:
+    rows = spark.sql(f"SHOW TBLPROPERTIES delta.`{path}`").collect()
+    return {r["key"]: r["value"] for r in rows}
