@@ -82,7 +82,7 @@ def _partials_for(function: str, column: str | None, has_created: bool) -> list[
 def view_partials(view: dict[str, Any]) -> list[Partial]:
     """Every partial the view's features need, once each, in a stable order."""
     has_created = view["source"]["created_timestamp_field"] is not None
-    seen: dict[str, Partial] = {}
+    seen: dict[str, Partial] = {"rows__count": Partial("rows__count", "count(1)", "sum")}  # also the run's event count
     for feature in view["features"]:
         for partial in _partials_for(feature["function"], feature["column"], has_created):
             seen.setdefault(partial.name, partial)
@@ -119,8 +119,8 @@ def prepare_events(source: DataFrame, view: dict[str, Any], first_day: date, las
     """Source rows -> events of the days [first_day, last_day]: join keys, event/created timestamps as UTC
     TIMESTAMP, the used columns (integers as BIGINT, floats as DOUBLE with NaN as null), and ds.
 
-    Rows with a null join key or a null event timestamp are dropped here; count them with
-    ``invalid_rows`` first."""
+    Rows with a null event timestamp fall outside every day; rows with a null join key are kept, so
+    their tiles can be counted (``null_key_condition``) and dropped in the same pass."""
     from pyspark.sql import functions as F
 
     src = view["source"]
@@ -144,15 +144,12 @@ def prepare_events(source: DataFrame, view: dict[str, Any], first_day: date, las
     start = f"TIMESTAMP '{first_day.isoformat()} 00:00:00'"
     stop = f"TIMESTAMP '{(last_day + timedelta(days=1)).isoformat()} 00:00:00'"
     events = df.select(*selected).where(f"{q(TS)} >= {start} AND {q(TS)} < {stop}")
-    valid = " AND ".join(f"{q(k)} IS NOT NULL" for k in keys)
-    return events.where(valid).withColumn(DS, F.to_date(F.col(TS)))
+    return events.withColumn(DS, F.to_date(F.col(TS)))
 
 
-def invalid_rows_condition(view: dict[str, Any]) -> str:
-    """SQL: a source row that cannot be an event (null join key or null event timestamp)."""
-    keys = [k["name"] for k in view["join_keys"]]
-    ts = q(view["source"]["timestamp_field"])
-    return " OR ".join([f"{q(k)} IS NULL" for k in keys] + [f"{ts} IS NULL"])
+def null_key_condition(view: dict[str, Any]) -> str:
+    """SQL: a row (event or tile) with a null join key, which cannot be an entity's event."""
+    return " OR ".join(f"{q(k['name'])} IS NULL" for k in view["join_keys"])
 
 
 def compute_tiles(events: DataFrame, view: dict[str, Any]) -> DataFrame:

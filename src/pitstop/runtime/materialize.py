@@ -146,6 +146,11 @@ def _rows_per_day(spark: SparkSession, path: str, summary: RunSummary) -> list[t
     return [(d, int(counts.get(d, 0))) for d in sorted(summary.snapshot_days)]
 
 
+def _count_null_timestamps(source: DataFrame, view: dict[str, Any]) -> int:
+    """Source rows without an event time (parquet statistics skip the row groups that have none)."""
+    return int(source.where(f"{agg.q(view['source']['timestamp_field'])} IS NULL").count())
+
+
 def _count_invalid(source: DataFrame, view: dict[str, Any], lo: date, hi: date) -> int:
     ts = agg.q(view["source"]["timestamp_field"])
     in_range = (f"(CAST({ts} AS TIMESTAMP) >= TIMESTAMP '{lo} 00:00:00' AND "
@@ -205,12 +210,19 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
     needed = set(_days(min(first_needed, start), end))
     todo = sorted(retile | {d for d in needed if d not in tiled})
     if todo:
+        from pyspark import StorageLevel
+
         events = agg.prepare_events(source, view, todo[0], todo[-1]).where(_in(todo))
-        tiles = agg.compute_tiles(events, view)
-        delta.replace(tiles, tables.tiles, _in(todo), partition_by=[agg.DS], metadata=meta,
-                      properties=tables.properties)
-        summary.events = int(events.count())
-        summary.invalid_rows = _count_invalid(source, view, todo[0], todo[-1])
+        # one pass over the raw events: tiles (null-key groups included) are cached, counted, then written
+        tiles = agg.compute_tiles(events, view).persist(StorageLevel.MEMORY_AND_DISK)
+        null_key = agg.null_key_condition(view)
+        counts = tiles.selectExpr("sum(rows__count) AS n",
+                                  f"sum(CASE WHEN {null_key} THEN rows__count ELSE 0 END) AS bad").first()
+        summary.events = int(counts.n or 0) if counts else 0
+        summary.invalid_rows = (int(counts.bad or 0) if counts else 0) + _count_null_timestamps(source, view)
+        delta.replace(tiles.where(f"NOT ({null_key})"), tables.tiles, _in(todo), partition_by=[agg.DS],
+                      metadata=meta, properties=tables.properties)
+        tiles.unpersist()
     summary.tile_days = todo
 
     # later materialized snapshots whose windows include a recomputed day

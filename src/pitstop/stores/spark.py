@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pitstop.config import Config
 
 MIN_JAVA = 17
+LOG4J2_FILE = Path(__file__).with_name("log4j2.properties").as_uri()
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 ENV_CACHE = "PITSTOP_CACHE_DIR"
@@ -101,7 +102,7 @@ def session_conf(master: str, extra: dict[str, str] | None = None) -> dict[str, 
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J2_FILE}",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "true",

@@ -1,0 +1,161 @@
+"""Aggregation-engine benchmarks: figures and ratios against baselines measured in the same run.
+
+    .venv/bin/python benchmarks/materialize_bench.py [--size tiny|small|medium]
+
+A. one-day incremental run with 180 days of history vs 30 days at the same data rate: time ratio
+   (target <= 1.3) and the raw source rows read, taken from Spark's own scan metrics (target: about one
+   day's events);
+B. an N-day backfill in one run vs N one-day runs (target >= 10x at N = 90).
+Each scenario uses a fresh offline store under --work (default: a temporary folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import textwrap
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from pitstop import FeatureStore
+from pitstop.demo.data import generate_demo_data
+from pitstop.runtime import registry
+
+END = date(2026, 10, 31)
+SIZES = {  # users, events per day, backfill days
+    "tiny": (2_000, 5_000, 10),
+    "small": (20_000, 30_000, 30),
+    "medium": (100_000, 200_000, 90),
+}
+DEFS = """
+from pitstop import Aggregation, BatchSource, Entity, FeatureView
+user = Entity("user", join_keys=["user_id"])
+tx = BatchSource("tx", path="data/source/transactions")
+v = FeatureView("v", entities=[user], source=tx, aggregations=[
+    Aggregation("count", windows=["1d", "7d", "30d"]),
+    Aggregation("sum", column="amount", windows=["1d", "7d", "30d"]),
+    Aggregation("avg", column="amount", windows=["1d", "7d", "30d"]),
+    Aggregation("max", column="amount", windows=["1d", "7d", "30d"]),
+    Aggregation("stddev_samp", column="amount", windows=["7d", "30d"]),
+    Aggregation("count_distinct", column="merchant_id", windows=["7d", "30d"]),
+])
+"""
+
+
+def make_repo(root: Path, days: int, users: int, per_day: int) -> Path:
+    repo = root / f"repo_{days}d"
+    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "pitstop.yaml").write_text(f"project: bench\noffline_store:\n  path: {repo / 'delta'}\n")
+    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS))
+    generate_demo_data(repo / "data" / "source", transactions=per_day * days, users=users,
+                       merchants=max(100, users // 10), days=days, end=END)
+    registry.apply(FeatureStore(repo, env={}).config)
+    return repo
+
+
+def source_rows_scanned(spark: Any, path_part: str, after_execution: int) -> int:
+    """Rows output by the parquet scans of ``path_part`` in SQL executions after ``after_execution``:
+    Spark's own FileScan metrics (after row-group and partition pruning), not a count of ours."""
+    store = spark._jsparkSession.sharedState().statusStore()
+    executions = store.executionsList()
+    total = 0
+    for i in range(executions.size()):
+        execution_id = executions.apply(i).executionId()
+        if execution_id <= after_execution:
+            continue
+        values = store.executionMetrics(execution_id)
+        nodes = store.planGraph(execution_id).allNodes()
+        for j in range(nodes.size()):
+            node = nodes.apply(j)
+            if not node.name().startswith("Scan") or path_part not in node.desc():
+                continue
+            metrics = node.metrics()
+            for k in range(metrics.size()):
+                metric = metrics.apply(k)
+                if metric.name() == "number of output rows":
+                    value = values.get(metric.accumulatorId())
+                    if value.isDefined():
+                        total += int(str(value.get()).replace(",", ""))
+    return total
+
+
+def last_execution(spark: Any) -> int:
+    executions = spark._jsparkSession.sharedState().statusStore().executionsList()
+    return max((executions.apply(i).executionId() for i in range(executions.size())), default=-1)
+
+
+def day_events(repo: Path, day: date) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(f).num_rows
+               for f in (repo / "data" / "source" / "transactions" / f"ds={day}").glob("*.parquet"))
+
+
+def incremental(root: Path, users: int, per_day: int, spark: Any) -> dict[int, tuple[float, int, int]]:
+    results = {}
+    for history in (30, 180):
+        repo = make_repo(root, history, users, per_day)
+        store = FeatureStore(repo, env={})
+        store.use_spark(spark)
+        store.materialize("v", END - timedelta(days=1), END - timedelta(days=1))  # tiles of the window exist
+        mark = last_execution(spark)
+        began = time.monotonic()
+        store.materialize("v", END, END)
+        seconds = time.monotonic() - began
+        results[history] = (seconds, source_rows_scanned(spark, "transactions", mark), day_events(repo, END))
+    return results
+
+
+def backfill(root: Path, users: int, per_day: int, days: int, spark: Any) -> tuple[float, float]:
+    repo = make_repo(root, days + 30, users, per_day)
+    first = END - timedelta(days=days - 1)
+    one = FeatureStore(repo, env={"PITSTOP_OFFLINE_STORE_PATH": str(root / "one_run")})
+    one.use_spark(spark)
+    began = time.monotonic()
+    one.materialize("v", first, END)
+    one_run = time.monotonic() - began
+    daily = FeatureStore(repo, env={"PITSTOP_OFFLINE_STORE_PATH": str(root / "daily_runs")})
+    daily.use_spark(spark)
+    began = time.monotonic()
+    for i in range(days):
+        day = first + timedelta(days=i)
+        daily.materialize("v", day, day)
+    return one_run, time.monotonic() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    parser.add_argument("--work", help="folder for data and tables (default: a temporary one, removed after)")
+    args = parser.parse_args()
+    users, per_day, backfill_days = SIZES[args.size]
+    root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pitstop-bench-"))
+    from pitstop.stores.spark import build_session
+
+    spark = build_session("local[2]", {"spark.ui.enabled": "false"}, app_name="pitstop-bench")
+    print(f"size={args.size}: {users:,} users, {per_day:,} events/day, local[2]")
+    inc = incremental(root / "a", users, per_day, spark)
+    (t30, r30, e30), (t180, r180, e180) = inc[30], inc[180]
+    print(f"A. one-day incremental run: 30 days of history {t30:.1f}s, 180 days {t180:.1f}s, "
+          f"ratio {t180 / t30:.2f} (target <= 1.3)")
+    print(f"   source rows scanned (Spark scan metrics) for the run: {r30:,} (30d) and {r180:,} (180d); "
+          f"one day's events: {e30:,} / {e180:,}")
+    one_run, daily = backfill(root / "b", users, per_day, backfill_days, spark)
+    print(f"B. {backfill_days}-day backfill: one run {one_run:.1f}s vs {backfill_days} one-day runs {daily:.1f}s, "
+          f"ratio {daily / one_run:.1f}x (target >= 10x at 90 days)")
+    jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    status = Path(f"/proc/{jvm_pid}/status").read_text()
+    jvm_peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+    spark.stop()
+    print(f"peak resident memory: python driver {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, "
+          f"Spark JVM (driver and local executors) {jvm_peak:.0f} MiB")
+    if not args.work:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
