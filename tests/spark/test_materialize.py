@@ -217,11 +217,23 @@ def test_rerun_is_identical_and_time_travel_returns_the_old_state(store_for, spa
     assert {r["key"]: r["value"] for r in props}["pitstop.view_version"] == "1"
 
 
-def test_backfill_in_one_run_equals_daily_runs(store_for, tmp_path: Path) -> None:
+def test_backfill_in_one_run_equals_daily_runs(store_for, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from pitstop.runtime import materialize
+
+    monkeypatch.setattr(materialize, "CHUNK_DAYS", 3)  # 10 days: 4 chunks, staged, published in one commit
     rows = [row(u, ts(D1 + timedelta(days=d), hours=u), f"m{(u + d) % 3}", float(u * d), d)
             for d in range(12) for u in range(1, 6) if (u + d) % 4]
     one = store_for(rows)
     one.materialize("spend", D1 + timedelta(days=2), D1 + timedelta(days=11))
+    progress = [line for line in capsys.readouterr().err.splitlines() if ": chunk " in line]
+    assert [line.split(" done;")[0] for line in progress] == [
+        "spend: chunk 1/4 (2026-03-03..2026-03-05)", "spend: chunk 2/4 (2026-03-06..2026-03-08)",
+        "spend: chunk 3/4 (2026-03-09..2026-03-11)", "spend: chunk 4/4 (2026-03-12..2026-03-12)"]
+    assert all("rows/s, ETA" in line for line in progress)
+    assert [c["operation"] for c in one.history("spend")] == ["WRITE", "CREATE TABLE"]  # one commit
+    assert not (Path(one.config.offline_store_path) / "_staging").exists() or \
+        not any((Path(one.config.offline_store_path) / "_staging").iterdir())
     backfilled = {d: snap(one, D1 + timedelta(days=d)) for d in range(2, 12)}
     other_root = tmp_path / "daily"
     daily = FeatureStore(one.repo, env={"PITSTOP_OFFLINE_STORE_PATH": str(other_root)})
@@ -273,3 +285,22 @@ def test_bad_input_is_refused_before_any_write(store_for) -> None:
     with pytest.raises(SourceError, match=r"source 'events' has no data at .*data/events"):
         store.materialize("spend", D1, D1)
     assert not (Path(store.config.offline_store_path) / "snapshots").exists()
+
+
+def test_bad_filter_is_a_clear_error_before_any_write(store_for) -> None:
+    store = store_for([row(1, ts(D1)), row(1, ts(D1, hours=1), amount=0.0)],
+                      aggs='Aggregation("count", windows=["1d"])')
+    plan = store.load_plan()
+    plan["views"]["spend"]["filter"] = "amout > 0"  # as if feature_defs said filter="amout > 0"
+    store.config.plan_path.write_text(__import__("json").dumps(plan))
+    with pytest.raises(SourceError) as err:
+        store.materialize("spend", D1, D1)
+    message = str(err.value)
+    assert message.startswith("view 'spend': its filter 'amout > 0' is not a valid Spark SQL predicate on source "
+                              "'events': ")
+    assert "Fix filter= in feature_defs (columns: user_id, merchant, amount, qty, event_timestamp)" in message
+    assert not (Path(store.config.offline_store_path) / "snapshots").exists()
+    plan["views"]["spend"]["filter"] = "amount > 0"
+    store.config.plan_path.write_text(__import__("json").dumps(plan))
+    store.materialize("spend", D1, D1)  # a valid filter: rows with amount <= 0 are not events
+    assert snap(store, D1)[1]["count_1d"] == 1

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 LOG_SCHEMA = "ds date, kind string, rows bigint, run_id string"
+CHUNK_DAYS = 15  # a backfill computes at most this many days of snapshots at a time
 
 
 @dataclass
@@ -85,7 +86,7 @@ def _days(lo: date, hi: date) -> list[date]:
 
 class ViewTables:
     def __init__(self, config: Config, name: str, view: dict[str, Any]) -> None:
-        root = config.offline_store_path
+        root = self.root = config.offline_store_path
         tables = view["tables"]
         self.snapshots = delta.table_path(root, tables.get("snapshots") or tables["latest"])
         self.tiles = delta.table_path(root, tables["tiles"]) if "tiles" in tables else None
@@ -240,9 +241,37 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
     summary.snapshot_days = days
     all_tiles = delta.read(spark, tables.tiles)
     assert all_tiles is not None
-    snapshots = _snapshots(all_tiles, view, days, lifetime)
+    chunks = [days[i:i + CHUNK_DAYS] for i in range(0, len(days), CHUNK_DAYS)]
+    if len(chunks) == 1:
+        snapshots = _snapshots(all_tiles, view, days, lifetime)
+    else:
+        # a long range is computed chunk by chunk into a staging folder (bounded memory, progress on the
+        # console), then published from there in the ONE commit of this run
+        staging = delta.table_path(tables.root, f"_staging/{meta['pitstop_run']}")
+        began, rows = time.monotonic(), 0
+        for number, chunk in enumerate(chunks, 1):
+            part = _snapshots(all_tiles, view, chunk, lifetime).persist()
+            rows += part.count()
+            part.write.mode("append").partitionBy(agg.DS).parquet(staging)
+            part.unpersist()
+            elapsed = time.monotonic() - began
+            eta = elapsed / number * (len(chunks) - number)
+            print(f"{summary.view}: chunk {number}/{len(chunks)} ({chunk[0]}..{chunk[-1]}) done; {rows:,} rows, "
+                  f"{rows / max(elapsed, 1e-9):,.0f} rows/s, ETA {eta:.0f}s", file=sys.stderr, flush=True)
+        snapshots = spark.read.parquet(staging)
+        snapshots = snapshots.select(*_snapshots(all_tiles, view, chunks[0], lifetime).columns)
     delta.replace(snapshots, tables.snapshots, _in(days), partition_by=[agg.DS], metadata=meta,
                   properties=tables.properties)
+    if len(chunks) > 1:
+        _remove(spark, staging)
+
+
+def _remove(spark: SparkSession, path: str) -> None:
+    """Delete a folder on any Hadoop file system (local, s3a://, ...)."""
+    jvm: Any = spark._jvm
+    conf: Any = spark._jsc.hadoopConfiguration()
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    hadoop_path.getFileSystem(conf).delete(hadoop_path, True)
 
 
 def _snapshots(tiles: DataFrame, view: dict[str, Any], days: list[date], lifetime: bool) -> DataFrame:

@@ -46,4 +46,12 @@ def read_source(spark: SparkSession, view_name: str, view: dict[str, Any], repo:
         raise SourceError(f"view {view_name!r}: source {src['name']!r} at {location} no longer matches its "
                           f"definition: {'; '.join(problems)}. Fix the source, or update feature_defs and run "
                           f"`pitstop plan` / `pitstop apply` (with a version bump if values change)")
+    if view["filter"]:
+        try:
+            df.where(view["filter"]).schema  # noqa: B018 - analysis happens here, before any write
+        except Exception as exc:  # Spark's ParseException / AnalysisException: say which view and why
+            first = str(exc).strip().splitlines()[0]
+            raise SourceError(f"view {view_name!r}: its filter {view['filter']!r} is not a valid Spark SQL "
+                              f"predicate on source {src['name']!r}: {first}. Fix filter= in feature_defs "
+                              f"(columns: {', '.join(df.columns)})") from exc
     return df
