@@ -116,16 +116,25 @@ def _finish(feature: dict[str, Any], merged: dict[str, str]) -> str:
 
 
 def prepare_events(source: DataFrame, view: dict[str, Any], first_day: date, last_day: date) -> DataFrame:
-    """Source rows -> events of the days [first_day, last_day]: join keys, event/created timestamps as UTC
-    TIMESTAMP, the used columns (integers as BIGINT, floats as DOUBLE with NaN as null), and ds.
+    """Source rows -> the events of an aggregate view for the days [first_day, last_day] (``select_rows``
+    with the columns its aggregations use)."""
+    keys = {k["name"] for k in view["join_keys"]}
+    columns = sorted({f["column"] for f in view["features"] if f.get("column")} - keys)
+    return select_rows(source, view, columns, first_day, last_day)
+
+
+def select_rows(source: DataFrame, view: dict[str, Any], columns: list[str], first_day: date,
+                last_day: date) -> DataFrame:
+    """The view's filter applied, then the rows of the days [first_day, last_day]: join keys, event and
+    created timestamps as UTC TIMESTAMP, ``columns`` (integers as BIGINT, floats as DOUBLE with NaN as
+    null), and ds, the event's UTC day.
 
     Rows with a null event timestamp fall outside every day; rows with a null join key are kept, so
-    their tiles can be counted (``null_key_condition``) and dropped in the same pass."""
+    callers can count (``null_key_condition``) and drop them in the same pass."""
     from pyspark.sql import functions as F
 
     src = view["source"]
     keys = [k["name"] for k in view["join_keys"]]
-    columns = sorted({f["column"] for f in view["features"] if f.get("column")} - set(keys))
     types = src["columns"]
     selected = [F.col(q(k)) for k in keys]
     selected.append(F.col(q(src["timestamp_field"])).cast("timestamp").alias(TS))

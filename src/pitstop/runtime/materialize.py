@@ -162,28 +162,8 @@ def _count_invalid(source: DataFrame, view: dict[str, Any], lo: date, hi: date) 
 
 def _materialize_latest(view: dict[str, Any], source: DataFrame, tables: ViewTables, start: date, end: date,
                         summary: RunSummary, meta: dict[str, Any]) -> None:
-    from pyspark.sql import functions as F
-
-    keys = [k["name"] for k in view["join_keys"]]
-    src = view["source"]
-    ts = agg.q(src["timestamp_field"])
-    cols = [F.col(agg.q(k)) for k in keys]
-    cols.append(F.col(ts).cast("timestamp").alias(agg.TS))
-    if src["created_timestamp_field"]:
-        cols.append(F.col(agg.q(src["created_timestamp_field"])).cast("timestamp").alias(agg.CREATED))
-    for f in view["features"]:
-        c = F.col(agg.q(f["name"]))
-        if f["dtype"] == "float64":
-            c = F.when(F.isnan(c), F.lit(None)).otherwise(c.cast("double"))
-        elif f["dtype"] == "int64":
-            c = c.cast("bigint")
-        cols.append(c.alias(f["name"]))
-    df = source.where(f"({view['filter']})") if view["filter"] else source
-    rows = (df.select(*cols)
-            .where(f"{agg.q(agg.TS)} >= TIMESTAMP '{start} 00:00:00' AND "
-                   f"{agg.q(agg.TS)} < TIMESTAMP '{end + timedelta(days=1)} 00:00:00'")
-            .where(" AND ".join(f"{agg.q(k)} IS NOT NULL" for k in keys))
-            .withColumn(agg.DS, F.to_date(F.col(agg.TS))))
+    rows = agg.select_rows(source, view, [f["name"] for f in view["features"]], start, end) \
+        .where(f"NOT ({agg.null_key_condition(view)})")
     summary.invalid_rows = _count_invalid(source, view, start, end)
     summary.snapshot_days = _days(start, end)
     delta.replace(rows, tables.snapshots, f"ds >= DATE '{start}' AND ds <= DATE '{end}'", partition_by=[agg.DS],
