@@ -5,8 +5,11 @@
 A. one-day incremental run with 180 days of history vs 30 days at the same data rate: time ratio
    (target <= 1.3) and the raw source rows read, taken from Spark's own scan metrics (target: about one
    day's events);
-B. an N-day backfill in one run vs N one-day runs (target >= 10x at N = 90).
-Each scenario uses a fresh offline store under --work (default: a temporary folder).
+B. an N-day backfill in one run vs N one-day runs (target >= 10x at N = 90);
+C. throughput: an N-day backfill in one run over a dataset of exactly N days (--size large: 1M users,
+   30M events, 90 days): events/s and peak memory. Run it alone (--only C) so the peak is its own.
+Each scenario uses a fresh offline store under --work (default: a temporary folder). Timed runs start
+after a warm-up run in the same Spark session, so no scenario pays the JVM's start-up alone.
 """
 
 from __future__ import annotations
@@ -30,19 +33,20 @@ SIZES = {  # users, events per day, backfill days
     "tiny": (2_000, 5_000, 10),
     "small": (20_000, 30_000, 30),
     "medium": (100_000, 200_000, 90),
+    "large": (1_000_000, 333_334, 90),  # 30M events over 90 days: scenario C
 }
 DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
 tx = BatchSource("tx", path="data/source/transactions")
-v = FeatureView("v", entities=[user], source=tx, aggregations=[
+v = FeatureView("v", entities=[user], source=tx, online=False, aggregations=[
     Aggregation("count", windows=["1d", "7d", "30d"]),
     Aggregation("sum", column="amount", windows=["1d", "7d", "30d"]),
     Aggregation("avg", column="amount", windows=["1d", "7d", "30d"]),
     Aggregation("max", column="amount", windows=["1d", "7d", "30d"]),
-    Aggregation("stddev_samp", column="amount", windows=["7d", "30d"]),
-    Aggregation("count_distinct", column="merchant_id", windows=["7d", "30d"]),
-])
+    Aggregation("stddev_samp", column="amount", windows=["1d", "7d", "30d"]),
+    Aggregation("count_distinct", column="merchant_id", windows=["1d", "7d", "30d"]),
+])  # 6 functions x 3 windows = 18 features
 """
 
 
@@ -110,9 +114,17 @@ def incremental(root: Path, users: int, per_day: int, spark: Any) -> dict[int, t
     return results
 
 
+def warm_up(repo: Path, root: Path, spark: Any) -> None:
+    """One throwaway run, so the timed runs after it find the JVM warm."""
+    store = FeatureStore(repo, env={"PITSTOP_OFFLINE_STORE_PATH": str(root / "warm_up")})
+    store.use_spark(spark)
+    store.materialize("v", END, END)
+
+
 def backfill(root: Path, users: int, per_day: int, days: int, spark: Any) -> tuple[float, float]:
     repo = make_repo(root, days + 30, users, per_day)
     first = END - timedelta(days=days - 1)
+    warm_up(repo, root, spark)
     one = FeatureStore(repo, env={"PITSTOP_OFFLINE_STORE_PATH": str(root / "one_run")})
     one.use_spark(spark)
     began = time.monotonic()
@@ -127,11 +139,68 @@ def backfill(root: Path, users: int, per_day: int, days: int, spark: Any) -> tup
     return one_run, time.monotonic() - began
 
 
+TEAM_GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_data.py"
+
+
+def team_repo(root: Path, days: int, users: int, per_day: int, generator: Path) -> Path:
+    """A repo over the team's benchmark dataset (../shared/bench/gen_data.py), which also holds DuckDB's own
+    7-day features per user and day to check pitstop against."""
+    import subprocess
+    import sys
+
+    repo = root / "repo_team"
+    data = repo / "data" / "team"
+    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "pitstop.yaml").write_text(f"project: bench\noffline_store:\n  path: {repo / 'delta'}\n")
+    (repo / "feature_defs" / "defs.py").write_text(
+        textwrap.dedent(DEFS).replace("data/source/transactions", "data/team/transactions.parquet"))
+    start = END - timedelta(days=days - 1)
+    subprocess.run([sys.executable, str(generator), "--users", str(users), "--days", str(days),
+                    "--tx-per-user-day", f"{per_day / users:.6f}", "--entity-rows", "1000", "--no-verify",
+                    "--start-date", start.isoformat(), "--out", str(data)], check=True)
+    registry.apply(FeatureStore(repo, env={}).config)
+    return repo
+
+
+def check_against_team_features(store: FeatureStore, repo: Path, spark: Any, days: int) -> tuple[int, int]:
+    """pitstop's 7-day features vs the generator's own (DuckDB) on a sample of user-days: (checked, differing)."""
+    expected = spark.read.parquet(str(repo / "data" / "team" / "user_daily_features.parquet")) \
+        .selectExpr("user_id", "to_date(event_timestamp) AS ds", "transaction_count_7d", "total_amount_7d",
+                    "avg_amount_7d", "max_amount_7d", "unique_merchants_7d").sample(fraction=0.001, seed=7)
+    got = spark.read.format("delta").load(str(Path(store.config.offline_store_path) / "snapshots" / "v__v1"))
+    joined = expected.join(got, ["user_id", "ds"], "left")
+    differing = joined.where("""NOT (coalesce(count_7d, 0) = transaction_count_7d
+        AND abs(coalesce(amount_sum_7d, 0) - total_amount_7d) <= 1e-6 * greatest(1, abs(total_amount_7d))
+        AND equal_null(round(amount_avg_7d, 6), round(avg_amount_7d, 6))
+        AND equal_null(amount_max_7d, max_amount_7d)
+        AND coalesce(merchant_id_count_distinct_7d, 0) = unique_merchants_7d)""")
+    return expected.count(), differing.count()
+
+
+def throughput(root: Path, users: int, per_day: int, days: int, spark: Any,
+               generator: Path) -> tuple[int, float, int, tuple[int, int]]:
+    """Events read, seconds and snapshot rows written by one backfill of every day of the team's dataset,
+    and the check of its 7-day features against the generator's."""
+    began = time.monotonic()
+    repo = team_repo(root, days, users, per_day, generator)
+    print(f"   data generated in {time.monotonic() - began:.0f}s", flush=True)
+    warm_up(repo, root, spark)
+    store = FeatureStore(repo, env={"PITSTOP_OFFLINE_STORE_PATH": str(root / "backfill")})
+    store.use_spark(spark)
+    began = time.monotonic()
+    (summary,) = store.materialize("v", END - timedelta(days=days - 1), END)
+    seconds = time.monotonic() - began
+    return summary.events, seconds, summary.rows_written, check_against_team_features(store, repo, spark, days)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--backfill-days", type=int, help="override the size's backfill length (e.g. 90)")
-    parser.add_argument("--only", choices=["A", "B"], help="run one scenario")
+    parser.add_argument("--only", choices=["A", "B", "C"], help="run one scenario (default: A and B; C with "
+                        "--size large)")
+    parser.add_argument("--generator", default=str(TEAM_GENERATOR), help="the team's data generator (scenario C)")
+    parser.add_argument("--driver-memory", default="4g", help="spark.driver.memory for the local session")
     parser.add_argument("--work", help="folder for data and tables (default: a temporary one, removed after)")
     args = parser.parse_args()
     users, per_day, backfill_days = SIZES[args.size]
@@ -139,19 +208,29 @@ def main() -> None:
     root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pitstop-bench-"))
     from pitstop.stores.spark import build_session
 
-    spark = build_session("local[2]", {"spark.ui.enabled": "false"}, app_name="pitstop-bench")
-    print(f"size={args.size}: {users:,} users, {per_day:,} events/day, local[2]")
-    if args.only in (None, "A"):
+    spark = build_session("local[2]", {"spark.ui.enabled": "false", "spark.driver.memory": args.driver_memory},
+                          app_name="pitstop-bench")
+    print(f"size={args.size}: {users:,} users, {per_day:,} events/day, local[2], driver memory "
+          f"{args.driver_memory}", flush=True)
+    scenarios = [args.only] if args.only else (["C"] if args.size == "large" else ["A", "B"])
+    if "A" in scenarios:
         inc = incremental(root / "a", users, per_day, spark)
         (t30, r30, e30), (t180, r180, e180) = inc[30], inc[180]
         print(f"A. one-day incremental run: 30 days of history {t30:.1f}s, 180 days {t180:.1f}s, "
               f"ratio {t180 / t30:.2f} (target <= 1.3)")
         print(f"   source rows scanned (Spark scan metrics) for the run: {r30:,} (30d) and {r180:,} (180d); "
               f"one day's events: {e30:,} / {e180:,}")
-    if args.only in (None, "B"):
+    if "B" in scenarios:
         one_run, daily = backfill(root / "b", users, per_day, backfill_days, spark)
         print(f"B. {backfill_days}-day backfill: one run {one_run:.1f}s vs {backfill_days} one-day runs "
               f"{daily:.1f}s, ratio {daily / one_run:.1f}x (target >= 10x at 90 days)")
+    if "C" in scenarios:
+        events, seconds, rows, (checked, differing) = throughput(root / "c", users, per_day, backfill_days, spark,
+                                                                 Path(args.generator))
+        print(f"C. {backfill_days}-day backfill of {events:,} events for {users:,} users in one run: {seconds:.1f}s, "
+              f"{events / seconds:,.0f} events/s; {rows:,} snapshot rows written ({rows / seconds:,.0f} rows/s)")
+        print(f"   7-day features vs the generator's own (DuckDB) on {checked:,} sampled user-days: "
+              f"{differing:,} differ")
     jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
     status = Path(f"/proc/{jvm_pid}/status").read_text()
     jvm_peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024

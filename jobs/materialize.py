@@ -1,6 +1,8 @@
 """Spark job: materialize one view for a range of days. argparse + one call into pitstop.runtime.
 
-    spark-submit jobs/materialize.py --repo DIR --view VIEW --start YYYY-MM-DD --end YYYY-MM-DD
+    spark-submit jobs/materialize.py --repo DIR --view VIEW --start YYYY-MM-DD --end YYYY-MM-DD [--no-publish]
+
+Exit codes: 0 done, 3 terminal error (do not retry), 1 transient error (retry).
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ import argparse
 import sys
 from datetime import date
 
-from pitstop.errors import PitstopError
-from pitstop.runtime.jobs import run_materialize
+from pitstop.runtime.jobs import exit_code, run_materialize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,13 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=date.fromisoformat, required=True)
     parser.add_argument("--end", type=date.fromisoformat, required=True)
     parser.add_argument("--no-cascade", action="store_true")
+    parser.add_argument("--no-publish", action="store_true", help="compute only; publish in a later task")
     args = parser.parse_args(argv)
-    try:
-        print(run_materialize(args.repo, args.view, args.start, args.end, cascade=not args.no_cascade))
-    except PitstopError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3 if exc.terminal else 1
-    return 0
+    return exit_code(lambda: run_materialize(args.repo, args.view, args.start, args.end,
+                                             cascade=not args.no_cascade, publish=not args.no_publish))
 
 
 if __name__ == "__main__":

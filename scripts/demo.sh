@@ -23,7 +23,7 @@ pitstop ls
 echo
 pitstop describe user_transactions
 
-step "5. Materialize the last two days of every view into Delta (tiles -> snapshots; one Spark application)"
+step "5. Materialize the last two days of every view into Delta (tiles -> snapshots), then publish the newest day to Redis"
 pitstop materialize user_transactions merchant_transactions user_profile --start 2026-10-30 --end 2026-10-31 \
   2>&1 | grep -vE '^WARNING: Using incubator|^\s*$'
 
@@ -40,10 +40,21 @@ pitstop history user_transactions 2>&1 | grep -v '^WARNING: Using incubator'
 step "7. Check the machinery: Java, Spark writing a real Delta table, Redis"
 pitstop doctor 2>&1 | grep -E '^(ok|FAIL) '
 
+step "8. Read features online (Redis; no Spark): two entities, the second never seen (empty-window values)"
+pitstop get user_transactions:count_7d user_transactions:amount_sum_7d merchant_transactions:count_1d \
+  user_profile:country --entity user_id=1,merchant_id=7 --entity user_id=999999999,merchant_id=999999 --metadata
+python - <<'PY'
+from pitstop import FeatureStore
+response = FeatureStore(".").get_online_features(
+    ["user_transactions:count_7d", "user_transactions:amount_avg_30d", "user_profile:credit_limit"],
+    [{"user_id": u} for u in (1, 2, 3)])
+print(response.to_pandas().to_string(index=False))
+PY
+
 cat <<'TXT'
 
 Done: definitions compiled and recorded in the plan; two days of every view materialized into Delta
-(data/delta/: tiles, snapshots, latest values, the materialization log) and one exported; Spark, Delta
-and Redis checked. Validation, the online store, training sets and the Airflow DAGs arrive with their
-issues; `make demo` will run them here as they land.
+(data/delta/: tiles, snapshots, latest values, the materialization log) and one exported; the newest
+day published to Redis and read back online; Spark, Delta and Redis checked. Validation, training sets,
+HTTP serving and the Airflow DAGs arrive with their issues; `make demo` will run them here as they land.
 TXT

@@ -77,6 +77,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
               f"{result.compiled.data['fingerprint']}).")
     else:
         print("\nNothing to write.")
+    if args.prune:
+        from pitstop.runtime.publish import prune_online
+
+        removed = prune_online(store.config, store.load_plan())
+        for table, count in removed.items():
+            print(f"removed {count} online key(s) of retired {table}")
     return 0
 
 
@@ -128,9 +134,44 @@ def cmd_jars(args: argparse.Namespace) -> int:
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     store = _store(args)
-    for summary in store.materialize(args.views, args.start, args.end, cascade=not args.no_cascade):
+    for summary in store.materialize(args.views, args.start, args.end, cascade=not args.no_cascade,
+                                     publish=not args.no_publish):
         print(summary.describe())
     return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    for result in _store(args).publish(args.views, args.ds):
+        print(result.describe())
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from pitstop.runtime.online import parse_entity
+
+    store = _store(args)
+    plan = store.load_plan()
+    rows = [parse_entity(text, plan, args.features) for text in args.entity]
+    response = store.get_online_features(args.features, rows, full_feature_names=args.full_names)
+    out = {"rows": response.to_list(), "metadata": {k: v.to_dict() for k, v in response.metadata.items()}} \
+        if args.metadata else response.to_list()
+    print(json.dumps(out, indent=2, default=_json_value))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pitstop.runtime.serve import serve
+
+    serve(_store(args), args.host, args.port)
+    return 0
+
+
+def _json_value(value: object) -> object:
+    from datetime import date, datetime
+
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot show {type(value).__name__} as JSON")
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -219,7 +260,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_day, required=True, help="last day, YYYY-MM-DD (inclusive)")
     p.add_argument("--no-cascade", action="store_true",
                    help="do not recompute later materialized snapshots whose windows include a recomputed day")
+    p.add_argument("--no-publish", action="store_true",
+                   help="compute only: do not publish the newest materialized day to the online store")
     p.set_defaults(func=cmd_materialize)
+
+    p = add("publish", help="publish a materialized day (default: the newest) of views into Redis, atomically")
+    p.add_argument("views", metavar="VIEW", nargs="+")
+    p.add_argument("--ds", type=_day, help="the day to publish, YYYY-MM-DD (default: the newest materialized)")
+    p.set_defaults(func=cmd_publish)
+
+    p = add("get", help="read features online for entities: prints a JSON list, one object per entity")
+    p.add_argument("features", metavar="VIEW:FEATURE", nargs="+")
+    p.add_argument("--entity", action="append", required=True, metavar="KEY=VALUE[,KEY=VALUE]",
+                   help="an entity's join keys, e.g. user_id=1 or account_id=1,device=12; repeat for more")
+    p.add_argument("--full-names", action="store_true", help="name features view__feature")
+    p.add_argument("--metadata", action="store_true",
+                   help="print {rows, metadata} with each view's published ds, snapshot time and staleness")
+    p.set_defaults(func=cmd_get)
+
+    p = add("serve", help="serve online features over HTTP: POST /get-online-features, GET /health, GET /metrics")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=6566, help="port (default 6566)")
+    p.set_defaults(func=cmd_serve)
 
     p = add("snapshot", help="export one materialized day of a view to a parquet file")
     p.add_argument("view", metavar="VIEW")

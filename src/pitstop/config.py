@@ -9,6 +9,7 @@ spark:
   conf: {}                  # extra Spark configuration
 online_store:
   url: redis://127.0.0.1:6379/0   # rediss:// for TLS; credentials in the URL or the environment
+  max_entities: 10000       # entities one online read may ask for
 ```
 Environment overrides: PITSTOP_OFFLINE_STORE_PATH, PITSTOP_SPARK_MASTER, PITSTOP_ONLINE_STORE_URL,
 and PITSTOP_ONLINE_STORE_PASSWORD (a password kept out of files). Credentials are never printed:
@@ -32,6 +33,7 @@ from pitstop.plan.naming import CONFIG_FILE, PLAN_FILE
 DEFAULT_OFFLINE_PATH = "data/delta"
 DEFAULT_SPARK_MASTER = "local[*]"
 DEFAULT_ONLINE_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_MAX_ENTITIES = 10_000
 ENV_OFFLINE = "PITSTOP_OFFLINE_STORE_PATH"
 ENV_MASTER = "PITSTOP_SPARK_MASTER"
 ENV_ONLINE = "PITSTOP_ONLINE_STORE_URL"
@@ -40,7 +42,7 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
     "project": (),
     "offline_store": ("path",),
     "spark": ("master", "conf"),
-    "online_store": ("url",),
+    "online_store": ("url", "max_entities"),
 }
 
 
@@ -77,6 +79,7 @@ class Config:
     spark_master: str
     spark_conf: dict[str, str] = field(default_factory=dict)
     online_store_url: str = field(default=DEFAULT_ONLINE_URL, repr=False)
+    max_entities: int = DEFAULT_MAX_ENTITIES
 
     @property
     def plan_path(self) -> Path:
@@ -98,7 +101,7 @@ class Config:
             "offline_store": {"path": self.offline_store_path},
             "spark": {"master": self.spark_master,
                       "conf": {k: ("***" if _secret_key(k) else v) for k, v in sorted(self.spark_conf.items())}},
-            "online_store": {"url": self.online_store_url_redacted},
+            "online_store": {"url": self.online_store_url_redacted, "max_entities": self.max_entities},
         }
 
     def __repr__(self) -> str:
@@ -193,6 +196,9 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
     if scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(f"online_store.url must start with redis://, rediss:// (TLS) or unix://, got "
                           f"{redact_url(url)!r}")
+    max_entities = online.get("max_entities", DEFAULT_MAX_ENTITIES)
+    if isinstance(max_entities, bool) or not isinstance(max_entities, int) or max_entities < 1:
+        raise ConfigError(f"{path}: online_store.max_entities must be a whole number >= 1, got {max_entities!r}")
     password = env.get(ENV_ONLINE_PASSWORD)
     if password:
         url = _with_password(url, password)
@@ -200,4 +206,5 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
     if empty:
         raise ConfigError(f"{path}: spark.conf {empty} ha(s) no value; give each setting a value or remove it")
     return Config(repo=root, project=project, offline_store_path=offline_path, spark_master=master,
-                  spark_conf={str(k): str(v) for k, v in conf.items()}, online_store_url=url)
+                  spark_conf={str(k): str(v) for k, v in conf.items()}, online_store_url=url,
+                  max_entities=max_entities)

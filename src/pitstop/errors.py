@@ -71,3 +71,8 @@ class SourceError(TerminalError):
 
 class UsageError(TerminalError):
     """A command or API call was given arguments that cannot work (e.g. --start after --end)."""
+
+
+class JobFailed(TransientError):
+    """A Spark job failed while computing or writing; the tables were restored to their state before the
+    run, so retrying (after fixing the cause the message names, if it is in the data) is safe."""

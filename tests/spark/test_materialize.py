@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pitstop import FeatureStore
-from pitstop.errors import SourceError, UsageError
+from pitstop.errors import JobFailed, SourceError, UsageError
 from pitstop.runtime import registry
 
 pytestmark = pytest.mark.spark
@@ -47,7 +47,8 @@ VIEW = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
 events = BatchSource("events", path="data/events")
-spend = FeatureView("spend", entities=[user], source=events, lateness={lateness}, aggregations=[{aggs}])
+spend = FeatureView("spend", entities=[user], source=events, lateness={lateness}, online=False,
+                    aggregations=[{aggs}])
 """
 ALL_AGGS = """
     Aggregation("count", windows=["1d", "3d"]),
@@ -167,7 +168,8 @@ def test_composite_keys_do_not_collide(tmp_path: Path, spark: Any) -> None:
         from pitstop import Aggregation, BatchSource, Entity, FeatureView
         acct = Entity("acct", join_keys=["a", "b"])
         src = BatchSource("src", path="data/src")
-        v = FeatureView("v", entities=[acct], source=src, aggregations=[Aggregation("count", windows=["1d"])])
+        v = FeatureView("v", entities=[acct], source=src, online=False,
+                        aggregations=[Aggregation("count", windows=["1d"])])
     """))
     write_source(repo / "data" / "src", [
         {"a": 1, "b": "12", "event_timestamp": ts(D1)},
@@ -304,3 +306,87 @@ def test_bad_filter_is_a_clear_error_before_any_write(store_for) -> None:
     store.config.plan_path.write_text(__import__("json").dumps(plan))
     store.materialize("spend", D1, D1)  # a valid filter: rows with amount <= 0 are not events
     assert snap(store, D1)[1]["count_1d"] == 1
+
+
+LIFETIME_AGGS = """
+    Aggregation("count", windows=["1d", None]),
+    Aggregation("count_distinct", column="merchant", windows=[None]),
+    Aggregation("last", column="merchant", windows=[None]),
+"""
+
+
+def lifetime_values(store: FeatureStore, ds: date) -> dict[int, tuple[int, int, str]]:
+    return {k: (v["count_lifetime"], v["merchant_count_distinct_lifetime"], v["merchant_last_lifetime"])
+            for k, v in snap(store, ds).items()}
+
+
+def test_lifetime_running_total_is_reused_and_never_stale(store_for, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pitstop.runtime import materialize
+
+    d0, d1, d2, d3 = (D1 + timedelta(days=i) for i in range(4))
+    rows = [row(1, ts(d0 - timedelta(days=10)), "a"), row(1, ts(d0), "b"), row(3, ts(d0 - timedelta(days=5)), "z"),
+            row(1, ts(d1), "a")]
+    store = store_for(rows, aggs=LIFETIME_AGGS)
+    (first,) = store.materialize("spend", d0, d1)
+    assert first.running_total_from is None
+    assert "running total merged from all earlier tiles" in first.describe()
+    (second,) = store.materialize("spend", d2, d2)
+    assert second.running_total_from == d1  # saved by the first run, not re-merged from the tiles
+    assert f"saved running total through {d1} reused" in second.describe()
+    assert lifetime_values(store, d2) == {1: (3, 2, "a"), 3: (1, 1, "z")}
+    # an event for d0 arrives late; its backfill (without cascade) dies after the tiles commit, before the
+    # running total is saved, and with no chance to restore anything (as if the machine went down)
+    write_source(store.repo / "data" / "events", [*rows, row(3, ts(d0, hours=2), "y")], events_schema())
+    real_replace = materialize.delta.replace
+
+    def dies_at_the_state(df: Any, path: str, *args: Any, **kwargs: Any) -> None:
+        if "/state/" in path:
+            raise KeyboardInterrupt
+        real_replace(df, path, *args, **kwargs)
+    monkeypatch.setattr(materialize.delta, "replace", dies_at_the_state)
+    monkeypatch.setattr(materialize, "_restore_all", lambda spark, before: [])
+    with pytest.raises(KeyboardInterrupt):
+        store.materialize("spend", d0, d0, cascade=False)
+    monkeypatch.undo()
+    # the saved total (through d1) predates the rewritten d0 tiles: the next run must not use it
+    (third,) = store.materialize("spend", d3, d3)
+    assert third.running_total_from is None
+    assert lifetime_values(store, d3) == {1: (3, 2, "a"), 3: (2, 2, "y")}
+    (fourth,) = store.materialize("spend", d3 + timedelta(days=1), d3 + timedelta(days=1))
+    assert fourth.running_total_from == d3
+    assert lifetime_values(store, d3 + timedelta(days=1)) == {1: (3, 2, "a"), 3: (2, 2, "y")}
+
+
+def table_rows(spark: Any, path: Path) -> list[tuple[Any, ...]]:
+    return sorted((tuple(r) for r in spark.read.format("delta").load(str(path)).collect()), key=repr)
+
+
+def test_a_failed_run_leaves_every_table_as_it_was(store_for, spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyspark.sql import functions as F
+
+    from pitstop.compute import aggregates
+
+    d0, d1 = D1, D1 + timedelta(days=1)
+    store = store_for([row(1, ts(d0)), row(2, ts(d1))], aggs='Aggregation("count", windows=["1d", None])')
+    store.materialize("spend", d0, d0)
+    root = Path(store.config.offline_store_path)
+    tables = [root / kind / "spend__v1" for kind in ("tiles", "snapshots", "state", "log")]
+    before = [table_rows(spark, t) for t in tables]
+    real = aggregates.compute_snapshots
+
+    def fails_mid_write(*args: Any, **kwargs: Any) -> Any:  # a task dies while the snapshot is written
+        return real(*args, **kwargs).withColumn(
+            "count_1d", F.expr("CASE WHEN user_id = 2 THEN raise_error('injected failure') ELSE count_1d END"))
+    monkeypatch.setattr(aggregates, "compute_snapshots", fails_mid_write)
+    with pytest.raises(JobFailed) as err:
+        store.materialize("spend", d1, d1)
+    message = str(err.value)
+    assert message.startswith(f"materializing spend {d1}..{d1} failed in Spark: ")
+    assert "injected failure" in message
+    assert "every table was restored to its state before the run; fix the cause" in message
+    assert err.value.transient
+    assert [table_rows(spark, t) for t in tables] == before  # the d1 tiles committed first were given back
+    assert store.materialized_days("spend") == [d0]
+    monkeypatch.undo()
+    store.materialize("spend", d1, d1)  # a rerun succeeds
+    assert {k: (v["count_1d"], v["count_lifetime"]) for k, v in snap(store, d1).items()} == {1: (0, 1), 2: (1, 1)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -18,12 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def demo_repo(tmp_path: Path, spark: Any) -> Path:
+def demo_repo(tmp_path: Path, spark: Any, redis_url: str) -> Path:
     repo = tmp_path / "demo"
     shutil.copytree(ROOT / "feature_defs", repo / "feature_defs", ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "dags").mkdir()
     shutil.copy(ROOT / "dags" / "pitstop_plan.json", repo / "dags" / "pitstop_plan.json")
-    (repo / "pitstop.yaml").write_text(f"project: demo\noffline_store:\n  path: {tmp_path / 'delta'}\n")
+    (repo / "pitstop.yaml").write_text(f"project: demo\noffline_store:\n  path: {tmp_path / 'delta'}\n"
+                                       f"online_store:\n  url: {redis_url}\n")
     generate_demo_data(repo / "data" / "source", transactions=3_000, users=200, merchants=20, days=10,
                        end=date(2026, 10, 31))
     return repo
@@ -36,6 +38,17 @@ def test_materialize_snapshot_history(demo_repo: Path, tmp_path: Path, capsys: p
     assert code == 0, err
     assert "user_transactions: materialized 2 day(s) 2026-10-30 .. 2026-10-31" in out
     assert "user_profile: materialized 2 day(s)" in out
+    # then published: the newest day, read back online through `pitstop get`
+    assert "user_transactions: published ds 2026-10-31 (Delta version 1) to Redis: " in out
+    assert "user_profile: published ds 2026-10-31" in out
+    capsys.readouterr()
+    assert main(["--repo", str(demo_repo), "get", "user_transactions:count_7d", "user_profile:country",
+                 "--entity", "user_id=1", "--entity", "user_id=999999"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [sorted(r) for r in got] == [["count_7d", "country", "user_id"]] * 2
+    assert got[1] == {"user_id": 999999, "count_7d": 0, "country": None}  # unknown: empty-window values
+    assert main(["--repo", str(demo_repo), "get", "user_transactions:count_7d", "--entity", "user_id=x"]) == 1
+    assert "user_id is int64 in the plan; 'x' is not a whole number" in capsys.readouterr().err
     target = tmp_path / "snap.parquet"
     assert main(["--repo", str(demo_repo), "snapshot", "user_transactions", "--ds", "2026-10-31",
                  "--out", str(target)]) == 0
@@ -73,8 +86,18 @@ def test_job_entry_point(demo_repo: Path, capsys: pytest.CaptureFixture[str]) ->
     job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(job)
     code = job.main(["--repo", str(demo_repo), "--view", "merchant_transactions", "--start", "2026-10-31",
-                     "--end", "2026-10-31"])
+                     "--end", "2026-10-31", "--no-publish"])
     assert code == 0
-    assert "merchant_transactions: materialized 1 day(s) 2026-10-31 .. 2026-10-31" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "merchant_transactions: materialized 1 day(s) 2026-10-31 .. 2026-10-31" in out
+    assert "published" not in out
+    spec = importlib.util.spec_from_file_location("publish_job", ROOT / "jobs" / "publish.py")
+    assert spec is not None and spec.loader is not None
+    publish_job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(publish_job)
+    assert publish_job.main(["--repo", str(demo_repo), "--view", "merchant_transactions"]) == 0
+    assert "merchant_transactions: published ds 2026-10-31" in capsys.readouterr().out
+    assert publish_job.main(["--repo", str(demo_repo), "--view", "merchant_transactions"]) == 0
+    assert "is already published; nothing changed" in capsys.readouterr().out
     assert job.main(["--repo", str(demo_repo), "--view", "merchant_transactions", "--start", "2026-10-31",
                      "--end", "2026-10-30"]) == 3  # terminal: do not retry

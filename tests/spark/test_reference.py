@@ -23,7 +23,7 @@ DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
 tx = BatchSource("tx", path="data/source/transactions")
-v = FeatureView("v", entities=[user], source=tx, aggregations=[
+v = FeatureView("v", entities=[user], source=tx, online=False, aggregations=[
     Aggregation("count", windows=["1d", "7d", None]),
     Aggregation("sum", column="amount", windows=["1d", "7d", None]),
     Aggregation("avg", column="amount", windows=["7d"]),

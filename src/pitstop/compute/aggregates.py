@@ -23,7 +23,8 @@ TS = "event_timestamp"
 CREATED = "created_timestamp"
 FEATURE_TS = "feature_timestamp"
 BASE = "_is_base"  # a merged "everything before the range" row, used by lifetime windows only
-TARGET = "_target_ds"
+GRID = "_is_grid"  # one row per key and snapshot day; the frames around it are the windows
+DAY = "_day"  # ds as a day number, the window frames' order
 
 
 def q(name: str) -> str:
@@ -39,16 +40,18 @@ class Partial:
     tile_expr: str  # aggregate over events
     merge_fn: str  # "sum" | "min" | "max" | "set" | "hll" | "last"
 
-    def merged(self, condition: str) -> str:
-        """The partial merged over the tile rows where ``condition`` holds."""
+    def merged(self, condition: str, over: str = "") -> str:
+        """The partial merged over the rows where ``condition`` holds; with ``over`` (a window spec such
+        as "(PARTITION BY k ORDER BY d ...)"), merged over that window frame instead of a group."""
         col = f"CASE WHEN {condition} THEN {q(self.name)} END"
+        window = f" OVER {over}" if over else ""
         if self.merge_fn == "set":
-            return f"array_distinct(flatten(collect_list({col})))"
+            return f"array_distinct(flatten(collect_list({col}){window}))"
         if self.merge_fn == "hll":
-            return f"hll_union_agg({col}, true)"
+            return f"hll_union_agg({col}, true){window}"
         if self.merge_fn == "last":
-            return f"max({col})"
-        return f"{self.merge_fn}({col})"
+            return f"max({col}){window}"
+        return f"{self.merge_fn}({col}){window}"
 
 
 def _partials_for(function: str, column: str | None, has_created: bool) -> list[Partial]:
@@ -182,14 +185,20 @@ def merge_base(tiles: DataFrame, view: dict[str, Any]) -> DataFrame:
 def compute_snapshots(tiles: DataFrame, view: dict[str, Any], first_day: date, last_day: date,
                       base: DataFrame | None = None) -> DataFrame:
     """Snapshots of the days [first_day, last_day] from the tiles of days [first_day - W + 1, last_day]
-    (W = the largest bounded window) and, for lifetime windows, ``base``: the tiles before first_day
-    merged per key (``merge_base``).
+    (W = the largest bounded window) and, for lifetime windows, ``base``: one row of partials per key
+    merging every tile before first_day (``merge_base``, or a saved running total).
 
     One row per key and day for every key with an event in the view's largest window; columns: join
-    keys, ds, feature_timestamp = S(ds), then the features in plan order."""
+    keys, ds, feature_timestamp = S(ds), then the features in plan order.
+
+    How: each key gets one "grid" row per day of the range on which it can have a row (from its first
+    tile or first_day to its last tile plus W - 1 days, or to last_day with a lifetime window); grid rows
+    and tile rows are ordered by day per key, and each window is a range frame over them ("the tiles of
+    the last w days"), so a tile row is read once per key, not copied once per snapshot day it reaches."""
     from pyspark.sql import functions as F
 
     keys = [k["name"] for k in view["join_keys"]]
+    qkeys = [q(k) for k in keys]
     features = view["features"]
     lifetime = any(f["window_days"] is None for f in features)
     bounded = [f["window_days"] for f in features if f["window_days"] is not None]
@@ -199,44 +208,47 @@ def compute_snapshots(tiles: DataFrame, view: dict[str, Any], first_day: date, l
 
     rows = tiles.where(f"{DS} >= DATE '{(first_day - timedelta(days=reach - 1)).isoformat()}' "
                        f"AND {DS} <= DATE '{hi}'").withColumn(BASE, F.lit(False))
-    # each tile row is repeated for every snapshot day it contributes to: the days its bounded windows
-    # reach and, for a lifetime window, every later day of the range
-    reach_end = F.date_add(F.col(DS), reach - 1)
-    if lifetime:
-        reach_end = F.when(F.col(DS) >= F.lit(lo).cast("date"), F.lit(hi).cast("date")).otherwise(reach_end)
-    rows = rows.withColumn(TARGET, F.explode(F.sequence(
-        F.greatest(F.col(DS), F.lit(lo).cast("date")),
-        F.least(reach_end, F.lit(hi).cast("date")))))
     if lifetime and base is not None:
-        base_rows = base.withColumn(DS, F.lit(first_day - timedelta(days=1)).cast("date")) \
-            .withColumn(BASE, F.lit(True)) \
-            .withColumn(TARGET, F.explode(F.sequence(F.lit(lo).cast("date"), F.lit(hi).cast("date"))))
+        base_rows = base.withColumn(DS, F.lit(first_day - timedelta(days=1)).cast("date")).withColumn(BASE, F.lit(True))
         rows = rows.unionByName(base_rows.select(*rows.columns))
+    bounds = rows.groupBy(*qkeys).agg(F.min(DS).alias("_lo"), F.max(DS).alias("_hi"))
+    grid_lo = F.greatest(F.col("_lo"), F.lit(lo).cast("date"))
+    grid_hi = F.lit(hi).cast("date") if lifetime else F.least(F.date_add(F.col("_hi"), reach - 1),
+                                                              F.lit(hi).cast("date"))
+    grid = bounds.where(grid_lo <= grid_hi).select(*qkeys, F.explode(F.sequence(grid_lo, grid_hi)).alias(DS))
+    rows = rows.withColumn(GRID, F.lit(False)).unionByName(
+        grid.withColumn(BASE, F.lit(False)).withColumn(GRID, F.lit(True)), allowMissingColumns=True)
+    rows = rows.withColumn(DAY, F.datediff(F.col(DS), F.lit("1970-01-01").cast("date")))
 
+    by_key = f"PARTITION BY {', '.join(qkeys)} ORDER BY {DAY}"
     windows = sorted({f["window_days"] for f in features}, key=lambda d: (d is None, d or 0))
     merged_cols = []
     merged_names: dict[int | None, dict[str, str]] = {}
     for days in windows:
         if days is None:
             cond = f"({BASE} OR {DS} >= DATE '{lo}')"
+            over = f"({by_key} RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         else:
-            cond = f"(NOT {BASE} AND {DS} > date_sub({TARGET}, {days}))"
+            cond = f"(NOT {BASE})"
+            over = f"({by_key} RANGE BETWEEN {days - 1} PRECEDING AND CURRENT ROW)"
         suffix = "lifetime" if days is None else f"{days}d"
         merged_names[days] = {}
         for p in partials:
             alias = f"_m_{suffix}_{p.name}"
-            merged_cols.append(F.expr(p.merged(cond)).alias(alias))
+            merged_cols.append(F.expr(p.merged(cond, over)).alias(alias))
             merged_names[days][p.name] = q(alias)
     # the largest window decides which keys get a row on a day
-    present = "true" if lifetime else f"(NOT {BASE} AND {DS} > date_sub({TARGET}, {reach}))"
-    merged_cols.append(F.expr(f"max(CASE WHEN {present} THEN 1 ELSE 0 END)").alias("_present"))
-    grouped = rows.groupBy(*[q(k) for k in keys], TARGET).agg(*merged_cols).where("_present = 1")
+    present = F.lit(True) if lifetime else F.expr(
+        f"sum(CASE WHEN NOT {BASE} THEN rows__count END) OVER ({by_key} RANGE BETWEEN {reach - 1} PRECEDING "
+        f"AND CURRENT ROW) > 0")
+    merged = rows.select(*qkeys, DS, GRID, *merged_cols, present.alias("_present")) \
+        .where(f"{GRID} AND _present")
     out = [F.col(q(k)) for k in keys]
-    out.append(F.col(TARGET).alias(DS))
-    out.append(F.to_timestamp(F.date_add(F.col(TARGET), 1)).alias(FEATURE_TS))
+    out.append(F.col(DS))
+    out.append(F.to_timestamp(F.date_add(F.col(DS), 1)).alias(FEATURE_TS))
     for feature in features:
         out.append(F.expr(_finish(feature, merged_names[feature["window_days"]])).alias(feature["name"]))
-    return grouped.select(*out)
+    return merged.select(*out)
 
 
 def snapshot_days(first_day: date, last_day: date) -> list[date]:

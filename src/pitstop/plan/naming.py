@@ -28,6 +28,16 @@ def tile_table(view: str, version: int) -> str:
     return f"tiles/{table_name(view, version)}"
 
 
+def lifetime_state_table(view: str, version: int) -> str:
+    """The running total of lifetime windows: every tile up to a day, merged per key."""
+    return f"state/{table_name(view, version)}"
+
+
+def log_table(view: str, version: int) -> str:
+    """The materialization log: the days each table holds, per run."""
+    return f"log/{table_name(view, version)}"
+
+
 def latest_table(view: str, version: int) -> str:
     """Latest-value views keep their copied source rows here."""
     return f"latest/{table_name(view, version)}"
@@ -53,3 +63,38 @@ def parse_feature_ref(ref: str) -> tuple[str, str]:
         raise ValueError(f"bad feature reference {ref!r}: write it as view:feature, e.g. "
                          f"user_transactions:amount_sum_7d")
     return view, feature
+
+
+ONLINE_PREFIX = "pitstop"
+
+
+def online_tag(project: str, view: str, version: int) -> str:
+    """The Redis key prefix of one view version. The part in braces is a Redis Cluster hash tag: every
+    key of a view version lives in one slot, so a publish switch and a read are each one atomic script."""
+    return f"{ONLINE_PREFIX}:{{{project}:{table_name(view, version)}}}"
+
+
+def online_pointer_key(project: str, view: str, version: int) -> str:
+    """Hash naming the published generation of a view version, with its ds, Delta version and schema."""
+    return f"{online_tag(project, view, version)}:current"
+
+
+def online_data_prefix(project: str, view: str, version: int) -> str:
+    """Data hashes are this prefix plus a generation number: field = entity key, value = packed features."""
+    return f"{online_tag(project, view, version)}:g"
+
+
+def online_generations_key(project: str, view: str, version: int) -> str:
+    """Set of the generation numbers written for a view version (current, in progress, or garbage)."""
+    return f"{online_tag(project, view, version)}:gens"
+
+
+def online_sequence_key(project: str, view: str, version: int) -> str:
+    return f"{online_tag(project, view, version)}:seq"
+
+
+def entity_field(values: list[object] | tuple[object, ...]) -> str:
+    """A hash field for an entity's join key values, unambiguous for composite keys: each value's text
+    with its length in front, so (1, "12") -> "1:12:12" and (11, "2") -> "2:111:2"."""
+    parts = [str(v) for v in values]
+    return "".join(f"{len(p)}:{p}" for p in parts)

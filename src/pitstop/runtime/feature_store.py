@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from pitstop.runtime.materialize import RunSummary
+    from pitstop.runtime.online import OnlineReader, OnlineResponse
+    from pitstop.runtime.publish import PublishResult
 
 
 class FeatureStore:
@@ -26,6 +28,7 @@ class FeatureStore:
     def __init__(self, repo: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> None:
         self.config: Config = load_config(Path(repo) if repo is not None else None, env)
         self._spark: SparkSession | None = None
+        self._reader: tuple[int, OnlineReader] | None = None
 
     @property
     def spark(self) -> SparkSession:
@@ -62,16 +65,56 @@ class FeatureStore:
         return catalog.view_entry(self.load_plan(), view)
 
     def materialize(self, views: Sequence[str] | str, start: date | str, end: date | str, *,
-                    cascade: bool = True) -> list[RunSummary]:
+                    cascade: bool = True, publish: bool = True) -> list[RunSummary]:
         """Compute the views for the days [start, end] into Delta (one Spark application, one commit
-        per table per view). ``cascade=False`` leaves later snapshots untouched (with a warning)."""
+        per table per view), then publish each online view's newest materialized day to Redis
+        (``publish=False`` / ``--no-publish`` skips that). ``cascade=False`` leaves later snapshots
+        untouched (with a warning)."""
         from pitstop.runtime.materialize import check_view_names, materialize
 
         plan = self.load_plan()
         names = [views] if isinstance(views, str) else list(views)
         check_view_names(plan, names)
         first, last = _day(start), _day(end)
-        return [materialize(self.config, plan, name, first, last, self.spark, cascade=cascade) for name in names]
+        summaries = []
+        for name in names:
+            summary = materialize(self.config, plan, name, first, last, self.spark, cascade=cascade)
+            if publish and plan["views"][name]["online"]:
+                from pitstop.runtime.publish import publish as publish_view
+
+                summary.published = publish_view(self.config, plan, name, self.spark)
+            summaries.append(summary)
+        return summaries
+
+    def publish(self, views: Sequence[str] | str, ds: date | str | None = None) -> list[PublishResult]:
+        """Publish ds (default: each view's newest materialized day) into the online store: written from the
+        executors into a new generation, then switched to atomically; an older ds never replaces a newer."""
+        from pitstop.runtime.materialize import check_view_names
+        from pitstop.runtime.publish import publish
+
+        plan = self.load_plan()
+        names = [views] if isinstance(views, str) else list(views)
+        check_view_names(plan, names)
+        day = None if ds is None else _day(ds)
+        return [publish(self.config, plan, name, self.spark, day) for name in names]
+
+    def get_online_features(self, features: Sequence[str], entity_rows: Sequence[Mapping[str, Any]], *,
+                            full_feature_names: bool = False) -> OnlineResponse:
+        """Features of the latest published snapshots for the given entities, in one Redis round trip.
+        No Spark: this reads only the plan and Redis."""
+        return self.online_reader().read(features, entity_rows, full_feature_names=full_feature_names)
+
+    def online_reader(self) -> OnlineReader:
+        """A reader kept across calls (one connection pool, parsed requests cached); renewed when the plan
+        file changes."""
+        from pitstop.runtime.online import OnlineReader
+
+        stamp = self.config.plan_path.stat().st_mtime_ns if self.config.plan_path.exists() else 0
+        if self._reader is None or self._reader[0] != stamp:
+            if self._reader is not None:
+                self._reader[1].close()
+            self._reader = (stamp, OnlineReader(self.config, self.load_plan()))
+        return self._reader[1]
 
     def snapshot(self, view: str, ds: date | str) -> DataFrame:
         """One materialized day of a view as a DataFrame (join keys, feature_timestamp, features)."""

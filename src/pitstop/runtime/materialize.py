@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.compute import aggregates as agg
 from pitstop.config import Config
-from pitstop.errors import PlanError, UsageError
+from pitstop.errors import JobFailed, PitstopError, PlanError, UsageError
 from pitstop.plan import naming
 from pitstop.runtime.catalog import view_entry
 from pitstop.stores import delta
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 LOG_SCHEMA = "ds date, kind string, rows bigint, run_id string"
-CHUNK_DAYS = 15  # a backfill computes at most this many days of snapshots at a time
+CHUNK_DAYS = 30  # a backfill computes at most this many days of snapshots at a time
 
 
 @dataclass
@@ -43,18 +43,27 @@ class RunSummary:
     invalid_rows: int = 0
     rows_written: int = 0
     seconds: float = 0.0
+    running_total_from: date | None = None  # lifetime windows: the saved running total reused, if any
+    lifetime: bool = False
+    published: Any = None  # the PublishResult when the run published to the online store
 
     def describe(self) -> str:
         lines = [f"{self.view}: materialized {len(self.snapshot_days)} day(s) {self.start} .. {self.end} "
                  f"in {self.seconds:.1f}s; {self.events:,} events read, {self.rows_written:,} rows written"]
         if self.tile_days:
             lines.append(f"  tiles (re)computed for {len(self.tile_days)} day(s): {_ranges(self.tile_days)}")
+        if self.lifetime:
+            lines.append(f"  lifetime windows: saved running total through {self.running_total_from} reused"
+                         if self.running_total_from else
+                         "  lifetime windows: running total merged from all earlier tiles (no valid saved total)")
         if self.invalid_rows:
             lines.append(f"  {self.invalid_rows:,} source row(s) with a null join key or event timestamp "
                          f"were excluded")
         if self.cascaded:
             lines.append(f"  cascaded to later snapshots whose windows include a recomputed day: "
                          f"{_ranges(self.cascaded)}")
+        if self.published is not None:
+            lines.append("  " + self.published.describe())
         if self.skipped_cascade:
             lines.append(f"  WARNING --no-cascade: these materialized snapshots include recomputed days and were "
                          f"NOT recomputed: {_ranges(self.skipped_cascade)}")
@@ -90,7 +99,9 @@ class ViewTables:
         tables = view["tables"]
         self.snapshots = delta.table_path(root, tables.get("snapshots") or tables["latest"])
         self.tiles = delta.table_path(root, tables["tiles"]) if "tiles" in tables else None
-        self.log = delta.table_path(root, f"log/{naming.table_name(name, view['version'])}")
+        self.log = delta.table_path(root, naming.log_table(name, view["version"]))
+        self.state = delta.table_path(root, naming.lifetime_state_table(name, view["version"]))
+        self.written = [p for p in (self.tiles, self.snapshots, self.state, self.log) if p is not None]
         self.properties = {"pitstop.view": name, "pitstop.view_version": str(view["version"]),
                            "pitstop.data_fingerprint": view["data_fingerprint"]}
 
@@ -122,10 +133,30 @@ def materialize(config: Config, plan: dict[str, Any], view_name: str, start: dat
     run_id = uuid.uuid4().hex[:12]
     meta = {"pitstop_run": run_id, "ds_start": start.isoformat(), "ds_end": end.isoformat(),
             "plan_fingerprint": plan["fingerprint"]}
-    if view["kind"] == "latest":
-        _materialize_latest(view, source, tables, start, end, summary, meta)
-    else:
-        _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade)
+    before = {path: delta.latest_version(spark, path) for path in tables.written}
+    try:
+        if view["kind"] == "latest":
+            _materialize_latest(view, source, tables, start, end, summary, meta)
+        else:
+            _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade)
+        _write_log(spark, view, tables, summary, run_id, meta)
+    except BaseException as exc:
+        # Delta commits each table atomically but has no multi-table transaction: give back every table
+        # this run already committed to its content before the run
+        problems = _restore_all(spark, before)
+        if isinstance(exc, PitstopError) or not isinstance(exc, Exception) or not is_spark_error(exc):
+            raise
+        restored = ("every table was restored to its state before the run" if not problems
+                    else "restoring failed for: " + "; ".join(problems))
+        raise JobFailed(f"materializing {view_name} {start}..{end} failed in Spark: {first_line(exc)}\n"
+                        f"  {restored}; fix the cause if it is in the data or the filter, then rerun") from exc
+    summary.seconds = time.monotonic() - began
+    return summary
+
+
+def _write_log(spark: SparkSession, view: dict[str, Any], tables: ViewTables, summary: RunSummary, run_id: str,
+               meta: dict[str, Any]) -> None:
+    """The materialization log, written last: a day counts only once its snapshot is committed."""
     log_rows = [(d, "snapshot", n, run_id) for d, n in _rows_per_day(spark, tables.snapshots, summary)]
     if view["kind"] == "latest":
         summary.events = summary.rows_written  # a latest-value view copies each event row
@@ -135,8 +166,33 @@ def materialize(config: Config, plan: dict[str, Any], view_name: str, start: dat
     if summary.tile_days:
         predicate += f" OR (kind = 'tiles' AND {_in(summary.tile_days)})"
     delta.replace(log_df, tables.log, predicate, metadata=meta, properties=tables.properties)
-    summary.seconds = time.monotonic() - began
-    return summary
+
+
+def _restore_all(spark: SparkSession, before: dict[str, int | None]) -> list[str]:
+    """Restore every table whose version moved since ``before``; a table the run created goes back to its
+    empty first version. Returns what could not be restored."""
+    problems = []
+    for path, version in before.items():
+        try:
+            now = delta.latest_version(spark, path)
+            target = 0 if version is None else version
+            if now is not None and now != target:
+                delta.restore(spark, path, target)
+        except Exception as exc:  # reported together with the run's own error, never swallowed
+            problems.append(f"{path}: {first_line(exc)}")
+    return problems
+
+
+def is_spark_error(exc: BaseException) -> bool:
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    return isinstance(exc, (PySparkException, Py4JError))
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _rows_per_day(spark: SparkSession, path: str, summary: RunSummary) -> list[tuple[date, int]]:
@@ -190,6 +246,10 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
         first_needed = start - timedelta(days=reach - 1)
     needed = set(_days(min(first_needed, start), end))
     todo = sorted(retile | {d for d in needed if d not in tiled})
+    tiles_version = delta.latest_version(spark, tables.tiles)
+    running = RunningTotal(spark, view, tables, tiles_version, todo) if lifetime else None
+    summary.lifetime = lifetime
+    summary.running_total_from = running.saved_day if running is not None else None
     if todo:
         from pyspark import StorageLevel
 
@@ -202,8 +262,10 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
         summary.events = int(counts.n or 0) if counts else 0
         summary.invalid_rows = (int(counts.bad or 0) if counts else 0) + _count_null_timestamps(source, view)
         delta.replace(tiles.where(f"NOT ({null_key})"), tables.tiles, _in(todo), partition_by=[agg.DS],
-                      metadata=meta, properties=tables.properties)
+                      metadata={**meta, "tiles_first": todo[0].isoformat(), "tiles_last": todo[-1].isoformat()},
+                      properties=tables.properties)
         tiles.unpersist()
+        tiles_version = delta.latest_version(spark, tables.tiles)
     summary.tile_days = todo
 
     # later materialized snapshots whose windows include a recomputed day
@@ -219,30 +281,56 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
                   f"and keep their old values", file=sys.stderr)
     days = _days(start, end) + summary.cascaded
     summary.snapshot_days = days
-    all_tiles = delta.read(spark, tables.tiles)
+    all_tiles = delta.read(spark, tables.tiles, version=tiles_version)  # this run's tiles, whatever commits next
     assert all_tiles is not None
+    if running is not None:
+        running.tiles = all_tiles
     chunks = [days[i:i + CHUNK_DAYS] for i in range(0, len(days), CHUNK_DAYS)]
-    if len(chunks) == 1:
-        snapshots = _snapshots(all_tiles, view, days, lifetime)
-    else:
-        # a long range is computed chunk by chunk into a staging folder (bounded memory, progress on the
-        # console), then published from there in the ONE commit of this run
-        staging = delta.table_path(tables.root, f"_staging/{meta['pitstop_run']}")
-        began, rows = time.monotonic(), 0
+    try:
+        if len(chunks) == 1:
+            snapshots = _snapshots(all_tiles, view, days, running)
+            delta.replace(snapshots, tables.snapshots, _in(days), partition_by=[agg.DS], metadata=meta,
+                          properties=tables.properties)
+        else:
+            _chunked_snapshots(spark, all_tiles, view, tables, chunks, running, summary, meta)
+        if running is not None:
+            running.save(days[-1] - timedelta(days=lateness), tiles_version, meta)
+    finally:
+        if running is not None:
+            running.release()
+
+
+def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: dict[str, Any], tables: ViewTables,
+                       chunks: list[list[date]], running: RunningTotal | None, summary: RunSummary,
+                       meta: dict[str, Any]) -> None:
+    """A long range computed chunk by chunk into a staging folder (bounded memory, progress on the console),
+    then published from there in the ONE snapshot commit of this run."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    days = [d for chunk in chunks for d in chunk]
+    reach = max([f["window_days"] for f in view["features"] if f["window_days"] is not None], default=1)
+    # the tiles every chunk's windows read, read once
+    tiles = all_tiles.where(f"ds >= DATE '{days[0] - timedelta(days=reach - 1)}'").persist(
+        StorageLevel.MEMORY_AND_DISK)
+    staging = delta.table_path(tables.root, f"_staging/{meta['pitstop_run']}")
+    began, rows = time.monotonic(), 0
+    try:
         for number, chunk in enumerate(chunks, 1):
-            part = _snapshots(all_tiles, view, chunk, lifetime).persist()
-            rows += part.count()
-            part.write.mode("append").partitionBy(agg.DS).parquet(staging)
-            part.unpersist()
+            observed = Observation(f"chunk{number}")
+            part = _snapshots(tiles, view, chunk, running).observe(observed, F.count(F.lit(1)).alias("rows"))
+            part.repartition(agg.DS).write.mode("append").partitionBy(agg.DS).parquet(staging)
+            rows += int(observed.get["rows"])
             elapsed = time.monotonic() - began
             eta = elapsed / number * (len(chunks) - number)
             print(f"{summary.view}: chunk {number}/{len(chunks)} ({chunk[0]}..{chunk[-1]}) done; {rows:,} rows, "
                   f"{rows / max(elapsed, 1e-9):,.0f} rows/s, ETA {eta:.0f}s", file=sys.stderr, flush=True)
-        snapshots = spark.read.parquet(staging)
-        snapshots = snapshots.select(*_snapshots(all_tiles, view, chunks[0], lifetime).columns)
-    delta.replace(snapshots, tables.snapshots, _in(days), partition_by=[agg.DS], metadata=meta,
-                  properties=tables.properties)
-    if len(chunks) > 1:
+        columns = _snapshots(tiles, view, chunks[0], running).columns
+        delta.replace(spark.read.parquet(staging).select(*columns), tables.snapshots, _in(days),
+                      partition_by=[agg.DS], metadata=meta, properties=tables.properties)
+    finally:
+        tiles.unpersist()
         _remove(spark, staging)
 
 
@@ -254,11 +342,63 @@ def _remove(spark: SparkSession, path: str) -> None:
     hadoop_path.getFileSystem(conf).delete(hadoop_path, True)
 
 
-def _snapshots(tiles: DataFrame, view: dict[str, Any], days: list[date], lifetime: bool) -> DataFrame:
+class RunningTotal:
+    """The running total of a view's lifetime windows: every tile up to a day, merged per key.
+
+    Each run saves it (the state table) at its last snapshot day minus the view's lateness: the day before
+    the first day the next daily run re-tiles. A run reuses the saved total only if it was computed from
+    the tiles table version the run starts from and the run rewrites no tile of a day up to it; otherwise
+    (a backfill of the past, a run that died between its commits) it merges the tiles again: slower, never
+    wrong. Within a run, every total computed is a starting point for later days."""
+
+    def __init__(self, spark: SparkSession, view: dict[str, Any], tables: ViewTables, tiles_version: int | None,
+                 retiled: list[date]) -> None:
+        self.view, self.tables = view, tables
+        self.tiles: DataFrame | None = None  # the run's tiles, set once they are committed
+        self.totals: dict[date, DataFrame] = {}
+        meta = delta.last_commit_metadata(spark, tables.state)
+        if tiles_version is not None and meta.get("tiles_version") == tiles_version and "state_ds" in meta:
+            saved_day = date.fromisoformat(meta["state_ds"])
+            if not retiled or min(retiled) > saved_day:
+                state = delta.read(spark, tables.state)
+                assert state is not None
+                self.totals[saved_day] = state.drop(agg.DS)
+        self.saved_day = min(self.totals, default=None)
+
+    def through(self, day: date) -> DataFrame:
+        """Every tile up to and including ``day``, merged per key."""
+        from pyspark import StorageLevel
+
+        assert self.tiles is not None, "set RunningTotal.tiles to the committed tiles first"
+        if day in self.totals:
+            return self.totals[day]
+        anchor = max((d for d in self.totals if d < day), default=None)
+        if anchor is None:
+            total = agg.merge_base(self.tiles.where(f"ds <= DATE '{day}'"), self.view)
+        else:
+            earlier = self.totals[anchor]
+            later = self.tiles.where(f"ds > DATE '{anchor}' AND ds <= DATE '{day}'").select(*earlier.columns)
+            total = agg.merge_base(earlier.unionByName(later), self.view)
+        self.totals[day] = total.persist(StorageLevel.MEMORY_AND_DISK)
+        return self.totals[day]
+
+    def save(self, day: date, tiles_version: int | None, meta: dict[str, Any]) -> None:
+        from pyspark.sql import functions as F
+
+        total = self.through(day).withColumn(agg.DS, F.lit(day.isoformat()).cast("date"))
+        delta.replace(total, self.tables.state, "true", properties=self.tables.properties,
+                      metadata={**meta, "state_ds": day.isoformat(), "tiles_version": tiles_version})
+
+    def release(self) -> None:
+        for frame in self.totals.values():
+            frame.unpersist()
+
+
+def _snapshots(tiles: DataFrame, view: dict[str, Any], days: list[date], running: RunningTotal | None) -> DataFrame:
     """Snapshots for the given days, computed per contiguous run of days and unioned."""
     frames = []
     for lo, hi in contiguous_runs(days):
-        base = agg.merge_base(tiles.where(f"ds < DATE '{lo}'"), view) if lifetime else None
+        base = running.through(lo - timedelta(days=1)) if running is not None else None
         frames.append(agg.compute_snapshots(tiles, view, lo, hi, base))
     out = frames[0]
     for frame in frames[1:]:
@@ -282,10 +422,12 @@ def check_view_names(plan: dict[str, Any], views: list[str]) -> None:
             raise PlanError(f"unknown view {name!r}; views in the plan: {', '.join(sorted(plan['views']))}")
 
 
-def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession) -> DataFrame:
+def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession, *,
+             version: int | None = None, event_time: bool = False) -> DataFrame:
     """One day's snapshot: join keys, feature_timestamp = S(ds), features. Keys without a row have
     empty-window values (0 for count-likes, null otherwise). For a latest-value view: the newest row
-    per key with event time before S(ds)."""
+    per key with event time before S(ds) (with its event_timestamp too if ``event_time``).
+    ``version`` reads the snapshot table as of that Delta version."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -296,7 +438,7 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
         have = _ranges(sorted(done)) if done else "none"
         raise UsageError(f"view {view_name!r} has no materialized snapshot for {ds}; materialized days: {have}. "
                          f"Run `pitstop materialize {view_name} --start {ds} --end {ds}`")
-    table = delta.read(spark, tables.snapshots)
+    table = delta.read(spark, tables.snapshots, version=version)
     assert table is not None
     keys = [k["name"] for k in view["join_keys"]]
     names = [f["name"] for f in view["features"]]
@@ -309,7 +451,24 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
     newest = (table.where(f"ds <= DATE '{ds}'")
               .withColumn("_rank", F.row_number().over(Window.partitionBy(*[agg.q(k) for k in keys]).orderBy(*order)))
               .where("_rank = 1"))
-    return newest.select(*keys, F.lit(ds + timedelta(days=1)).cast("timestamp").alias(agg.FEATURE_TS), *names)
+    extra = [agg.TS] if event_time else []
+    return newest.select(*keys, F.lit(ds + timedelta(days=1)).cast("timestamp").alias(agg.FEATURE_TS), *extra,
+                         *names)
+
+
+def snapshot_version(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession) -> int:
+    """The Delta version of the snapshot table holding ds as it is now: the commit of the run the log
+    names for ds (a later commit that did not touch ds leaves it as it was)."""
+    view = view_entry(plan, view_name)
+    tables = ViewTables(config, view_name, view)
+    log = delta.read(spark, tables.log)
+    runs = [] if log is None else [r.run_id for r in log.where(f"kind = 'snapshot' AND ds = DATE '{ds}'").collect()]
+    commits = delta.history(spark, tables.snapshots)
+    versions = [int(c["version"]) for c in commits if runs and c.get("pitstop_run") == runs[0]]
+    if not versions:
+        raise UsageError(f"view {view_name!r} has no materialized snapshot for {ds}; run `pitstop materialize "
+                         f"{view_name} --start {ds} --end {ds}`")
+    return max(versions)
 
 
 def history(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSession) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str]
             metadata: dict[str, Any] | None = None, properties: dict[str, str] | None = None) -> None:
     """Replace exactly the rows matching ``predicate`` with ``df`` in ONE Delta commit (idempotent:
     the same input gives the same content). A missing table is first created, empty, with
-    ``properties`` (its version 0)."""
+    ``properties`` (its version 0). With ``partition_by``, each partition value is written as one file."""
     from delta.tables import DeltaTable
 
     spark = df.sparkSession
@@ -43,6 +43,8 @@ def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str]
         for key, value in sorted((properties or {}).items()):
             builder = builder.property(key, value)
         builder.execute()
+    if partition_by:
+        df = df.repartition(*partition_by)  # one file per partition value, not one per task and value
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
     if metadata is not None:
         writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True, default=str))
@@ -59,6 +61,33 @@ def history(spark: SparkSession, path: str) -> list[dict[str, Any]]:
         out.append({"version": row["version"], "timestamp": row["timestamp"], "operation": row["operation"],
                     **meta})
     return out
+
+
+def latest_version(spark: SparkSession, path: str) -> int | None:
+    """The table's newest version, or None when there is no table."""
+    if not exists(spark, path):
+        return None
+    from delta.tables import DeltaTable
+
+    row = DeltaTable.forPath(spark, path).history(1).select("version").first()
+    return None if row is None else int(row["version"])
+
+
+def restore(spark: SparkSession, path: str, version: int) -> None:
+    """Give the table the content it had at ``version`` again (one new commit; history is kept)."""
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, path).restoreToVersion(version)
+
+
+def last_commit_metadata(spark: SparkSession, path: str) -> dict[str, Any]:
+    """pitstop's metadata of the table's newest commit ({} when there is no table or none was given)."""
+    if not exists(spark, path):
+        return {}
+    from delta.tables import DeltaTable
+
+    row = DeltaTable.forPath(spark, path).history(1).select("userMetadata").first()
+    return json.loads(row["userMetadata"]) if row is not None and row["userMetadata"] else {}
 
 
 def properties(spark: SparkSession, path: str) -> dict[str, str]:

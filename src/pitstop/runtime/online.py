@@ -1,0 +1,291 @@
+"""Online reads: get_online_features over the published snapshots (design.md §3, Online).
+
+Per view, the values of the latest published snapshot D_pub; a key without a row there has the
+empty-window values (0 for count-likes, null otherwise), as offline; a view with nothing published has
+null for every feature and stale=True, never 0. One pipelined round trip for every view and entity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pitstop.config import Config, redact_url
+from pitstop.errors import ConnectionFailed, PlanError, UsageError
+from pitstop.plan import naming
+from pitstop.stores import online
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ViewMetadata:
+    """Per view: the published ds, its snapshot time S(ds), the Delta version, and whether it is stale."""
+
+    view: str
+    version: int
+    ds: date | None
+    snapshot_time: datetime | None
+    delta_version: int | None
+    stale: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"view": self.view, "version": self.version, "ds": self.ds.isoformat() if self.ds else None,
+                "snapshot_time": self.snapshot_time.isoformat() if self.snapshot_time else None,
+                "delta_version": self.delta_version, "stale": self.stale}
+
+
+@dataclass
+class OnlineResponse:
+    """Columns in order (join keys, then features) with one value per entity row, like Feast's."""
+
+    columns: dict[str, list[Any]]
+    metadata: dict[str, ViewMetadata] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {name: list(values) for name, values in self.columns.items()}
+
+    def to_list(self) -> list[dict[str, Any]]:
+        names = list(self.columns)
+        count = len(next(iter(self.columns.values()))) if self.columns else 0
+        return [{name: self.columns[name][i] for name in names} for i in range(count)]
+
+    def to_pandas(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+
+@dataclass(frozen=True)
+class _ViewAsk:
+    name: str
+    entry: dict[str, Any]
+    features: list[tuple[int, str]]  # (position in the view's values, output column)
+    keys: online.ViewKeys
+
+
+def parse_features(plan: dict[str, Any], refs: Sequence[str], full_names: bool) -> list[_ViewAsk]:
+    """"view:feature" references grouped by view (in first-seen order), checked against the plan."""
+    if isinstance(refs, str) or not refs:
+        raise UsageError("features must be a non-empty list of 'view:feature' references, e.g. "
+                         "['user_transactions:amount_sum_7d']")
+    asks: dict[str, dict[str, Any]] = {}
+    seen_columns: dict[str, str] = {}
+    for ref in refs:
+        try:
+            view_name, feature = naming.parse_feature_ref(ref)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        view = plan["views"].get(view_name)
+        if view is None:
+            raise UsageError(f"unknown view {view_name!r} in {ref!r}; views: {', '.join(sorted(plan['views']))}")
+        names = [f["name"] for f in view["features"]]
+        if feature not in names:
+            raise UsageError(f"view {view_name!r} has no feature {feature!r}; its features: {', '.join(names)}")
+        if not view["online"]:
+            raise UsageError(f"view {view_name!r} is not served online (online=False in its definition)")
+        column = naming.full_feature_name(view_name, feature) if full_names else feature
+        if column in seen_columns and seen_columns[column] != ref:
+            raise UsageError(f"{ref!r} and {seen_columns[column]!r} both give a column {column!r}; pass "
+                             f"full_feature_names=True (--full-names) to name columns view__feature")
+        seen_columns[column] = ref
+        ask = asks.setdefault(view_name, {"entry": view, "features": []})
+        offset = 1 if view["kind"] == "latest" else 0  # latest-value rows start with their event time
+        if (names.index(feature) + offset, column) not in ask["features"]:
+            ask["features"].append((names.index(feature) + offset, column))
+    return [_ViewAsk(name, a["entry"], a["features"], online.ViewKeys.of(plan["project"], name,
+                                                                        int(a["entry"]["version"])))
+            for name, a in asks.items()]
+
+
+def join_key_types(asks: list[_ViewAsk]) -> dict[str, str]:
+    types: dict[str, str] = {}
+    for ask in asks:
+        for key in ask.entry["join_keys"]:
+            if types.setdefault(key["name"], key["dtype"]) != key["dtype"]:
+                raise PlanError(f"join key {key['name']!r} is {types[key['name']]} in one view and {key['dtype']} "
+                                f"in {ask.name!r}; read these views separately")
+    return types
+
+
+def check_entity(row: Mapping[str, Any], index: int, types: dict[str, str]) -> None:
+    if not isinstance(row, Mapping):
+        raise UsageError(f"entity row {index}: expected a mapping like {{'user_id': 1}}, got {type(row).__name__}")
+    for name, dtype in types.items():
+        if name not in row:
+            raise UsageError(f"entity row {index} has no {name!r}; the views asked for need the join key(s) "
+                             f"{', '.join(types)}")
+        value = row[name]
+        ok = (isinstance(value, int) and not isinstance(value, bool)) if dtype == "int64" else isinstance(value, str)
+        if not ok:
+            want = "an int" if dtype == "int64" else "a str"
+            raise UsageError(f"entity row {index}: {name}={value!r} ({type(value).__name__}) must be {want}: the "
+                             f"join key's type in the plan is {dtype}")
+
+
+class OnlineReader:
+    """Reads for one plan over one pooled Redis client; keep it for many requests (a server, a model)."""
+
+    def __init__(self, config: Config, plan: dict[str, Any]) -> None:
+        from pitstop.stores.redis_client import connect
+
+        self.config, self.plan = config, plan
+        self.client = connect(config.online_store_url)
+        self._asks: dict[tuple[tuple[str, ...], bool], tuple[list[_ViewAsk], dict[str, str]]] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _parsed(self, features: Sequence[str], full_names: bool) -> tuple[list[_ViewAsk], dict[str, str]]:
+        key = (tuple(features) if not isinstance(features, str) else (features,), full_names)
+        if key not in self._asks:
+            asks = parse_features(self.plan, features, full_names)
+            self._asks[key] = (asks, join_key_types(asks))
+        return self._asks[key]
+
+    def published(self, view: str, now: datetime | None = None) -> ViewMetadata:
+        """What is published for a view (its current version): ds, snapshot time, Delta version, staleness."""
+        import redis
+
+        entry = self.plan["views"][view]
+        keys = online.ViewKeys.of(self.plan["project"], view, int(entry["version"]))
+        try:
+            published = online.current(self.client, keys)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ConnectionFailed(f"cannot read what is published: Redis at "
+                                   f"{redact_url(self.config.online_store_url)} ({type(exc).__name__})") from exc
+        if published is None:
+            return ViewMetadata(view, int(entry["version"]), None, None, None, True)
+        taken = online.snapshot_time(published.ds)
+        ttl = entry["ttl_seconds"]
+        stale = ttl is not None and ((now or datetime.now(UTC)) - taken).total_seconds() > ttl
+        return ViewMetadata(view, int(entry["version"]), published.ds, taken, published.delta_version, stale)
+
+    def read(self, features: Sequence[str], entity_rows: Sequence[Mapping[str, Any]], *,
+             full_feature_names: bool = False, now: datetime | None = None) -> OnlineResponse:
+        import redis
+
+        asks, types = self._parsed(features, full_feature_names)
+        rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
+        if len(rows) > self.config.max_entities:
+            raise UsageError(f"{len(rows):,} entities in one request; the limit is {self.config.max_entities:,} "
+                             f"(online_store.max_entities in pitstop.yaml): split the request")
+        for i, row in enumerate(rows):
+            check_entity(row, i, types)
+        now = now or datetime.now(UTC)
+        requests = []
+        for ask in asks:
+            key_names = [k["name"] for k in ask.entry["join_keys"]]
+            requests.append((ask.keys, [naming.entity_field([row[k] for k in key_names]) for row in rows]))
+        try:
+            replies = online.read_views(self.client, requests)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ConnectionFailed(f"cannot read online features: Redis at "
+                                   f"{redact_url(self.config.online_store_url)} ({type(exc).__name__}); retry, "
+                                   f"or check `pitstop doctor`") from exc
+        columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in types}
+        metadata: dict[str, ViewMetadata] = {}
+        for ask, reply in zip(asks, replies, strict=True):
+            metadata[ask.name] = _fill(ask, reply, len(rows), now, columns)
+        return OnlineResponse(columns, metadata)
+
+
+def _fill(ask: _ViewAsk, reply: online.ViewRead, count: int, now: datetime, columns: dict[str, list[Any]]) \
+        -> ViewMetadata:
+    """Decode one view's reply into ``columns``; returns the view's metadata."""
+    entry = ask.entry
+    ttl = entry["ttl_seconds"]
+    published = reply.published
+    if published is None:
+        for _, column in ask.features:
+            columns[column] = [None] * count
+        return ViewMetadata(ask.name, int(entry["version"]), None, None, None, True)
+    if published.schema != online.schema_id(entry):
+        raise PlanError(f"view {ask.name!r} v{entry['version']} in Redis was published with schema "
+                        f"{published.schema!r}, the plan says {online.schema_id(entry)!r}: the plan changed "
+                        f"values without a version bump, or this plan is not the one published. Use the "
+                        f"applied plan, or bump the version and publish")
+    taken = online.snapshot_time(published.ds)
+    stale = ttl is not None and (now - taken).total_seconds() > ttl
+    decoded = [_decode(entry, raw, now) for raw in reply.values]
+    offset = 1 if entry["kind"] == "latest" else 0
+    for position, column in ask.features:
+        feature = entry["features"][position - offset]
+        dtype, empty = feature["dtype"], empty_value(feature)
+        if dtype in ("timestamp", "date", "float64"):
+            columns[column] = [empty if values is None else _typed(values[position], dtype) for values in decoded]
+        else:
+            columns[column] = [empty if values is None else values[position] for values in decoded]
+    return ViewMetadata(ask.name, int(entry["version"]), published.ds, taken, published.delta_version, stale)
+
+
+def get_online_features(config: Config, plan: dict[str, Any], features: Sequence[str],
+                        entity_rows: Sequence[Mapping[str, Any]], *, full_feature_names: bool = False,
+                        now: datetime | None = None) -> OnlineResponse:
+    """One request with a reader of its own (use OnlineReader for many)."""
+    reader = OnlineReader(config, plan)
+    try:
+        return reader.read(features, entity_rows, full_feature_names=full_feature_names, now=now)
+    finally:
+        reader.close()
+
+
+def empty_value(feature: dict[str, Any]) -> Any:
+    """A feature's value for a key with no row: 0 (typed) for count-likes, None otherwise."""
+    if feature.get("empty_value") != "0":
+        return None
+    return 0.0 if feature["dtype"] == "float64" else 0
+
+
+def _decode(entry: dict[str, Any], raw: bytes | None, now: datetime) -> list[Any] | None:
+    """An entity's packed values, or None when it has no row (empty-window values, or null for latest)."""
+    if raw is None:
+        return None
+    import msgpack
+
+    values: list[Any] = msgpack.unpackb(raw)
+    if entry["kind"] == "latest" and entry["ttl_seconds"] is not None:
+        event_time = EPOCH + timedelta(microseconds=values[0])
+        if (now - event_time).total_seconds() > entry["ttl_seconds"]:
+            return [values[0]] + [None] * (len(values) - 1)  # older than the view's ttl: every feature null
+    return values
+
+
+def _typed(value: Any, dtype: str) -> Any:
+    if value is None:
+        return None
+    if dtype == "timestamp":
+        return EPOCH + timedelta(microseconds=value)
+    if dtype == "date":
+        return date(1970, 1, 1) + timedelta(days=value)
+    if dtype == "float64":
+        return float(value)
+    return value
+
+
+def parse_entity(text: str, plan: dict[str, Any], refs: Sequence[str]) -> dict[str, Any]:
+    """CLI: "user_id=1" or "account_id=1,device=12" -> typed join key values (types from the plan)."""
+    types = join_key_types(parse_features(plan, refs, full_names=True))
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--entity {text!r}: write it as key=value[,key=value], e.g. user_id=1")
+        if name not in types:
+            raise UsageError(f"--entity {text!r}: {name!r} is not a join key of the views asked for; join keys: "
+                             f"{', '.join(types)}")
+        if types[name] == "int64":
+            try:
+                out[name] = int(value)
+            except ValueError:
+                raise UsageError(f"--entity {text!r}: {name} is int64 in the plan; {value!r} is not a whole "
+                                 f"number") from None
+        else:
+            out[name] = value
+    return out

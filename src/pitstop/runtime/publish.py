@@ -1,0 +1,136 @@
+"""Publish a view's latest materialized snapshot into Redis, from the executors, with an atomic switch.
+
+design.md §3 (Online) and §4 rule 5: a publish never lets an older ds replace a newer one; the same ds
+with a newer Delta version replaces it; the same ds and version again changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from pitstop.compute import aggregates as agg
+from pitstop.config import Config, redact_url
+from pitstop.errors import ConnectionFailed, JobFailed, TransientError, UsageError
+from pitstop.runtime.catalog import view_entry
+from pitstop.runtime.materialize import (
+    ViewTables,
+    first_line,
+    is_spark_error,
+    logged_days,
+    snapshot,
+    snapshot_version,
+)
+from pitstop.stores import online
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass
+class PublishResult:
+    view: str
+    ds: date
+    delta_version: int
+    outcome: str  # "switched" | "newer" (a newer ds is published) | "same" (already published)
+    generation: int | None = None
+    entities: int = 0
+    seconds: float = 0.0
+    published: online.Published | None = None  # what is published after this call
+
+    def describe(self) -> str:
+        if self.outcome == "switched":
+            return (f"{self.view}: published ds {self.ds} (Delta version {self.delta_version}) to Redis: "
+                    f"{self.entities:,} entities in {self.seconds:.1f}s "
+                    f"({self.entities / max(self.seconds, 1e-9):,.0f}/s), generation {self.generation}")
+        assert self.published is not None
+        if self.outcome == "same":
+            return (f"{self.view}: ds {self.ds} (Delta version {self.published.delta_version}) is already "
+                    f"published; nothing changed")
+        return (f"{self.view}: not publishing ds {self.ds}: a newer snapshot (ds {self.published.ds}) is "
+                f"published and an older one never replaces it")
+
+
+def publish(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSession,
+            ds: date | None = None) -> PublishResult:
+    """Publish ds (default: the newest materialized day) of a view into the online store."""
+    import redis
+    from pyspark.sql import functions as F
+
+    view = view_entry(plan, view_name)
+    if not view["online"]:
+        raise UsageError(f"view {view_name!r} is defined with online=False; set online=True in feature_defs (and "
+                         f"apply) to serve it")
+    began = time.monotonic()
+    done = logged_days(spark, ViewTables(config, view_name, view).log)["snapshot"]
+    if ds is None:
+        if not done:
+            raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
+                             f"{view_name} --start D --end D` first")
+        ds = max(done)
+    version = snapshot_version(config, plan, view_name, ds, spark)
+    keys = online.ViewKeys.of(config.project, view_name, int(view["version"]))
+    from pitstop.stores.redis_client import connect
+
+    client = connect(config.online_store_url)
+    try:
+        now = online.current(client, keys)
+        if now is not None and (now.ds > ds or (now.ds == ds and now.delta_version >= version)):
+            return PublishResult(view_name, ds, version, "newer" if now.ds > ds else "same", published=now)
+        generation = online.new_generation(client, keys)
+        join_keys = [k["name"] for k in view["join_keys"]]
+        values = [f["name"] for f in view["features"]]
+        if view["kind"] == "latest":
+            values = [agg.TS, *values]
+        rows = snapshot(config, plan, view_name, ds, spark, version=version, event_time=view["kind"] == "latest")
+        spec = online.WriteSpec(config.online_store_url, keys.data(generation), tuple(join_keys), tuple(values))
+        written = rows.select(*[agg.q(c) for c in join_keys + values]) \
+            .mapInArrow(spec.write, "written long").agg(F.sum("written").alias("n")).first()
+        entities = int(written.n or 0) if written is not None else 0
+        outcome, detail = online.switch(client, keys, generation, ds, version, entities, online.schema_id(view))
+        if outcome != "switched":
+            online.discard(client, keys, generation)
+        if outcome == "incomplete":
+            raise TransientError(f"publishing {view_name} ds {ds}: Redis holds {detail[0]} of the {detail[1]} "
+                                 f"entities written (a concurrent publish of the view removed them, or Redis lost "
+                                 f"data); the previous snapshot stays served. Rerun the publish")
+        if outcome == "switched":
+            online.collect_garbage(client, keys, keep=generation)
+        published = online.current(client, keys)
+    except Exception as exc:
+        lost = isinstance(exc, (redis.ConnectionError, redis.TimeoutError)) or (
+            is_spark_error(exc) and ("ConnectionError" in str(exc) or "TimeoutError" in str(exc)))
+        if not lost:
+            if is_spark_error(exc):
+                raise JobFailed(f"publishing {view_name} ds {ds} failed in Spark: {first_line(exc)}; the previous "
+                                f"snapshot stays served. Rerun the publish") from exc
+            raise
+        raise ConnectionFailed(f"publishing {view_name} ds {ds}: lost Redis at {redact_url(config.online_store_url)} "
+                               f"({type(exc).__name__}); the previous snapshot stays served. Rerun when Redis is "
+                               f"back") from exc
+    finally:
+        client.close()
+    return PublishResult(view_name, ds, version, outcome, generation, entities, time.monotonic() - began, published)
+
+
+def prune_online(config: Config, plan: dict[str, Any]) -> dict[str, int]:
+    """Remove the Redis keys of every view version of the project that the plan no longer defines (removed
+    views, and versions before a bump). Offline tables are kept. Returns {view__vN: keys removed}."""
+    import redis
+
+    from pitstop.plan import naming
+    from pitstop.stores.redis_client import connect
+
+    current = {naming.table_name(name, int(v["version"])) for name, v in plan["views"].items()}
+    client = connect(config.online_store_url)
+    try:
+        return {table: online.remove_tag(client, config.project, table)
+                for table in online.retired_tags(client, config.project, current)}
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise ConnectionFailed(f"the plan is applied, but the online keys of retired views were not removed: "
+                               f"Redis at {redact_url(config.online_store_url)} is unreachable "
+                               f"({type(exc).__name__}). Rerun `pitstop apply --prune` when it is up") from exc
+    finally:
+        client.close()

@@ -1,0 +1,266 @@
+"""The Redis online store: key layout, value encoding, the publish switch and reads.
+
+Layout of one view version (``naming.online_*``; the braces are a Redis Cluster hash tag, so every key
+of a view version is in one slot):
+
+    pitstop:{<project>:<view>__v<N>}:current   hash: gen, ds, version (Delta), rows, schema, published_at
+    pitstop:{<project>:<view>__v<N>}:g<gen>    hash: entity field -> msgpack list of the feature values
+    pitstop:{<project>:<view>__v<N>}:gens      set of generations written (current, in progress, garbage)
+    pitstop:{<project>:<view>__v<N>}:seq       counter handing out generation numbers
+
+A publish writes a NEW generation (with an expiry, so a publish that dies leaves only garbage that Redis
+collects), then one script checks its ordering and completeness and switches ``current`` to it (and
+removes its expiry): readers see the old snapshot or the new one, never a mix. Older generations are
+unlinked afterwards. A read is one script per view: it reads ``current`` and the entity fields of that
+generation atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pitstop.plan import naming
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import redis
+
+ENCODING = 1  # bump when the value encoding changes; part of the published schema
+GARBAGE_TTL_S = 24 * 3600  # expiry of a generation until it is switched to: collects dead publishes only
+WRITE_BATCH = 2000  # entity fields per HSET
+SCRIPT_CHUNK = 1000  # fields per HMGET inside the read script (Lua's unpack limit)
+
+SWITCH = """
+local cur = redis.call('HMGET', KEYS[1], 'ds', 'version', 'gen')
+if cur[1] then
+  if cur[1] > ARGV[2] then return {0, 'newer', cur[1], cur[2]} end
+  if cur[1] == ARGV[2] and tonumber(cur[2]) >= tonumber(ARGV[3]) then return {0, 'same', cur[1], cur[2]} end
+end
+local n = redis.call('HLEN', KEYS[2])
+if n ~= tonumber(ARGV[4]) then return {-1, 'incomplete', tostring(n), ARGV[4]} end
+redis.call('PERSIST', KEYS[2])
+redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'ds', ARGV[2], 'version', ARGV[3], 'rows', ARGV[4],
+           'schema', ARGV[5], 'published_at', ARGV[6])
+return {1, 'switched', cur[1] or '', cur[2] or ''}
+"""
+
+READ = """
+local meta = redis.call('HMGET', KEYS[1], 'gen', 'ds', 'version', 'schema')
+if not meta[1] then return {} end
+local data = ARGV[1] .. meta[1]
+local out = {meta[1], meta[2], meta[3], meta[4]}
+local n = #ARGV
+local i = 2
+while i <= n do
+  local j = math.min(i + CHUNK - 1, n)
+  local part = redis.call('HMGET', data, unpack(ARGV, i, j))
+  for k = 1, #part do out[#out + 1] = part[k] end
+  i = j + 1
+end
+return out
+""".replace("CHUNK", str(SCRIPT_CHUNK))
+
+
+@dataclass(frozen=True)
+class ViewKeys:
+    pointer: str
+    data_prefix: str
+    generations: str
+    sequence: str
+
+    @classmethod
+    def of(cls, project: str, view: str, version: int) -> ViewKeys:
+        return cls(naming.online_pointer_key(project, view, version),
+                   naming.online_data_prefix(project, view, version),
+                   naming.online_generations_key(project, view, version),
+                   naming.online_sequence_key(project, view, version))
+
+    def data(self, generation: int | str) -> str:
+        return f"{self.data_prefix}{generation}"
+
+
+def schema_id(view: dict[str, Any]) -> str:
+    """What a published generation's values mean: the encoding and the view's data fingerprint."""
+    return f"{ENCODING}:{view['data_fingerprint']}"
+
+
+@dataclass(frozen=True)
+class Published:
+    generation: int
+    ds: date
+    delta_version: int
+    schema: str
+
+
+def current(client: redis.Redis, keys: ViewKeys) -> Published | None:
+    raw: list[Any] = client.hmget(keys.pointer, ["gen", "ds", "version", "schema"])
+    if raw[0] is None:
+        return None
+    gen, ds, version, schema = (v.decode() for v in raw)
+    return Published(int(gen), date.fromisoformat(ds), int(version), schema)
+
+
+def new_generation(client: redis.Redis, keys: ViewKeys) -> int:
+    generation = int(client.incr(keys.sequence))
+    client.sadd(keys.generations, generation)
+    return generation
+
+
+# ----------------------------------------------------------------------------------------------------------
+# executor side: Arrow batches of a snapshot -> HSETs into one generation
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """Everything an executor needs to write its partition (picklable; no client, no Spark)."""
+
+    url: str
+    data_key: str
+    key_columns: tuple[str, ...]
+    value_columns: tuple[str, ...]  # in encoding order; timestamps arrive as epoch microseconds
+
+    def write(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """mapInArrow body: pack every row and HSET it, pipelined; yields the number of rows written."""
+        import msgpack
+        import pyarrow as pa
+
+        from pitstop.stores.redis_client import connect
+
+        client = connect(self.url)
+        written = 0
+        try:
+            pipe = client.pipeline(transaction=False)
+            queued = 0
+            for batch in batches:
+                keys = [_plain(batch.column(c)) for c in self.key_columns]
+                values = [_plain(batch.column(c)) for c in self.value_columns]
+                fields = [naming.entity_field(k) for k in zip(*keys, strict=True)]
+                packed = [msgpack.packb(list(v)) for v in zip(*values, strict=True)] if values else \
+                    [msgpack.packb([])] * len(fields)
+                for start in range(0, len(fields), WRITE_BATCH):
+                    pipe.hset(self.data_key, mapping=dict(zip(fields[start:start + WRITE_BATCH],
+                                                              packed[start:start + WRITE_BATCH], strict=True)))
+                    queued += 1
+                    if queued >= 8:
+                        pipe.expire(self.data_key, GARBAGE_TTL_S, nx=True)
+                        pipe.execute()
+                        queued = 0
+                written += len(fields)
+            pipe.expire(self.data_key, GARBAGE_TTL_S, nx=True)
+            pipe.execute()
+        finally:
+            client.close()
+        yield pa.RecordBatch.from_pydict({"written": [written]})
+
+
+def _plain(column: pa.Array) -> list[Any]:
+    """Python values of an Arrow column, timestamps as epoch microseconds and dates as epoch days."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(column.type):
+        column = pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.int64())
+    elif pa.types.is_date32(column.type):
+        column = pc.cast(column, pa.int32())
+    return column.to_pylist()  # type: ignore[no-any-return]
+
+
+def switch(client: redis.Redis, keys: ViewKeys, generation: int, ds: date, delta_version: int, rows: int,
+           schema: str) -> tuple[str, list[str]]:
+    """Make ``generation`` current if it is newer than the published one and complete. Returns the outcome
+    ("switched", "newer", "same", "incomplete") and its details."""
+    result = client.eval(SWITCH, 2, keys.pointer, keys.data(generation), generation, ds.isoformat(),
+                         delta_version, rows, schema, int(time.time() * 1_000_000))
+    outcome = result[1].decode()
+    return outcome, [r.decode() if isinstance(r, bytes) else str(r) for r in result[2:]]
+
+
+def collect_garbage(client: redis.Redis, keys: ViewKeys, keep: int) -> list[int]:
+    """Unlink every generation older than ``keep`` (the current one); newer ones may still be in progress."""
+    old = sorted(int(g) for g in client.smembers(keys.generations) if int(g) < keep)
+    if old:
+        pipe = client.pipeline(transaction=False)
+        for gen in old:
+            pipe.unlink(keys.data(gen))
+            pipe.srem(keys.generations, gen)
+        pipe.execute()
+    return old
+
+
+def discard(client: redis.Redis, keys: ViewKeys, generation: int) -> None:
+    client.unlink(keys.data(generation))
+    client.srem(keys.generations, generation)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# reads
+
+
+@dataclass(frozen=True)
+class ViewRead:
+    """What one read script returned for a view: the published generation (None if nothing is published)
+    and the packed values of the asked entities (None where the entity has no row)."""
+
+    published: Published | None
+    values: list[bytes | None]
+
+
+READ_SHA = hashlib.sha1(READ.encode()).hexdigest()
+
+
+def read_views(client: redis.Redis, requests: list[tuple[ViewKeys, list[str]]]) -> list[ViewRead]:
+    """One round trip: for each (view keys, entity fields), the current generation's values (EVALSHA of the
+    read script, pipelined when there are several views; the script is loaded once per server)."""
+    import redis as redis_lib
+
+    def send() -> list[Any]:
+        if len(requests) == 1:
+            keys, fields = requests[0]
+            return [client.evalsha(READ_SHA, 1, keys.pointer, keys.data_prefix, *fields)]
+        pipe = client.pipeline(transaction=False)
+        for keys, fields in requests:
+            pipe.evalsha(READ_SHA, 1, keys.pointer, keys.data_prefix, *fields)
+        return list(pipe.execute())
+
+    try:
+        replies = send()
+    except redis_lib.exceptions.NoScriptError:
+        client.script_load(READ)  # a new or restarted server
+        replies = send()
+    out = []
+    for reply in replies:
+        if not reply:
+            out.append(ViewRead(None, []))
+            continue
+        gen, ds, version, schema = (v.decode() for v in reply[:4])
+        out.append(ViewRead(Published(int(gen), date.fromisoformat(ds), int(version), schema), list(reply[4:])))
+    return out
+
+
+def snapshot_time(ds: date) -> datetime:
+    """S(ds) = ds + 1 day, 00:00 UTC."""
+    return datetime(ds.year, ds.month, ds.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def retired_tags(client: redis.Redis, project: str, current: set[str]) -> list[str]:
+    """The view versions (``<view>__v<N>``) of ``project`` that have keys in Redis but are not in ``current``."""
+    prefix = f"{naming.ONLINE_PREFIX}:{{{project}:"
+    found = set()
+    for key in client.scan_iter(match=f"{prefix}*}}:*", count=1000):
+        text = key.decode()
+        found.add(text[len(prefix):text.index("}", len(prefix))])
+    return sorted(found - current)
+
+
+def remove_tag(client: redis.Redis, project: str, table: str) -> int:
+    """Unlink every key of one view version (its tag ``<view>__v<N>``)."""
+    removed = 0
+    keys = [k for k in client.scan_iter(match=f"{naming.ONLINE_PREFIX}:{{{project}:{table}}}:*", count=1000)]
+    for start in range(0, len(keys), 1000):
+        removed += int(client.unlink(*keys[start:start + 1000]))
+    return removed
