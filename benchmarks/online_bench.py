@@ -55,7 +55,8 @@ def make_repo(root: Path, name: str, entities: int, url: str) -> Path:
 
     repo = root / name
     (repo / "feature_defs").mkdir(parents=True)
-    (repo / "pitstop.yaml").write_text(f"project: bench\noffline_store:\n  path: {repo / 'delta'}\n"
+    # a project per size: its own Redis keys (the same ds and version would otherwise be "already published")
+    (repo / "pitstop.yaml").write_text(f"project: bench_{entities}\noffline_store:\n  path: {repo / 'delta'}\n"
                                        f"online_store:\n  url: {url}\n  max_entities: 1000\n")
     (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS))
     rng = np.random.default_rng(1)

@@ -159,6 +159,15 @@ def cmd_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_consistency(args: argparse.Namespace) -> int:
+    from pitstop.runtime.consistency import check
+
+    store = _store(args)
+    report = check(store.config, store.load_plan(), args.view, args.sample, store.spark)
+    print(report.describe())
+    return 0 if report.ok else 2
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pitstop.runtime.serve import serve
 
@@ -277,6 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", action="store_true",
                    help="print {rows, metadata} with each view's published ds, snapshot time and staleness")
     p.set_defaults(func=cmd_get)
+
+    p = add("consistency", help="compare N random entities between Redis and the Delta snapshot they were "
+                                "published from; exit 2 on any mismatch")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("--sample", type=int, default=1000, help="entities to compare (default 1000)")
+    p.set_defaults(func=cmd_consistency)
 
     p = add("serve", help="serve online features over HTTP: POST /get-online-features, GET /health, GET /metrics")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -383,3 +383,34 @@ def test_http_server(store: FeatureStore) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_consistency_finds_an_injected_mismatch(store: FeatureStore, capsys: pytest.CaptureFixture[str]) -> None:
+    import msgpack
+    import redis
+
+    from pitstop.cli import main
+
+    store.materialize("spend", D0, D1)
+    store.materialize("profile", D0 - timedelta(days=9), D1)
+    repo = str(store.repo)
+    capsys.readouterr()
+    assert main(["--repo", repo, "consistency", "spend", "--sample", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "spend: 3 entities compared between Redis and the Delta snapshot of ds 2026-03-02" in out
+    assert "every value agrees" in out
+    assert main(["--repo", repo, "consistency", "profile", "--sample", "10"]) == 0  # ttl applied on both sides
+    client = redis.Redis.from_url(store.config.online_store_url)
+    gen = client.hget("pitstop:{t:spend__v1}:current", "gen").decode()
+    data = f"pitstop:{{t:spend__v1}}:g{gen}"
+    values = msgpack.unpackb(client.hget(data, "1:3"))
+    values[0] += 5  # user 3's count_1d, changed behind pitstop's back
+    client.hset(data, "1:3", msgpack.packb(values))
+    client.hset(data, "2:77", msgpack.packb(values))  # a key Delta does not have
+    capsys.readouterr()
+    assert main(["--repo", repo, "consistency", "spend", "--sample", "10"]) == 2
+    out = capsys.readouterr().out
+    assert "MISMATCHES FOUND" in out
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:] if "mismatch(es)" in line}
+    assert lines["count_1d"] == "2" and lines["count_2d"] == "1"  # user 3 (changed) and user 77 (unknown offline)
+    assert "{'user_id': 3} count_1d: Redis 6, Delta 1" in out

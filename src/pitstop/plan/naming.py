@@ -98,3 +98,18 @@ def entity_field(values: list[object] | tuple[object, ...]) -> str:
     with its length in front, so (1, "12") -> "1:12:12" and (11, "2") -> "2:111:2"."""
     parts = [str(v) for v in values]
     return "".join(f"{len(p)}:{p}" for p in parts)
+
+
+def parse_entity_field(text: str, dtypes: list[str]) -> list[object]:
+    """The join key values an ``entity_field`` was built from, typed ("int64" -> int, "string" -> str)."""
+    values: list[object] = []
+    rest = text
+    for dtype in dtypes:
+        length, sep, rest = rest.partition(":")
+        if not sep or not length.isdigit() or len(rest) < int(length):
+            raise ValueError(f"{text!r} is not an entity field for {len(dtypes)} join key(s)")
+        part, rest = rest[:int(length)], rest[int(length):]
+        values.append(int(part) if dtype == "int64" else part)
+    if rest:
+        raise ValueError(f"{text!r} has more than {len(dtypes)} join key value(s)")
+    return values

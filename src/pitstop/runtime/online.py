@@ -7,6 +7,7 @@ null for every feature and stale=True, never 0. One pipelined round trip for eve
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +34,7 @@ class ViewMetadata:
     snapshot_time: datetime | None
     delta_version: int | None
     stale: bool
+    generation: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"view": self.view, "version": self.version, "ds": self.ds.isoformat() if self.ds else None,
@@ -67,6 +69,24 @@ class _ViewAsk:
     entry: dict[str, Any]
     features: list[tuple[int, str]]  # (position in the view's values, output column)
     keys: online.ViewKeys
+
+    @functools.cached_property
+    def key_names(self) -> list[str]:
+        return [k["name"] for k in self.entry["join_keys"]]
+
+    @functools.cached_property
+    def schema(self) -> str:
+        return online.schema_id(self.entry)
+
+    @functools.cached_property
+    def columns(self) -> list[tuple[int, str, str, Any]]:
+        """(position, output column, dtype, empty-window value) per asked feature."""
+        offset = 1 if self.entry["kind"] == "latest" else 0
+        out = []
+        for position, column in self.features:
+            feature = self.entry["features"][position - offset]
+            out.append((position, column, str(feature["dtype"]), empty_value(feature)))
+        return out
 
 
 def parse_features(plan: dict[str, Any], refs: Sequence[str], full_names: bool) -> list[_ViewAsk]:
@@ -164,7 +184,8 @@ class OnlineReader:
         taken = online.snapshot_time(published.ds)
         ttl = entry["ttl_seconds"]
         stale = ttl is not None and ((now or datetime.now(UTC)) - taken).total_seconds() > ttl
-        return ViewMetadata(view, int(entry["version"]), published.ds, taken, published.delta_version, stale)
+        return ViewMetadata(view, int(entry["version"]), published.ds, taken, published.delta_version, stale,
+                            published.generation)
 
     def read(self, features: Sequence[str], entity_rows: Sequence[Mapping[str, Any]], *,
              full_feature_names: bool = False, now: datetime | None = None) -> OnlineResponse:
@@ -180,7 +201,7 @@ class OnlineReader:
         now = now or datetime.now(UTC)
         requests = []
         for ask in asks:
-            key_names = [k["name"] for k in ask.entry["join_keys"]]
+            key_names = ask.key_names
             requests.append((ask.keys, [naming.entity_field([row[k] for k in key_names]) for row in rows]))
         try:
             replies = online.read_views(self.client, requests)
@@ -199,24 +220,21 @@ def _fill(ask: _ViewAsk, reply: online.ViewRead, count: int, now: datetime, colu
         -> ViewMetadata:
     """Decode one view's reply into ``columns``; returns the view's metadata."""
     entry = ask.entry
-    ttl = entry["ttl_seconds"]
     published = reply.published
     if published is None:
-        for _, column in ask.features:
+        for _, column, _, _ in ask.columns:
             columns[column] = [None] * count
         return ViewMetadata(ask.name, int(entry["version"]), None, None, None, True)
-    if published.schema != online.schema_id(entry):
+    if published.schema != ask.schema:
         raise PlanError(f"view {ask.name!r} v{entry['version']} in Redis was published with schema "
-                        f"{published.schema!r}, the plan says {online.schema_id(entry)!r}: the plan changed "
-                        f"values without a version bump, or this plan is not the one published. Use the "
-                        f"applied plan, or bump the version and publish")
+                        f"{published.schema!r}, the plan says {ask.schema!r}: the plan changed values without a "
+                        f"version bump, or this plan is not the one published. Use the applied plan, or bump "
+                        f"the version and publish")
     taken = online.snapshot_time(published.ds)
+    ttl = entry["ttl_seconds"]
     stale = ttl is not None and (now - taken).total_seconds() > ttl
     decoded = [_decode(entry, raw, now) for raw in reply.values]
-    offset = 1 if entry["kind"] == "latest" else 0
-    for position, column in ask.features:
-        feature = entry["features"][position - offset]
-        dtype, empty = feature["dtype"], empty_value(feature)
+    for position, column, dtype, empty in ask.columns:
         if dtype in ("timestamp", "date", "float64"):
             columns[column] = [empty if values is None else _typed(values[position], dtype) for values in decoded]
         else:

@@ -17,6 +17,7 @@ generation atomically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Iterator
@@ -237,11 +238,16 @@ def read_views(client: redis.Redis, requests: list[tuple[ViewKeys, list[str]]]) 
         if not reply:
             out.append(ViewRead(None, []))
             continue
-        gen, ds, version, schema = (v.decode() for v in reply[:4])
-        out.append(ViewRead(Published(int(gen), date.fromisoformat(ds), int(version), schema), list(reply[4:])))
+        out.append(ViewRead(_published(*reply[:4]), reply[4:]))
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _published(gen: bytes, ds: bytes, version: bytes, schema: bytes) -> Published:
+    return Published(int(gen), date.fromisoformat(ds.decode()), int(version), schema.decode())
+
+
+@functools.lru_cache(maxsize=256)
 def snapshot_time(ds: date) -> datetime:
     """S(ds) = ds + 1 day, 00:00 UTC."""
     return datetime(ds.year, ds.month, ds.day, tzinfo=UTC) + timedelta(days=1)
