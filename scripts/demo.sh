@@ -55,6 +55,7 @@ cat <<'TXT'
 
 Done: definitions compiled and recorded in the plan; two days of every view materialized into Delta
 (data/delta/: tiles, snapshots, latest values, the materialization log) and one exported; the newest
-day published to Redis and read back online; Spark, Delta and Redis checked. Validation, training sets,
-HTTP serving and the Airflow DAGs arrive with their issues; `make demo` will run them here as they land.
+day published to Redis and read back online (`pitstop serve` serves the same over HTTP); Spark, Delta and
+Redis checked. Validation, training sets and the Airflow DAGs arrive with their issues; `make demo` will
+run them here as they land.
 TXT
