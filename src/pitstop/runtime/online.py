@@ -179,13 +179,7 @@ class OnlineReader:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise ConnectionFailed(f"cannot read what is published: Redis at "
                                    f"{redact_url(self.config.online_store_url)} ({type(exc).__name__})") from exc
-        if published is None:
-            return ViewMetadata(view, int(entry["version"]), None, None, None, True)
-        taken = online.snapshot_time(published.ds)
-        ttl = entry["ttl_seconds"]
-        stale = ttl is not None and ((now or datetime.now(UTC)) - taken).total_seconds() > ttl
-        return ViewMetadata(view, int(entry["version"]), published.ds, taken, published.delta_version, stale,
-                            published.generation)
+        return _metadata(view, entry, published, now or datetime.now(UTC))
 
     def read(self, features: Sequence[str], entity_rows: Sequence[Mapping[str, Any]], *,
              full_feature_names: bool = False, now: datetime | None = None) -> OnlineResponse:
@@ -224,22 +218,31 @@ def _fill(ask: _ViewAsk, reply: online.ViewRead, count: int, now: datetime, colu
     if published is None:
         for _, column, _, _ in ask.columns:
             columns[column] = [None] * count
-        return ViewMetadata(ask.name, int(entry["version"]), None, None, None, True)
+        return _metadata(ask.name, entry, None, now)
     if published.schema != ask.schema:
         raise PlanError(f"view {ask.name!r} v{entry['version']} in Redis was published with schema "
                         f"{published.schema!r}, the plan says {ask.schema!r}: the plan changed values without a "
                         f"version bump, or this plan is not the one published. Use the applied plan, or bump "
                         f"the version and publish")
-    taken = online.snapshot_time(published.ds)
-    ttl = entry["ttl_seconds"]
-    stale = ttl is not None and (now - taken).total_seconds() > ttl
     decoded = [_decode(entry, raw, now) for raw in reply.values]
     for position, column, dtype, empty in ask.columns:
         if dtype in ("timestamp", "date", "float64"):
             columns[column] = [empty if values is None else _typed(values[position], dtype) for values in decoded]
         else:
             columns[column] = [empty if values is None else values[position] for values in decoded]
-    return ViewMetadata(ask.name, int(entry["version"]), published.ds, taken, published.delta_version, stale)
+    return _metadata(ask.name, entry, published, now)
+
+
+def _metadata(view: str, entry: dict[str, Any], published: online.Published | None, now: datetime) -> ViewMetadata:
+    """A view's published ds, S(ds), Delta version and staleness (now - S(ds) over the view's ttl); nothing
+    published is stale."""
+    if published is None:
+        return ViewMetadata(view, int(entry["version"]), None, None, None, True)
+    taken = online.snapshot_time(published.ds)
+    ttl = entry["ttl_seconds"]
+    stale = ttl is not None and (now - taken).total_seconds() > ttl
+    return ViewMetadata(view, int(entry["version"]), published.ds, taken, published.delta_version, stale,
+                        published.generation)
 
 
 def get_online_features(config: Config, plan: dict[str, Any], features: Sequence[str],
