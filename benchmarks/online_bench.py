@@ -9,6 +9,10 @@ P. publishing N entities (5 features) from Spark: entities/s for `pitstop publis
 R. reads of 5 features for 1 entity and for 100 entities: pitstop (`OnlineReader.read`: request checks,
    one EVALSHA, msgpack decoding, typed values) p50/p99 vs plain redis-py (one HMGET per entity,
    pipelined) reading the same values.
+H. the HTTP server (`pitstop serve`, its own process) under a fixed concurrent load from a second
+   process (C keep-alive connections, each sending the next request as soon as the answer arrives; 1
+   entity, 5 features): p50/p99/p99.9/max latency seen by the client, requests/s, and the server's
+   full (generation-2) garbage collections during the timed load.
 A private redis-server is started on a free loopback port and stopped at the end.
 """
 
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import multiprocessing
 import random
 import resource
 import shutil
@@ -48,28 +54,38 @@ v = FeatureView("v", entities=[user], source=tx, aggregations=[
 FEATURES = ["v:count_1d", "v:amount_sum_1d", "v:amount_avg_1d", "v:amount_max_1d", "v:merchant_id_count_distinct_1d"]
 
 
-def make_repo(root: Path, name: str, entities: int, url: str) -> Path:
+def write_events(path: str, entities: int) -> None:
+    """Two events per user on DAY (run in a child process, so its arrays never count as driver memory)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    repo = root / name
-    (repo / "feature_defs").mkdir(parents=True)
-    # a project per size: its own Redis keys (the same ds and version would otherwise be "already published")
-    (repo / "pitstop.yaml").write_text(f"project: bench_{entities}\noffline_store:\n  path: {repo / 'delta'}\n"
-                                       f"online_store:\n  url: {url}\n  max_entities: 1000\n")
-    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS))
     rng = np.random.default_rng(1)
-    users = np.repeat(np.arange(1, entities + 1, dtype=np.int64), 2)  # two events per user on the day
+    users = np.repeat(np.arange(1, entities + 1, dtype=np.int64), 2)
     start = int(datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC).timestamp() * 1_000_000)
-    (repo / "data" / "tx").mkdir(parents=True)
     pq.write_table(pa.table({
         "user_id": users,
         "merchant_id": rng.integers(1, 5_000, size=users.size),
         "amount": np.round(rng.lognormal(3.0, 1.0, size=users.size), 2),
         "event_timestamp": pa.array(start + rng.integers(0, 86_400_000_000, size=users.size),
                                     pa.timestamp("us", tz="UTC")),
-    }), repo / "data" / "tx" / "part-0.parquet")
+    }), path)
+
+
+def make_repo(root: Path, name: str, entities: int, url: str) -> Path:
+    repo = root / name
+    (repo / "feature_defs").mkdir(parents=True)
+    # a project per size: its own Redis keys (the same ds and version would otherwise be "already published")
+    (repo / "pitstop.yaml").write_text(f"project: bench_{entities}\noffline_store:\n  path: {repo / 'delta'}\n"
+                                       f"online_store:\n  url: {url}\n  max_entities: 1000\n")
+    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS))
+    (repo / "data" / "tx").mkdir(parents=True)
+    child = multiprocessing.get_context("spawn").Process(
+        target=write_events, args=(str(repo / "data" / "tx" / "part-0.parquet"), entities))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"generating {entities:,} entities' events failed (exit {child.exitcode})")
     registry.apply(FeatureStore(repo, env={}).config)
     return repo
 
@@ -133,12 +149,103 @@ def reads(store: FeatureStore, client: Any, users: list[int], count: int, n: int
     return percentiles(ours), percentiles(raw)
 
 
+def load(port: int, users: list[int], connections: int, warmup: int, timed: int, out: Any) -> None:
+    """The load generator (a child process): raw HTTP/1.1 keep-alive requests, so the client adds little."""
+    import asyncio
+
+    rng = random.Random(5)
+    bodies = [json.dumps({"features": FEATURES, "entity_rows": [{"user_id": rng.choice(users)}]}).encode()
+              for _ in range(4096)]
+    requests = [b"POST /get-online-features HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(b), b) for b in bodies]
+    latencies: list[float] = []
+
+    async def one(reader: Any, writer: Any, i: int) -> float:
+        began = time.perf_counter()
+        writer.write(requests[i % len(requests)])
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"the server answered {head.splitlines()[0]!r}")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        return time.perf_counter() - began
+
+    async def client(c: int, count: int, record: bool) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in range(c, count * connections, connections):
+            seconds = await one(reader, writer, i)
+            if record:
+                latencies.append(seconds)
+        writer.close()
+
+    async def run() -> tuple[float, int, int]:
+        await asyncio.gather(*[client(c, warmup // connections, False) for c in range(connections)])
+        before = gc_full_collections(port)
+        began = time.perf_counter()
+        await asyncio.gather(*[client(c, timed // connections, True) for c in range(connections)])
+        elapsed = time.perf_counter() - began
+        return elapsed, before, gc_full_collections(port)
+
+    elapsed, before, after = asyncio.run(run())
+    out.put((elapsed, latencies, before, after))
+
+
+def gc_full_collections(port: int) -> int:
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith('pitstop_gc_collections_total{generation="2"}'):
+            return int(line.split()[-1])
+    raise SystemExit("the server's /metrics has no pitstop_gc_collections_total")
+
+
+def http_load(repo: Path, users: list[int], connections: int, timed: int) -> None:
+    import subprocess
+    import sys
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "pitstop"), "--repo", str(repo), "serve",
+                               "--port", str(port)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("pitstop serve did not come up") from None
+                time.sleep(0.2)
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        child = context.Process(target=load, args=(port, users[:100_000], connections, 5000, timed, queue))
+        child.start()
+        elapsed, latencies, before, after = queue.get(timeout=1800)
+        child.join()
+        ordered = sorted(latencies)
+
+        def at(q: float) -> float:
+            return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1e6
+
+        print(f"H. HTTP, {connections} connections from a second process, {len(ordered):,} timed requests of 1 "
+              f"entity x 5 features: {len(ordered) / elapsed:,.0f} requests/s; p50 {at(0.5):.0f}us p99 "
+              f"{at(0.99):.0f}us p99.9 {at(0.999):.0f}us max {ordered[-1] * 1e6:.0f}us; full garbage "
+              f"collections in the server during the timed load: {after - before}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     import redis
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entities", type=int, default=1_000_000)
     parser.add_argument("--reads", type=int, default=5000, help="timed reads per scenario")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent HTTP connections (scenario H)")
+    parser.add_argument("--http-requests", type=int, default=50_000, help="timed HTTP requests (scenario H)")
     parser.add_argument("--work", help="folder for data, tables and Redis (default: a temporary one)")
     args = parser.parse_args()
     root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pitstop-online-bench-"))
@@ -166,6 +273,7 @@ def main() -> None:
             print(f"R. read 5 features for {count} entit{'y' if count == 1 else 'ies'}: pitstop p50 {p50:.0f}us "
                   f"p99 {p99:.0f}us; raw redis-py p50 {r50:.0f}us p99 {r99:.0f}us; ratio p50 {p50 / r50:.2f}x, "
                   f"p99 {p99 / r99:.2f}x (target <= {target})")
+        http_load(store.config.repo, users, args.connections, args.http_requests)
     finally:
         spark.stop()
         server.stop()

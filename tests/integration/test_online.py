@@ -134,7 +134,8 @@ def test_online_equals_the_delta_snapshot_for_every_function_and_dtype(store: Fe
     (spend,) = store.materialize("spend", D0, D1)
     (profile,) = store.materialize("profile", D0 - timedelta(days=9), D1)
     assert spend.published.outcome == "switched" and spend.published.entities == 3
-    assert profile.published.outcome == "switched" and profile.published.entities == 2
+    # user 2's newest profile row is 10 days before S(D1), over the 3-day ttl: not published (it reads null)
+    assert profile.published.outcome == "switched" and profile.published.entities == 1
     offline = offline_rows(store, "spend", D1)
     got = online_rows(store, "spend", [1, 2, 3, 4])
     for row in got[:3]:
@@ -202,6 +203,17 @@ def test_quiet_entities_decay_and_publish_ordering(store: FeatureStore, spark: A
     data_keys = sorted(k.decode() for k in client.keys("pitstop:{t:spend__v1}:g[0-9]*"))
     assert data_keys == [f"pitstop:{{t:spend__v1}}:g{fixed.published.generation}"]  # old generations removed
     assert client.ttl(data_keys[0]) == -1  # the current generation never expires
+    # a switch retried after its reply was lost reports "switched" again; discarding the current one is refused
+    from pitstop.stores import online
+
+    keys = online.ViewKeys.of("t", "spend", 1)
+    gen = fixed.published.generation
+    assert online.switch(client, keys, gen, D1, fixed.published.delta_version, 3, "x")[0] == "switched"
+    assert online.discard(client, keys, gen) is False and client.hlen(data_keys[0]) == 3
+    # a dropped connection is retried with backoff: the reader's pooled connection is killed between reads
+    before = store.get_online_features(["spend:count_1d"], [{"user_id": 2}]).to_dict()
+    assert client.client_kill_filter(_type="normal", skipme=True) >= 1
+    assert store.get_online_features(["spend:count_1d"], [{"user_id": 2}]).to_dict() == before
 
 
 def test_bad_requests_are_clear_errors(store: FeatureStore, redis_url: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from pitstop.errors import UsageError
@@ -75,3 +77,5 @@ def test_metrics_text() -> None:
     assert 'pitstop_request_seconds_bucket{le="1.0"} 2' in text
     assert 'pitstop_request_seconds_bucket{le="+Inf"} 3' in text
     assert "pitstop_request_seconds_count 3" in text
+    full = gc.get_stats()[2]["collections"]
+    assert f'pitstop_gc_collections_total{{generation="2"}} {full}' in text

@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pitstop.compute import aggregates as agg
@@ -423,11 +423,13 @@ def check_view_names(plan: dict[str, Any], views: list[str]) -> None:
 
 
 def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession, *,
-             version: int | None = None, event_time: bool = False) -> DataFrame:
+             version: int | None = None, event_time: bool = False, within_ttl: bool = False) -> DataFrame:
     """One day's snapshot: join keys, feature_timestamp = S(ds), features. Keys without a row have
     empty-window values (0 for count-likes, null otherwise). For a latest-value view: the newest row
-    per key with event time before S(ds) (with its event_timestamp too if ``event_time``).
-    ``version`` reads the snapshot table as of that Delta version."""
+    per key with event time before S(ds) (with its event_timestamp too if ``event_time``); with
+    ``within_ttl`` (publishing) only partitions that can hold a row younger than the view's ttl at S(ds)
+    are read, since an older row reads as nulls anyway. ``version`` reads the snapshot table as of that
+    Delta version."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -448,7 +450,12 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
     if agg.CREATED in table.columns:
         order.append(F.col(agg.CREATED).desc_nulls_last())
     order += [F.col(agg.q(n)).desc_nulls_last() for n in names]
-    newest = (table.where(f"ds <= DATE '{ds}'")
+    rows = table.where(f"ds <= DATE '{ds}'")
+    if within_ttl and view["ttl_seconds"] is not None:
+        oldest = (datetime.combine(ds + timedelta(days=1), datetime.min.time())
+                  - timedelta(seconds=view["ttl_seconds"])).date()
+        rows = rows.where(f"ds >= DATE '{oldest}'")  # partition pruning: the day of S(ds) - ttl and later
+    newest = (rows
               .withColumn("_rank", F.row_number().over(Window.partitionBy(*[agg.q(k) for k in keys]).orderBy(*order)))
               .where("_rank = 1"))
     extra = [agg.TS] if event_time else []

@@ -84,9 +84,13 @@ def publish(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSe
         values = [f["name"] for f in view["features"]]
         if view["kind"] == "latest":
             values = [agg.TS, *values]
-        rows = snapshot(config, plan, view_name, ds, spark, version=version, event_time=view["kind"] == "latest")
+        rows = snapshot(config, plan, view_name, ds, spark, version=version, event_time=view["kind"] == "latest",
+                        within_ttl=True)
         spec = online.WriteSpec(config.online_store_url, keys.data(generation), tuple(join_keys), tuple(values))
+        # a ds is one file: spread its rows over every core so each writes its share in parallel
+        writers = max(1, spark.sparkContext.defaultParallelism)
         written = rows.select(*[agg.q(c) for c in join_keys + values]) \
+            .repartition(writers, *[agg.q(c) for c in join_keys]) \
             .mapInArrow(spec.write, "written long").agg(F.sum("written").alias("n")).first()
         entities = int(written.n or 0) if written is not None else 0
         outcome, detail = online.switch(client, keys, generation, ds, version, entities, online.schema_id(view))
@@ -97,7 +101,7 @@ def publish(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSe
                                  f"entities written (a concurrent publish of the view removed them, or Redis lost "
                                  f"data); the previous snapshot stays served. Rerun the publish")
         if outcome == "switched":
-            online.collect_garbage(client, keys, keep=generation)
+            online.collect_garbage(client, keys)
         published = online.current(client, keys)
     except Exception as exc:
         lost = isinstance(exc, (redis.ConnectionError, redis.TimeoutError)) or (

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from pitstop.runtime.feature_store import FeatureStore
 
+WARM_UP = 1000  # requests after which the objects built so far are frozen out of the collector's view
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -67,7 +68,11 @@ class Metrics:
         lines.append(f"pitstop_request_seconds_sum {self.latency_sum}")
         lines.append(f"pitstop_request_seconds_count {self.latency_count}")
         lines += ["# HELP pitstop_redis_errors_total Requests that failed because Redis did not answer.",
-                  "# TYPE pitstop_redis_errors_total counter", f"pitstop_redis_errors_total {self.redis_errors}"]
+                  "# TYPE pitstop_redis_errors_total counter", f"pitstop_redis_errors_total {self.redis_errors}",
+                  "# HELP pitstop_gc_collections_total Python garbage collections by generation (2 = full).",
+                  "# TYPE pitstop_gc_collections_total counter"]
+        for generation, stats in enumerate(gc.get_stats()):
+            lines.append(f'pitstop_gc_collections_total{{generation="{generation}"}} {stats["collections"]}')
         return "\n".join(lines) + "\n"
 
 
@@ -108,6 +113,9 @@ def build_app(store: FeatureStore) -> Starlette:
 
     def respond(path: str, began: float, status: int, payload: Any) -> Response:
         metrics.observe(path, status, time.perf_counter() - began)
+        if metrics.latency_count == WARM_UP and path == "/get-online-features":
+            gc.collect()
+            gc.freeze()  # caches filled by the warm-up (parsed requests, pools) are never scanned again
         return Response(json.dumps(payload, default=_json, separators=(",", ":")), status_code=status,
                         media_type="application/json")
 

@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 
 ENCODING = 1  # bump when the value encoding changes; part of the published schema
 GARBAGE_TTL_S = 24 * 3600  # expiry of a generation until it is switched to: collects dead publishes only
-WRITE_BATCH = 2000  # entity fields per HSET
+WRITE_BATCH = 1000  # entity fields per HSET
+PIPELINE_WINDOW = 16  # HSET commands sent and not yet answered, per writer
 SCRIPT_CHUNK = 1000  # fields per HMGET inside the read script (Lua's unpack limit)
 
 SWITCH = """
 local cur = redis.call('HMGET', KEYS[1], 'ds', 'version', 'gen')
+if cur[3] == ARGV[1] then return {1, 'switched', cur[1], cur[2]} end -- a retried call whose reply was lost
 if cur[1] then
   if cur[1] > ARGV[2] then return {0, 'newer', cur[1], cur[2]} end
   if cur[1] == ARGV[2] and tonumber(cur[2]) >= tonumber(ARGV[3]) then return {0, 'same', cur[1], cur[2]} end
@@ -48,6 +50,27 @@ redis.call('PERSIST', KEYS[2])
 redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'ds', ARGV[2], 'version', ARGV[3], 'rows', ARGV[4],
            'schema', ARGV[5], 'published_at', ARGV[6])
 return {1, 'switched', cur[1] or '', cur[2] or ''}
+"""
+
+GARBAGE = """
+local cur = redis.call('HGET', KEYS[1], 'gen')
+if not cur then return {} end
+local removed = {}
+for _, g in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if tonumber(g) < tonumber(cur) then
+    redis.call('UNLINK', ARGV[1] .. g)
+    redis.call('SREM', KEYS[2], g)
+    removed[#removed + 1] = g
+  end
+end
+return removed
+"""
+
+DISCARD = """
+if redis.call('HGET', KEYS[1], 'gen') == ARGV[1] then return 0 end
+redis.call('UNLINK', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return 1
 """
 
 READ = """
@@ -126,49 +149,42 @@ class WriteSpec:
     value_columns: tuple[str, ...]  # in encoding order; timestamps arrive as epoch microseconds
 
     def write(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """mapInArrow body: pack every row and HSET it, pipelined; yields the number of rows written."""
-        import msgpack
+        """mapInArrow body: encode each Arrow batch column-wise (``packing``) into RESP HSET commands and
+        send them on one connection, pipelined (a window of commands in flight); yields the rows written."""
         import pyarrow as pa
 
+        from pitstop.stores import packing
         from pitstop.stores.redis_client import connect
 
         client = connect(self.url)
+        connection: Any = client.connection_pool.get_connection()  # raw RESP: redis-py types it loosely
+        key = self.data_key.encode()
+        expire = b"*4\r\n$6\r\nEXPIRE\r\n$%d\r\n%s\r\n$%d\r\n%d\r\n$2\r\nNX\r\n" % (
+            len(key), key, len(str(GARBAGE_TTL_S)), GARBAGE_TTL_S)
         written = 0
+        in_flight = 0
         try:
-            pipe = client.pipeline(transaction=False)
-            queued = 0
+            connection.check_health()
             for batch in batches:
-                keys = [_plain(batch.column(c)) for c in self.key_columns]
-                values = [_plain(batch.column(c)) for c in self.value_columns]
-                fields = [naming.entity_field(k) for k in zip(*keys, strict=True)]
-                packed = [msgpack.packb(list(v)) for v in zip(*values, strict=True)] if values else \
-                    [msgpack.packb([])] * len(fields)
-                for start in range(0, len(fields), WRITE_BATCH):
-                    pipe.hset(self.data_key, mapping=dict(zip(fields[start:start + WRITE_BATCH],
-                                                              packed[start:start + WRITE_BATCH], strict=True)))
-                    queued += 1
-                    if queued >= 8:
-                        pipe.expire(self.data_key, GARBAGE_TTL_S, nx=True)
-                        pipe.execute()
-                        queued = 0
-                written += len(fields)
-            pipe.expire(self.data_key, GARBAGE_TTL_S, nx=True)
-            pipe.execute()
+                if batch.num_rows == 0:
+                    continue
+                fields = packing.entity_fields([batch.column(c) for c in self.key_columns])
+                values = packing.msgpack_row_parts([batch.column(c) for c in self.value_columns])
+                # EXPIRE NX after each batch: the generation expires unless switched to, even if this dies
+                commands = [*packing.hset_commands(key, fields, values, WRITE_BATCH), expire]
+                connection.send_packed_command(commands, check_health=False)
+                in_flight += len(commands)
+                while in_flight > PIPELINE_WINDOW:  # read replies as they come; never more than a window queued
+                    connection.read_response()
+                    in_flight -= 1
+                written += batch.num_rows
+            while in_flight:
+                connection.read_response()
+                in_flight -= 1
         finally:
+            client.connection_pool.release(connection)
             client.close()
         yield pa.RecordBatch.from_pydict({"written": [written]})
-
-
-def _plain(column: pa.Array) -> list[Any]:
-    """Python values of an Arrow column, timestamps as epoch microseconds and dates as epoch days."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_timestamp(column.type):
-        column = pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.int64())
-    elif pa.types.is_date32(column.type):
-        column = pc.cast(column, pa.int32())
-    return column.to_pylist()  # type: ignore[no-any-return]
 
 
 def switch(client: redis.Redis, keys: ViewKeys, generation: int, ds: date, delta_version: int, rows: int,
@@ -181,21 +197,17 @@ def switch(client: redis.Redis, keys: ViewKeys, generation: int, ds: date, delta
     return outcome, [r.decode() if isinstance(r, bytes) else str(r) for r in result[2:]]
 
 
-def collect_garbage(client: redis.Redis, keys: ViewKeys, keep: int) -> list[int]:
-    """Unlink every generation older than ``keep`` (the current one); newer ones may still be in progress."""
-    old = sorted(int(g) for g in client.smembers(keys.generations) if int(g) < keep)
-    if old:
-        pipe = client.pipeline(transaction=False)
-        for gen in old:
-            pipe.unlink(keys.data(gen))
-            pipe.srem(keys.generations, gen)
-        pipe.execute()
-    return old
+def collect_garbage(client: redis.Redis, keys: ViewKeys) -> list[int]:
+    """Unlink every generation older than the current one, atomically with reading which one is current
+    (so a concurrent publisher's newer switch is never undone); newer generations may be in progress."""
+    removed = client.eval(GARBAGE, 2, keys.pointer, keys.generations, keys.data_prefix)
+    return sorted(int(g) for g in removed)
 
 
-def discard(client: redis.Redis, keys: ViewKeys, generation: int) -> None:
-    client.unlink(keys.data(generation))
-    client.srem(keys.generations, generation)
+def discard(client: redis.Redis, keys: ViewKeys, generation: int) -> bool:
+    """Unlink a generation that was not switched to; never the current one (a switch retried after a lost
+    reply can report "same" for a generation it had made current)."""
+    return bool(client.eval(DISCARD, 3, keys.pointer, keys.data(generation), keys.generations, generation))
 
 
 # ----------------------------------------------------------------------------------------------------------
