@@ -8,7 +8,8 @@ spark:
   master: local[*]
   conf: {}                  # extra Spark configuration
 online_store:
-  url: redis://127.0.0.1:6379/0   # rediss:// for TLS; credentials in the URL or the environment
+  url: redis://127.0.0.1:6379/0   # rediss:// for TLS, redis+cluster://node:port for a Redis Cluster;
+                                  # credentials in the URL or the environment
   max_entities: 10000       # entities one online read may ask for
 ```
 Environment overrides: PITSTOP_OFFLINE_STORE_PATH, PITSTOP_SPARK_MASTER, PITSTOP_ONLINE_STORE_URL,
@@ -193,8 +194,9 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
     except ValueError as exc:
         raise ConfigError(f"online_store.url {redact_url(url)!r} is not a valid URL ({exc}); percent-encode "
                           f"special characters in the password or use PITSTOP_ONLINE_STORE_PASSWORD") from exc
-    if scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"online_store.url must start with redis://, rediss:// (TLS) or unix://, got "
+    if scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+        raise ConfigError(f"online_store.url must start with redis://, rediss:// (TLS), unix://, or "
+                          f"redis+cluster:// / rediss+cluster:// (any node of a Redis Cluster), got "
                           f"{redact_url(url)!r}")
     max_entities = online.get("max_entities", DEFAULT_MAX_ENTITIES)
     if isinstance(max_entities, bool) or not isinstance(max_entities, int) or max_entities < 1:

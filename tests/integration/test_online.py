@@ -426,3 +426,63 @@ def test_consistency_finds_an_injected_mismatch(store: FeatureStore, capsys: pyt
     lines = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:] if "mismatch(es)" in line}
     assert lines["count_1d"] == "2" and lines["count_2d"] == "1"  # user 3 (changed) and user 77 (unknown offline)
     assert "{'user_id': 3} count_1d: Redis 6, Delta 1" in out
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Any:
+    node_set = local_redis.start_redis_cluster(tmp_path / "cluster", nodes=3)
+    yield node_set
+    node_set.stop()
+
+
+def test_redis_cluster_publish_reads_one_trip_per_node_and_prune(tmp_path: Path, spark: Any, cluster: Any,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The same store on a 3-primary Redis Cluster: each view version's keys live on the node of its hash
+    tag (spend and profile land on different nodes), writers send to that node, reads group by node."""
+    import redis
+    from redis.cluster import RedisCluster
+
+    from pitstop.cli import main
+
+    repo = tmp_path / "repo"
+    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "pitstop.yaml").write_text(f"project: t\noffline_store:\n  path: {tmp_path / 'delta'}\n"
+                                       f"online_store:\n  url: {cluster.url}\n")
+    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS))
+    write(repo / "data" / "events", EVENTS, event_schema())
+    write(repo / "data" / "profiles", PROFILES, profile_schema())
+    store = FeatureStore(repo, env={})
+    registry.apply(store.config)
+    store.use_spark(spark)
+    store.materialize("spend", D0, D1)
+    store.materialize("profile", D0 - timedelta(days=9), D1)
+    nodes = [redis.Redis(port=n.port) for n in cluster.nodes]
+    holders = {name: [i for i, c in enumerate(nodes) if c.keys(f"pitstop:{{t:{name}__v1}}:current")]
+               for name in ("spend", "profile")}
+    assert len(holders["spend"]) == 1 and len(holders["profile"]) == 1 and holders["spend"] != holders["profile"]
+    spend_node = nodes[holders["spend"][0]]
+    gen = spend_node.hget("pitstop:{t:spend__v1}:current", "gen").decode()
+    assert spend_node.hlen(f"pitstop:{{t:spend__v1}}:g{gen}") == 3  # the generation is on its pointer's node
+    for c in nodes:
+        c.script_flush()  # reads must load the script again on every node
+    now = ts(D1 + timedelta(days=1), 1)
+    response = get_online_features(store.config, store.load_plan(),
+                                   ["spend:count_2d", "spend:merchant_last_2d", "profile:country"],
+                                   [{"user_id": 1}, {"user_id": 2}, {"user_id": 4}], now=now)
+    assert response.to_dict() == {"user_id": [1, 2, 4], "count_2d": [3, 1, 0], "merchant_last_2d": ["b", "z", None],
+                                  "country": ["DE", None, None]}
+    assert response.metadata["spend"].ds == D1 and response.metadata["profile"].ds == D1
+    offline = offline_rows(store, "spend", D1)
+    for row in online_rows(store, "spend", [1, 2, 3], now=now):
+        assert all(same(v, offline[row["user_id"]][k]) for k, v in row.items()), row
+    capsys.readouterr()
+    assert main(["--repo", str(repo), "consistency", "spend", "--sample", "10"]) == 0
+    assert "every value agrees" in capsys.readouterr().out
+    # a removed view's keys are found and unlinked on whichever node holds them
+    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS).split("from datetime import")[0])
+    assert main(["--repo", str(repo), "apply", "--prune"]) == 0
+    assert not any(c.keys("pitstop:{t:profile__v1}:*") for c in nodes)
+    client = RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+    assert sorted(k.decode() for k in client.scan_iter(match="pitstop:*")) == [
+        "pitstop:{t:spend__v1}:current", f"pitstop:{{t:spend__v1}}:g{gen}", "pitstop:{t:spend__v1}:gens",
+        "pitstop:{t:spend__v1}:seq"]

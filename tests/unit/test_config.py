@@ -81,7 +81,8 @@ def test_found_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     ("projct: demo\n", "unknown key(s) ['projct']; valid keys: project, offline_store, spark, online_store"),
     ("project: d\nspark:\n  mastr: local\n", "unknown key(s) ['mastr'] under 'spark'; valid keys: master, conf"),
     ("project: d\nonline_store:\n  url: http://x\n",
-     "online_store.url must start with redis://, rediss:// (TLS) or unix://, got 'http://x'"),
+     "online_store.url must start with redis://, rediss:// (TLS), unix://, or redis+cluster:// / "
+     "rediss+cluster:// (any node of a Redis Cluster), got 'http://x'"),
     ("project: d\nspark: [1]\n", "'spark' must be a mapping"),
     ("project: [\n", "not valid YAML"),
 ])

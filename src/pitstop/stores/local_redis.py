@@ -88,13 +88,19 @@ def _wait_ready(port: int, pid_check: subprocess.Popen[bytes] | None, timeout_s:
     raise SetupError(f"redis-server on 127.0.0.1:{port} did not answer PING within {timeout_s:.0f}s")
 
 
-def start_redis(port: int, workdir: Path, *, daemonize: bool = False, timeout_s: float = 10.0) -> RedisProcess:
-    """Start redis-server on 127.0.0.1:port, no persistence; its files live in ``workdir``."""
+def start_redis(port: int, workdir: Path, *, daemonize: bool = False, timeout_s: float = 10.0,
+                cluster: bool = False) -> RedisProcess:
+    """Start redis-server on 127.0.0.1:port, no persistence; its files live in ``workdir``. With
+    ``cluster`` it starts as a Redis Cluster node (joined by ``start_redis_cluster``)."""
     exe = redis_server_binary()
     workdir.mkdir(parents=True, exist_ok=True)
     pidfile = workdir / "redis.pid"
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", str(workdir), "--logfile", str(workdir / "redis.log"), "--pidfile", str(pidfile)]
+    if cluster:
+        # the cluster bus gets its own free port (the default, port + 10000, may be taken or past 65535)
+        args += ["--cluster-enabled", "yes", "--cluster-config-file", str(workdir / "nodes.conf"),
+                 "--cluster-port", str(free_port())]
     if daemonize:
         subprocess.run([*args, "--daemonize", "yes"], check=True)
         _wait_ready(port, None, timeout_s)
@@ -104,6 +110,50 @@ def start_redis(port: int, workdir: Path, *, daemonize: bool = False, timeout_s:
         _wait_ready(port, proc, timeout_s)
         pid = proc.pid
     return RedisProcess(port, workdir, pid)
+
+
+@dataclass
+class RedisCluster:
+    nodes: list[RedisProcess]
+
+    @property
+    def url(self) -> str:
+        """An online_store.url for the cluster: any node, with the +cluster scheme."""
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def start_redis_cluster(workdir: Path, nodes: int = 3, timeout_s: float = 30.0) -> RedisCluster:
+    """A Redis Cluster of ``nodes`` primaries on free loopback ports (no replicas), its slots spread over
+    them by ``redis-cli --cluster create``; returns once every node reports the cluster ok."""
+    cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+    started: list[RedisProcess] = []
+    try:
+        for i in range(nodes):
+            started.append(start_redis(free_port(), workdir / f"node-{i}", cluster=True))
+        addresses = [f"127.0.0.1:{n.port}" for n in started]
+        done = subprocess.run([cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+                              capture_output=True, text=True, timeout=timeout_s)
+        if done.returncode != 0:
+            raise SetupError(f"redis-cli --cluster create failed: {done.stdout[-500:]}{done.stderr[-500:]}")
+        deadline = time.monotonic() + timeout_s
+        for node in started:
+            while True:
+                info = subprocess.run([cli, "-p", str(node.port), "cluster", "info"], capture_output=True,
+                                      text=True, timeout=5).stdout
+                if "cluster_state:ok" in info:
+                    break
+                if time.monotonic() > deadline:
+                    raise SetupError(f"Redis Cluster node 127.0.0.1:{node.port} is not ok after {timeout_s:.0f}s")
+                time.sleep(0.1)
+    except BaseException:
+        for node in started:
+            node.stop()
+        raise
+    return RedisCluster(started)
 
 
 def ensure(repo: Path, url: str, url_from_env: bool) -> str:

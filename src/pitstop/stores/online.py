@@ -29,7 +29,8 @@ from pitstop.plan import naming
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    import redis
+
+    from pitstop.stores.redis_client import Client
 
 ENCODING = 1  # bump when the value encoding changes; part of the published schema
 GARBAGE_TTL_S = 24 * 3600  # expiry of a generation until it is switched to: collects dead publishes only
@@ -121,7 +122,7 @@ class Published:
     schema: str
 
 
-def current(client: redis.Redis, keys: ViewKeys) -> Published | None:
+def current(client: Client, keys: ViewKeys) -> Published | None:
     raw: list[Any] = client.hmget(keys.pointer, ["gen", "ds", "version", "schema"])
     if raw[0] is None:
         return None
@@ -129,7 +130,7 @@ def current(client: redis.Redis, keys: ViewKeys) -> Published | None:
     return Published(int(gen), date.fromisoformat(ds), int(version), schema)
 
 
-def new_generation(client: redis.Redis, keys: ViewKeys) -> int:
+def new_generation(client: Client, keys: ViewKeys) -> int:
     generation = int(client.incr(keys.sequence))
     client.sadd(keys.generations, generation)
     return generation
@@ -154,10 +155,12 @@ class WriteSpec:
         import pyarrow as pa
 
         from pitstop.stores import packing
-        from pitstop.stores.redis_client import connect
+        from pitstop.stores.redis_client import connect, is_cluster
 
-        client = connect(self.url)
-        connection: Any = client.connection_pool.get_connection()  # raw RESP: redis-py types it loosely
+        client: Any = connect(self.url)
+        node: Any = client.get_node_from_key(self.data_key).redis_connection if is_cluster(self.url) else client
+        pool = node.connection_pool
+        connection: Any = pool.get_connection()  # raw RESP to the node holding the generation
         key = self.data_key.encode()
         expire = b"*4\r\n$6\r\nEXPIRE\r\n$%d\r\n%s\r\n$%d\r\n%d\r\n$2\r\nNX\r\n" % (
             len(key), key, len(str(GARBAGE_TTL_S)), GARBAGE_TTL_S)
@@ -182,12 +185,12 @@ class WriteSpec:
                 connection.read_response()
                 in_flight -= 1
         finally:
-            client.connection_pool.release(connection)
+            pool.release(connection)
             client.close()
         yield pa.RecordBatch.from_pydict({"written": [written]})
 
 
-def switch(client: redis.Redis, keys: ViewKeys, generation: int, ds: date, delta_version: int, rows: int,
+def switch(client: Client, keys: ViewKeys, generation: int, ds: date, delta_version: int, rows: int,
            schema: str) -> tuple[str, list[str]]:
     """Make ``generation`` current if it is newer than the published one and complete. Returns the outcome
     ("switched", "newer", "same", "incomplete") and its details."""
@@ -197,14 +200,14 @@ def switch(client: redis.Redis, keys: ViewKeys, generation: int, ds: date, delta
     return outcome, [r.decode() if isinstance(r, bytes) else str(r) for r in result[2:]]
 
 
-def collect_garbage(client: redis.Redis, keys: ViewKeys) -> list[int]:
+def collect_garbage(client: Client, keys: ViewKeys) -> list[int]:
     """Unlink every generation older than the current one, atomically with reading which one is current
     (so a concurrent publisher's newer switch is never undone); newer generations may be in progress."""
     removed = client.eval(GARBAGE, 2, keys.pointer, keys.generations, keys.data_prefix)
     return sorted(int(g) for g in removed)
 
 
-def discard(client: redis.Redis, keys: ViewKeys, generation: int) -> bool:
+def discard(client: Client, keys: ViewKeys, generation: int) -> bool:
     """Unlink a generation that was not switched to; never the current one (a switch retried after a lost
     reply can report "same" for a generation it had made current)."""
     return bool(client.eval(DISCARD, 3, keys.pointer, keys.data(generation), keys.generations, generation))
@@ -226,24 +229,46 @@ class ViewRead:
 READ_SHA = hashlib.sha1(READ.encode()).hexdigest()
 
 
-def read_views(client: redis.Redis, requests: list[tuple[ViewKeys, list[str]]]) -> list[ViewRead]:
-    """One round trip: for each (view keys, entity fields), the current generation's values (EVALSHA of the
-    read script, pipelined when there are several views; the script is loaded once per server)."""
+def read_views(client: Client, requests: list[tuple[ViewKeys, list[str]]]) -> list[ViewRead]:
+    """One round trip (one per node on a Redis Cluster): for each (view keys, entity fields), the current
+    generation's values. EVALSHA of the read script, pipelined when there are several views; the script
+    is loaded once per server."""
     import redis as redis_lib
+    from redis.cluster import RedisCluster
 
-    def send() -> list[Any]:
-        if len(requests) == 1:
-            keys, fields = requests[0]
-            return [client.evalsha(READ_SHA, 1, keys.pointer, keys.data_prefix, *fields)]
-        pipe = client.pipeline(transaction=False)
-        for keys, fields in requests:
+    def pipelined(node: Any, asks: list[tuple[ViewKeys, list[str]]]) -> list[Any]:
+        if len(asks) == 1:
+            keys, fields = asks[0]
+            return [node.evalsha(READ_SHA, 1, keys.pointer, keys.data_prefix, *fields)]
+        pipe = node.pipeline(transaction=False)
+        for keys, fields in asks:
             pipe.evalsha(READ_SHA, 1, keys.pointer, keys.data_prefix, *fields)
         return list(pipe.execute())
+
+    def send() -> list[Any]:
+        if not isinstance(client, RedisCluster):
+            return pipelined(client, requests)
+        # a view version's keys share one hash slot: group the views by the node that serves them
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        cluster: Any = client
+        for i, (keys, _) in enumerate(requests):
+            node = cluster.get_node_from_key(keys.pointer)
+            by_node.setdefault(node.name, (node.redis_connection, []))[1].append(i)
+        replies: list[Any] = [None] * len(requests)
+        for node_client, positions in by_node.values():
+            for i, reply in zip(positions, pipelined(node_client, [requests[i] for i in positions]), strict=True):
+                replies[i] = reply
+        return replies
 
     try:
         replies = send()
     except redis_lib.exceptions.NoScriptError:
-        client.script_load(READ)  # a new or restarted server
+        client.script_load(READ)  # a new or restarted server (on a cluster: every primary)
+        replies = send()
+    except (redis_lib.exceptions.MovedError, redis_lib.exceptions.AskError):
+        if not isinstance(client, RedisCluster):
+            raise
+        client.nodes_manager.initialize()  # slots moved (resharding, failover): learn the new map once
         replies = send()
     out = []
     for reply in replies:
@@ -265,7 +290,7 @@ def snapshot_time(ds: date) -> datetime:
     return datetime(ds.year, ds.month, ds.day, tzinfo=UTC) + timedelta(days=1)
 
 
-def retired_tags(client: redis.Redis, project: str, current: set[str]) -> list[str]:
+def retired_tags(client: Client, project: str, current: set[str]) -> list[str]:
     """The view versions (``<view>__v<N>``) of ``project`` that have keys in Redis but are not in ``current``."""
     prefix = f"{naming.ONLINE_PREFIX}:{{{project}:"
     found = set()
@@ -275,7 +300,7 @@ def retired_tags(client: redis.Redis, project: str, current: set[str]) -> list[s
     return sorted(found - current)
 
 
-def remove_tag(client: redis.Redis, project: str, table: str) -> int:
+def remove_tag(client: Client, project: str, table: str) -> int:
     """Unlink every key of one view version (its tag ``<view>__v<N>``)."""
     removed = 0
     keys = [k for k in client.scan_iter(match=f"{naming.ONLINE_PREFIX}:{{{project}:{table}}}:*", count=1000)]

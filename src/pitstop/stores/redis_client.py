@@ -9,6 +9,9 @@ from pitstop.errors import ConfigError, ConnectionFailed
 
 if TYPE_CHECKING:
     import redis
+    from redis.cluster import RedisCluster
+
+    Client = redis.Redis | RedisCluster
 
 CONNECT_TIMEOUT_S = 2.0
 SOCKET_TIMEOUT_S = 5.0
@@ -16,20 +19,37 @@ RETRIES = 3  # on a dropped connection or a timeout; every command pitstop sends
 BACKOFF_BASE_S, BACKOFF_CAP_S = 0.01, 1.0  # exponential with jitter: ~10 ms, 20 ms, 40 ms
 
 
-def connect(url: str) -> redis.Redis:
-    """A pooled client for ``url`` (redis://, rediss:// for TLS, unix://); nothing is sent yet. Commands
-    are retried RETRIES times with exponential backoff when the connection drops or times out: reads,
-    HSETs into a generation and the switch script are all idempotent (a switch retried after its reply
-    was lost finds its own generation current and reports it switched)."""
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def is_cluster(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEMES)
+
+
+def connect(url: str) -> Client:
+    """A pooled client for ``url`` (redis://, rediss:// for TLS, unix://); nothing is sent yet. For
+    redis+cluster:// or rediss+cluster://, a Redis Cluster client that asks that node for the slot map
+    now (ConnectionFailed if it cannot). Commands are retried RETRIES times with exponential backoff
+    when the connection drops or times out: reads, HSETs into a generation and the switch script are all
+    idempotent (a switch retried after its reply was lost finds its own generation current and reports
+    it switched)."""
     import redis
     from redis.backoff import ExponentialWithJitterBackoff
     from redis.retry import Retry
 
+    retry = Retry(ExponentialWithJitterBackoff(base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S), RETRIES)
     try:
+        if is_cluster(url):
+            from redis.cluster import RedisCluster
+
+            try:
+                return RedisCluster.from_url(url.replace("+cluster", "", 1), retry=retry,
+                                             socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S)
+            except (redis.RedisError, OSError) as exc:
+                raise ConnectionFailed(f"cannot reach the Redis Cluster at {redact_url(url)}: {type(exc).__name__}: "
+                                       f"{str(exc).replace(url, redact_url(url))}") from exc
         return redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S,
-                                    socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=30,
-                                    retry=Retry(ExponentialWithJitterBackoff(base=BACKOFF_BASE_S,
-                                                                             cap=BACKOFF_CAP_S), RETRIES))
+                                    socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=30, retry=retry)
     except ValueError as exc:
         raise ConfigError(f"online_store.url {redact_url(url)!r} is not a valid Redis URL: "
                           f"{str(exc).replace(url, redact_url(url))}") from exc
