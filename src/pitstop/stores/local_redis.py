@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pitstop.errors import ConnectionFailed, PitstopError, SetupError
@@ -46,6 +47,7 @@ class RedisProcess:
     port: int
     workdir: Path
     pid: int
+    bus_port: int | None = None  # a cluster node's bus port
 
     @property
     def url(self) -> str:
@@ -95,12 +97,14 @@ def start_redis(port: int, workdir: Path, *, daemonize: bool = False, timeout_s:
     exe = redis_server_binary()
     workdir.mkdir(parents=True, exist_ok=True)
     pidfile = workdir / "redis.pid"
+    bus_port = None
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", str(workdir), "--logfile", str(workdir / "redis.log"), "--pidfile", str(pidfile)]
     if cluster:
         # the cluster bus gets its own free port (the default, port + 10000, may be taken or past 65535)
+        bus_port = free_port()
         args += ["--cluster-enabled", "yes", "--cluster-config-file", str(workdir / "nodes.conf"),
-                 "--cluster-port", str(free_port())]
+                 "--cluster-port", str(bus_port)]
     if daemonize:
         subprocess.run([*args, "--daemonize", "yes"], check=True)
         _wait_ready(port, None, timeout_s)
@@ -109,7 +113,7 @@ def start_redis(port: int, workdir: Path, *, daemonize: bool = False, timeout_s:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_ready(port, proc, timeout_s)
         pid = proc.pid
-    return RedisProcess(port, workdir, pid)
+    return RedisProcess(port, workdir, pid, bus_port if cluster else None)
 
 
 @dataclass
@@ -127,28 +131,26 @@ class RedisCluster:
 
 
 def start_redis_cluster(workdir: Path, nodes: int = 3, timeout_s: float = 30.0) -> RedisCluster:
-    """A Redis Cluster of ``nodes`` primaries on free loopback ports (no replicas), its slots spread over
-    them by ``redis-cli --cluster create``; returns once every node reports the cluster ok."""
-    cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+    """A Redis Cluster of ``nodes`` primaries on free loopback ports (no replicas), the 16,384 slots split
+    evenly (CLUSTER ADDSLOTSRANGE, then CLUSTER MEET); returns once every node reports the cluster ok."""
+    import redis
+
     started: list[RedisProcess] = []
     try:
         for i in range(nodes):
             started.append(start_redis(free_port(), workdir / f"node-{i}", cluster=True))
-        addresses = [f"127.0.0.1:{n.port}" for n in started]
-        done = subprocess.run([cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
-                              capture_output=True, text=True, timeout=timeout_s)
-        if done.returncode != 0:
-            raise SetupError(f"redis-cli --cluster create failed: {done.stdout[-500:]}{done.stderr[-500:]}")
+        clients: list[Any] = [redis.Redis(host="127.0.0.1", port=n.port) for n in started]
+        for i, client in enumerate(clients):
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", 16384 * i // nodes, 16384 * (i + 1) // nodes - 1)
+        for node in started[1:]:
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, node.bus_port)
         deadline = time.monotonic() + timeout_s
-        for node in started:
-            while True:
-                info = subprocess.run([cli, "-p", str(node.port), "cluster", "info"], capture_output=True,
-                                      text=True, timeout=5).stdout
-                if "cluster_state:ok" in info:
-                    break
+        for node, client in zip(started, clients, strict=True):
+            while b"cluster_state:ok" not in client.execute_command("CLUSTER", "INFO", NEVER_DECODE=True):
                 if time.monotonic() > deadline:
                     raise SetupError(f"Redis Cluster node 127.0.0.1:{node.port} is not ok after {timeout_s:.0f}s")
                 time.sleep(0.1)
+            client.close()
     except BaseException:
         for node in started:
             node.stop()
