@@ -6,7 +6,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from pitstop.errors import PlanError
+from pitstop.errors import PlanError, UsageError
+from pitstop.plan import naming
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,47 @@ def view_entry(plan: dict[str, Any], view: str) -> dict[str, Any]:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise PlanError(f"unknown view {view!r}.{hint} Views in the plan: {', '.join(sorted(views)) or 'none'}")
     return dict(views[view])
+
+
+@dataclass(frozen=True)
+class ViewFeatures:
+    """The features asked of one view: (feature name, output column) in the order asked."""
+
+    name: str
+    entry: dict[str, Any]
+    features: tuple[tuple[str, str], ...]
+
+
+def resolve_features(plan: dict[str, Any], refs: Any, full_names: bool, *, what: str = "features") -> \
+        list[ViewFeatures]:
+    """"view:feature" references checked against the plan and grouped by view (first-seen order); output
+    columns are the feature names, or view__feature with ``full_names``; two references giving the same
+    column are an error that says so."""
+    if isinstance(refs, str) or not refs:
+        raise UsageError(f"{what} must be a non-empty list of 'view:feature' references, e.g. "
+                         f"['user_transactions:amount_sum_7d']")
+    asks: dict[str, list[tuple[str, str]]] = {}
+    seen_columns: dict[str, str] = {}
+    for ref in refs:
+        try:
+            view_name, feature = naming.parse_feature_ref(ref)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        view = plan["views"].get(view_name)
+        if view is None:
+            raise UsageError(f"unknown view {view_name!r} in {ref!r}; views: {', '.join(sorted(plan['views']))}")
+        names = [f["name"] for f in view["features"]]
+        if feature not in names:
+            raise UsageError(f"view {view_name!r} has no feature {feature!r}; its features: {', '.join(names)}")
+        column = naming.full_feature_name(view_name, feature) if full_names else feature
+        if column in seen_columns and seen_columns[column] != ref:
+            raise UsageError(f"{ref!r} and {seen_columns[column]!r} both give a column {column!r}; pass "
+                             f"full_feature_names=True (--full-names) to name columns view__feature")
+        seen_columns[column] = ref
+        asked = asks.setdefault(view_name, [])
+        if (feature, column) not in asked:
+            asked.append((feature, column))
+    return [ViewFeatures(name, dict(plan["views"][name]), tuple(features)) for name, features in asks.items()]
 
 
 def _duration(seconds: int | None) -> str:

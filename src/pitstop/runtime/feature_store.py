@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pitstop.runtime.materialize import RunSummary
     from pitstop.runtime.online import OnlineReader, OnlineResponse
     from pitstop.runtime.publish import PublishResult
+    from pitstop.runtime.training_set import TrainingSet
 
 
 class FeatureStore:
@@ -115,6 +116,27 @@ class FeatureStore:
                 self._reader[1].close()
             self._reader = (stamp, OnlineReader(self.config, self.load_plan()))
         return self._reader[1]
+
+    def get_historical_features(self, entity_df: Any, features: Sequence[str], *, accuracy: str = "snapshot",
+                                full_feature_names: bool = False,
+                                timestamp_column: str = "event_timestamp") -> DataFrame:
+        """A point-in-time-correct training set (design.md §3) as a Spark DataFrame: every spine row, every
+        spine column, one column per feature. ``entity_df``: a Spark or pandas DataFrame, a path (parquet,
+        csv, Delta) or a Spark SQL query, holding the join keys and ``timestamp_column``. Use
+        ``training_set`` for the SQL it runs and the manifest that rebuilds it."""
+        return self.training_set(entity_df, features, accuracy=accuracy, full_feature_names=full_feature_names,
+                                 timestamp_column=timestamp_column).df
+
+    def training_set(self, entity_df: Any, features: Sequence[str], *, accuracy: str = "snapshot",
+                     full_feature_names: bool = False, timestamp_column: str = "event_timestamp") -> TrainingSet:
+        """Like ``get_historical_features``, with the standalone SQL (``.printable_sql()``) and the manifest
+        (``.manifest``: the Delta version of every table read); write it with ``pitstop.runtime.training_set.
+        write`` or the CLI's ``pitstop training-set``."""
+        from pitstop.runtime.training_set import get_historical_features
+
+        return get_historical_features(self.config, self.load_plan(), self.spark, entity_df, list(features),
+                                       timestamp_column=timestamp_column, full_feature_names=full_feature_names,
+                                       accuracy=accuracy)
 
     def snapshot(self, view: str, ds: date | str) -> DataFrame:
         """One materialized day of a view as a DataFrame (join keys, feature_timestamp, features)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pitstop.config import Config, redact_url
 from pitstop.errors import ConnectionFailed, PlanError, UsageError
 from pitstop.plan import naming
+from pitstop.runtime.catalog import resolve_features
 from pitstop.stores import online
 
 if TYPE_CHECKING:
@@ -91,36 +92,15 @@ class _ViewAsk:
 
 def parse_features(plan: dict[str, Any], refs: Sequence[str], full_names: bool) -> list[_ViewAsk]:
     """"view:feature" references grouped by view (in first-seen order), checked against the plan."""
-    if isinstance(refs, str) or not refs:
-        raise UsageError("features must be a non-empty list of 'view:feature' references, e.g. "
-                         "['user_transactions:amount_sum_7d']")
-    asks: dict[str, dict[str, Any]] = {}
-    seen_columns: dict[str, str] = {}
-    for ref in refs:
-        try:
-            view_name, feature = naming.parse_feature_ref(ref)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        view = plan["views"].get(view_name)
-        if view is None:
-            raise UsageError(f"unknown view {view_name!r} in {ref!r}; views: {', '.join(sorted(plan['views']))}")
-        names = [f["name"] for f in view["features"]]
-        if feature not in names:
-            raise UsageError(f"view {view_name!r} has no feature {feature!r}; its features: {', '.join(names)}")
-        if not view["online"]:
-            raise UsageError(f"view {view_name!r} is not served online (online=False in its definition)")
-        column = naming.full_feature_name(view_name, feature) if full_names else feature
-        if column in seen_columns and seen_columns[column] != ref:
-            raise UsageError(f"{ref!r} and {seen_columns[column]!r} both give a column {column!r}; pass "
-                             f"full_feature_names=True (--full-names) to name columns view__feature")
-        seen_columns[column] = ref
-        ask = asks.setdefault(view_name, {"entry": view, "features": []})
-        offset = 1 if view["kind"] == "latest" else 0  # latest-value rows start with their event time
-        if (names.index(feature) + offset, column) not in ask["features"]:
-            ask["features"].append((names.index(feature) + offset, column))
-    return [_ViewAsk(name, a["entry"], a["features"], online.ViewKeys.of(plan["project"], name,
-                                                                        int(a["entry"]["version"])))
-            for name, a in asks.items()]
+    asks = []
+    for view in resolve_features(plan, refs, full_names):
+        if not view.entry["online"]:
+            raise UsageError(f"view {view.name!r} is not served online (online=False in its definition)")
+        names = [f["name"] for f in view.entry["features"]]
+        offset = 1 if view.entry["kind"] == "latest" else 0  # latest-value rows start with their event time
+        asks.append(_ViewAsk(view.name, view.entry, [(names.index(f) + offset, c) for f, c in view.features],
+                             online.ViewKeys.of(plan["project"], view.name, int(view.entry["version"]))))
+    return asks
 
 
 def join_key_types(asks: list[_ViewAsk]) -> dict[str, str]:

@@ -1,0 +1,323 @@
+"""Training sets: a spine (entity keys + a timestamp) joined point-in-time to feature views, in Spark SQL,
+pinned to Delta versions and recorded in a manifest that rebuilds it exactly (design.md §3).
+
+The query itself is rendered by ``compute.asof.render``; this module resolves what it reads (the spine,
+each view's tables at their current Delta version and its materialized days) and runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pitstop.compute import asof
+from pitstop.compute.aggregates import CREATED, q
+from pitstop.config import Config
+from pitstop.errors import PlanError, UsageError
+from pitstop.runtime.catalog import resolve_features
+from pitstop.runtime.materialize import ViewTables
+from pitstop.stores import delta
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+MANIFEST_FORMAT = 1
+MANIFEST_FILE = "_pitstop_manifest.json"  # beside the data, inside the output folder (Spark ignores "_" files)
+DEFAULT_TIMESTAMP = "event_timestamp"
+SQL_TYPES = {"int64": "BIGINT", "float64": "DOUBLE", "string": "STRING", "bool": "BOOLEAN",
+             "timestamp": "TIMESTAMP", "date": "DATE"}
+INTEGRAL = ("tinyint", "smallint", "int", "bigint")
+
+
+class SpineRangeWarning(UserWarning):
+    """The spine asks for times the views have no materialized snapshot for."""
+
+
+@dataclass
+class TrainingSet:
+    """The result of a point-in-time join: a lazy DataFrame, the SQL it runs and its manifest."""
+
+    df: DataFrame
+    sql: str
+    manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def printable_sql(self) -> str:
+        """A standalone Spark SQL script: runs unchanged in spark-sql against the same Delta tables."""
+        head = ["-- pitstop training set: point-in-time join (design.md §3); tables pinned by VERSION AS OF",
+                "SET spark.sql.session.timeZone = UTC;"]
+        head += [f"{statement};" for statement in self.manifest["spine"].get("setup_sql", [])]
+        return "\n".join(head) + "\n" + self.sql + ";\n"
+
+
+def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str, dict[str, Any], DataFrame]:
+    """(a SQL relation for the spine, its description for the manifest, the spine DataFrame)."""
+    from pyspark.sql import DataFrame as SparkDataFrame
+
+    if isinstance(entity_df, SparkDataFrame):
+        entity_df.createOrReplaceTempView(name)
+        return name, {"kind": "dataframe"}, entity_df
+    try:
+        import pandas as pd
+
+        if isinstance(entity_df, pd.DataFrame):
+            frame = spark.createDataFrame(entity_df)
+            frame.createOrReplaceTempView(name)
+            return name, {"kind": "pandas"}, frame
+    except ImportError:  # pragma: no cover - pandas comes with pyspark[sql]
+        pass
+    if not isinstance(entity_df, str | Path) or not str(entity_df).strip():
+        raise UsageError(f"entity_df must be a Spark or pandas DataFrame, a path (parquet, csv, Delta) or a Spark "
+                         f"SQL query; got {type(entity_df).__name__}")
+    text = str(entity_df).strip()
+    if text.split(None, 1)[0].upper() in ("SELECT", "WITH", "VALUES", "FROM", "TABLE"):
+        relation = f"(\n{text}\n)"
+        return relation, {"kind": "sql", "sql": text}, spark.sql(text)
+    path = Path(text).expanduser()
+    local = "://" not in text
+    if local and not path.exists():
+        raise UsageError(f"spine {text!r} is neither an existing path (parquet, csv or Delta) nor a Spark SQL query "
+                         f"(SELECT ...)")
+    location = str(path.resolve()) if local else text
+    if delta.exists(spark, location):
+        version = delta.latest_version(spark, location)
+        relation = f"delta.`{location}` VERSION AS OF {version}"
+        return relation, {"kind": "path", "format": "delta", "path": location, "version": version}, \
+            spark.sql(f"SELECT * FROM {relation}")
+    if location.lower().endswith(".csv") or (local and path.is_dir() and any(path.glob("*.csv"))):
+        setup = (f"CREATE OR REPLACE TEMPORARY VIEW {name} USING csv OPTIONS (path '{location}', header 'true', "
+                 f"inferSchema 'true')")
+        spark.sql(setup)
+        return name, {"kind": "path", "format": "csv", "path": location, "setup_sql": [setup]}, spark.table(name)
+    relation = f"parquet.`{location}`"
+    return relation, {"kind": "path", "format": "parquet", "path": location}, spark.sql(f"SELECT * FROM {relation}")
+
+
+def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], source: str) -> str:
+    """Check the spine's columns and types; returns the SQL expression of its time as a TIMESTAMP."""
+    types = dict(spine.dtypes)
+    if timestamp not in types:
+        raise UsageError(f"the spine ({source}) has no timestamp column {timestamp!r}; its columns: "
+                         f"{', '.join(types)}. Pass timestamp_column= (--timestamp-column) to name another")
+    missing = [k for k in key_types if k not in types]
+    if missing:
+        raise UsageError(f"the spine ({source}) lacks join key column(s) {', '.join(missing)} that the asked views "
+                         f"need; its columns: {', '.join(types)}")
+    for key, plan_type in key_types.items():
+        have = types[key]
+        ok = have in INTEGRAL if plan_type == "BIGINT" else have == "string"
+        if not ok:
+            raise UsageError(f"spine column {key!r} is {have}, but the views' join key {key} is {plan_type.lower()}: "
+                             f"cast it in the spine (e.g. CAST({key} AS {plan_type}))")
+    kind = types[timestamp]
+    column = q(timestamp)
+    if kind == "timestamp":
+        return column
+    if kind == "timestamp_ntz":
+        return f"CAST({column} AS TIMESTAMP)"  # a wall-clock time: read as UTC, like sources
+    if kind == "string":
+        bad = spine.where(f"{column} IS NOT NULL AND try_cast({column} AS TIMESTAMP) IS NULL") \
+            .select(column).limit(3).collect()
+        if bad:
+            examples = ", ".join(repr(r[0]) for r in bad)
+            raise UsageError(f"spine column {timestamp!r} holds text that is not a timestamp (e.g. {examples}); "
+                             f"use ISO 8601 like '2026-03-01 12:00:00' (read as UTC) or give a timestamp column")
+        return f"CAST({column} AS TIMESTAMP)"
+    raise UsageError(f"spine column {timestamp!r} is {kind}; it must be a timestamp (or ISO 8601 text): a date is "
+                     f"ambiguous (which time of the day?); cast it, e.g. CAST({timestamp} AS TIMESTAMP) for midnight")
+
+
+def _view_read(config: Config, spark: SparkSession, name: str, entry: dict[str, Any], features: list[tuple[str, str]],
+               pinned: dict[str, Any] | None) -> tuple[asof.ViewRead | None, dict[str, Any]]:
+    """The view as the join reads it, at its current Delta versions (or those of a manifest)."""
+    dtypes = {f["name"]: f["dtype"] for f in entry["features"]}
+    empties = {f["name"]: f.get("empty_value", "null") for f in entry["features"]}
+    columns = []
+    for feature, output in features:
+        sql_type = SQL_TYPES[dtypes[feature]]
+        empty = "NULL" if empties[feature] in ("null", None) else \
+            ("CAST(0 AS DOUBLE)" if sql_type == "DOUBLE" else "CAST(0 AS BIGINT)")
+        columns.append(asof.Column(feature, output, sql_type, empty))
+    if pinned is not None:
+        path, log_path = pinned["table"], pinned["log"]
+        version, log_version = pinned["version"], pinned["log_version"]
+    else:
+        tables = ViewTables(config, name, entry)
+        path, log_path = tables.snapshots, tables.log
+        version = delta.latest_version(spark, path)
+        log_version = delta.latest_version(spark, log_path)
+    record = {"entry": entry, "table": path, "version": version, "log": log_path, "log_version": log_version}
+    if version is None or log_version is None:
+        return None, record
+    log = _read_pinned(spark, log_path, log_version, name)
+    days = tuple(sorted({r.ds for r in log.where("kind = 'snapshot'").select("ds").distinct().collect()}))
+    table = _read_pinned(spark, path, version, name)
+    view = asof.ViewRead(
+        name=name, kind=entry["kind"], table=f"delta.`{path}`", table_version=version,
+        join_keys=tuple(k["name"] for k in entry["join_keys"]), columns=tuple(columns),
+        ttl_seconds=entry["ttl_seconds"], availability_delay_seconds=int(entry.get("availability_delay_seconds") or 0),
+        days=days, has_created=CREATED in table.columns,
+        inclusive_cutoff=bool(entry.get("inclusive_cutoff", False)))
+    return view, record
+
+
+def _read_pinned(spark: SparkSession, path: str, version: int, view: str) -> DataFrame:
+    try:
+        df = delta.read(spark, path, version=version)
+        assert df is not None
+        df.schema  # noqa: B018 - resolves the version now
+        return df
+    except Exception as exc:
+        text = str(exc)
+        if "VersionNotFound" in text or "DELTA_VERSION_NOT_FOUND" in text or "FileNotFound" in text or \
+                "DELTA_FILE_NOT_FOUND" in text or "cannot time travel" in text.lower():
+            raise UsageError(f"view {view!r}: Delta version {version} of {path} is no longer available (vacuumed or "
+                             f"its log expired), so this training set cannot be rebuilt exactly; rebuild it from the "
+                             f"current tables without --from-manifest") from None
+        raise
+
+
+def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSession, entity_df: Any,
+                            features: list[str], *, timestamp_column: str = DEFAULT_TIMESTAMP,
+                            full_feature_names: bool = False, accuracy: str = "snapshot",
+                            manifest: dict[str, Any] | None = None) -> TrainingSet:
+    """Every spine row (duplicates and null keys kept) with the features as known at its time."""
+    if accuracy != "snapshot":
+        raise UsageError(f"accuracy={accuracy!r} is not supported; 'snapshot' (features as of the latest "
+                         f"snapshot before each spine time, design.md §3) is")
+    asked = resolve_features(plan, features, full_feature_names)
+    name = f"pitstop_spine_{uuid.uuid4().hex[:8]}"
+    relation, source, spine_df = _spine_relation(spark, entity_df, name)
+    source_text = source.get("path") or source.get("sql") or f"a {source['kind']} DataFrame"
+    key_types: dict[str, str] = {}
+    for view in asked:
+        for key in view.entry["join_keys"]:
+            sql_type = SQL_TYPES[key["dtype"]]
+            if key_types.setdefault(key["name"], sql_type) != sql_type:
+                raise PlanError(f"join key {key['name']!r} has different types across the asked views; ask them "
+                                f"separately")
+    ts_expr = _check_spine(spine_df, timestamp_column, key_types, source_text)
+    outputs = [c for v in asked for _, c in v.features]
+    clash = sorted(set(outputs) & {c for c, _ in spine_df.dtypes})
+    if clash:
+        raise UsageError(f"feature column(s) {', '.join(clash)} would replace spine columns of the same name; pass "
+                         f"full_feature_names=True (--full-names) or rename the spine columns")
+    stats = spine_df.selectExpr("count(1) AS n", f"min({ts_expr}) AS lo", f"max({ts_expr}) AS hi").first()
+    assert stats is not None
+    rows, lo, hi = int(stats.n), stats.lo, stats.hi
+    spine = asof.Spine(relation=relation, columns=tuple(spine_df.dtypes), timestamp=timestamp_column,
+                       timestamp_expr=ts_expr, key_types=tuple(key_types.items()),
+                       first=_utc_day(lo), last=_utc_day(hi))
+    views, records, notes = [], {}, []
+    for view in asked:
+        pinned = None if manifest is None else manifest["tables"][view.name]
+        read, record = _view_read(config, spark, view.name, view.entry, list(view.features), pinned)
+        records[view.name] = record
+        if read is None:
+            notes.append(f"view {view.name!r} has nothing materialized: its features are null. Run "
+                         f"`pitstop materialize {view.name} --start D --end D`")
+            read = asof.ViewRead(view.name, "aggregate", "", 0, tuple(k["name"] for k in view.entry["join_keys"]),
+                                 tuple(asof.Column(f, c, SQL_TYPES[_dtype(view.entry, f)]) for f, c in view.features),
+                                 None)
+        elif read.kind == "aggregate" and lo is not None and read.days:
+            have = f"{read.days[0]} .. {read.days[-1]}"
+            if _utc_day(lo) <= read.days[0] or _utc_day(hi) > read.days[-1] + _days(1):  # type: ignore[operator]
+                notes.append(f"the spine's times ({lo:%Y-%m-%d %H:%M} .. {hi:%Y-%m-%d %H:%M} UTC) reach outside "
+                             f"what {view.name!r} has materialized ({have}); rows outside get null features")
+        views.append(read)
+    for note in notes:
+        warnings.warn(note, SpineRangeWarning, stacklevel=2)
+    sql = asof.render(spine, views)
+    record = {
+        "pitstop_manifest": MANIFEST_FORMAT,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "project": plan["project"], "plan_fingerprint": plan.get("fingerprint"),
+        "features": list(features), "full_feature_names": full_feature_names, "timestamp_column": timestamp_column,
+        "accuracy": accuracy,
+        "spine": {**source, "rows": rows, "columns": [list(c) for c in spine_df.dtypes]},
+        "tables": records,
+    }
+    return TrainingSet(spark.sql(sql), sql, record, notes)
+
+
+def _dtype(entry: dict[str, Any], feature: str) -> str:
+    return next(str(f["dtype"]) for f in entry["features"] if f["name"] == feature)
+
+
+def _days(n: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(days=n)
+
+
+def _utc_day(value: datetime | None) -> date | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.date()
+
+
+def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: bool = False) -> dict[str, Any]:
+    """Write the training set and its manifest (``<out>/_pitstop_manifest.json``)."""
+    if fmt not in ("parquet", "delta"):
+        raise UsageError(f"--format {fmt!r}: use parquet or delta")
+    target = Path(out).expanduser().resolve() if "://" not in out else None
+    location = str(target) if target is not None else out
+    if target is not None and target.exists() and any(target.iterdir()) and not overwrite:
+        raise UsageError(f"{location} already exists; choose another --out or pass --overwrite")
+    began = time.monotonic()
+    result.df.write.format(fmt).mode("overwrite").save(location)
+    manifest = {**result.manifest, "output": {"path": location, "format": fmt},
+                "seconds": round(time.monotonic() - began, 3)}
+    if target is not None:
+        (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return manifest
+
+
+def load_manifest(path: str) -> dict[str, Any]:
+    file = Path(path).expanduser()
+    if file.is_dir():
+        file = file / MANIFEST_FILE
+    try:
+        manifest: dict[str, Any] = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"no training-set manifest at {file}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{file} is not a pitstop manifest (bad JSON: {exc})") from None
+    if manifest.get("pitstop_manifest") != MANIFEST_FORMAT:
+        raise UsageError(f"{file} is not a pitstop training-set manifest (format {MANIFEST_FORMAT})")
+    return manifest
+
+
+def from_manifest(config: Config, plan: dict[str, Any], spark: SparkSession, manifest: dict[str, Any]) -> TrainingSet:
+    """Rebuild a training set exactly: the same spine, features and join rules, every table read at the
+    Delta version the manifest recorded (time travel), whatever was materialized since."""
+    spine = manifest["spine"]
+    if spine["kind"] in ("dataframe", "pandas"):
+        raise UsageError(f"this training set's spine was an in-memory {spine['kind']} DataFrame, which pitstop cannot "
+                         f"read again; save spines as files (or give a SQL query) to make training sets rebuildable")
+    if spine["kind"] == "sql":
+        entity: Any = spine["sql"]
+    elif spine["format"] == "delta":
+        entity = f"SELECT * FROM delta.`{spine['path']}` VERSION AS OF {spine['version']}"
+    else:
+        entity = spine["path"]
+    # the views as they were defined then (ttl, delay, cutoff, types), whatever the plan says now
+    rebuilt_plan = {"project": manifest["project"], "fingerprint": manifest["plan_fingerprint"],
+                    "views": {name: table["entry"] for name, table in manifest["tables"].items()}}
+    result = get_historical_features(config, rebuilt_plan, spark, entity, manifest["features"],
+                                     timestamp_column=manifest["timestamp_column"],
+                                     full_feature_names=manifest["full_feature_names"],
+                                     accuracy=manifest["accuracy"], manifest=manifest)
+    if result.manifest["spine"]["rows"] != spine["rows"]:
+        raise UsageError(f"the spine now has {result.manifest['spine']['rows']:,} rows, the manifest recorded "
+                         f"{spine['rows']:,}: it changed since ({spine.get('path') or 'its query'}), so the training "
+                         f"set cannot be rebuilt exactly")
+    return result
