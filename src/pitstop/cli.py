@@ -195,6 +195,72 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_training_set(args: argparse.Namespace) -> int:
+    import warnings
+
+    from pitstop.errors import UsageError
+    from pitstop.runtime import training_set as ts
+
+    store = _store(args)
+    if args.from_manifest:
+        if args.spine or args.spine_sql or args.features:
+            raise UsageError("--from-manifest rebuilds exactly what the manifest recorded: give no --spine, "
+                             "--spine-sql or --features with it")
+    elif bool(args.spine) == bool(args.spine_sql) or not args.features:
+        raise UsageError("give the spine (--spine PATH or --spine-sql SQL, one of them) and --features "
+                         "view:feature,...; or --from-manifest FILE")
+    if not args.out and not args.print_sql:
+        raise UsageError("give --out PATH to write the training set (or --print-sql to only print its SQL)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ts.SpineRangeWarning)
+        if args.from_manifest:
+            manifest = ts.load_manifest(args.from_manifest)
+            result = ts.from_manifest(store.config, store.load_plan(), store.spark, manifest)
+        else:
+            features = [f.strip() for part in args.features for f in part.split(",") if f.strip()]
+            result = store.training_set(args.spine or args.spine_sql, features, full_feature_names=args.full_names,
+                                        timestamp_column=args.timestamp_column)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if args.print_sql:
+        print(result.printable_sql())
+    if args.out:
+        manifest = ts.write(result, args.out, args.format, overwrite=args.overwrite)
+        print(f"wrote {manifest['spine']['rows']:,} rows x {len(result.df.columns)} columns to "
+              f"{manifest['output']['path']} ({args.format}) in {manifest['seconds']:.1f}s; manifest: "
+              f"{manifest['output']['path']}/{ts.MANIFEST_FILE}", file=sys.stderr if args.print_sql else sys.stdout)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from pitstop.runtime.catalog import format_table
+    from pitstop.runtime.training_set import register_tables
+
+    store = _store(args)
+    spark = store.spark
+    tables = register_tables(store.config, store.load_plan(), spark)
+    from pitstop.runtime.materialize import first_line, is_spark_error
+
+    try:
+        df = spark.sql(args.query)
+        if args.out:
+            df.write.format(args.format).mode("error").save(args.out)
+            print(f"wrote the result to {args.out} ({args.format})")
+            return 0
+        rows = df.limit(args.limit + 1).collect()
+    except Exception as exc:
+        if is_spark_error(exc):
+            from pitstop.errors import UsageError
+
+            raise UsageError(f"Spark SQL: {first_line(exc)}. Tables: {', '.join(tables) or 'none yet'}") from None
+        raise
+    table = [list(df.columns)] + [["NULL" if v is None else str(v) for v in r] for r in rows[:args.limit]]
+    print(format_table(table))
+    if len(rows) > args.limit:
+        print(f"(more rows not shown; --limit {args.limit})")
+    return 0
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from pitstop.runtime.catalog import format_table
 
@@ -297,6 +363,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6566, help="port (default 6566)")
     p.set_defaults(func=cmd_serve)
+
+    p = add("training-set", help="a point-in-time-correct training set: the spine joined to features as known at "
+                                 "each row's time, written with a manifest that rebuilds it exactly")
+    p.add_argument("--spine", metavar="PATH", help="the spine: a parquet, csv or Delta path with the join keys and a "
+                                                  "timestamp column")
+    p.add_argument("--spine-sql", metavar="SQL", help="the spine as a Spark SQL query (the pitstop.* tables exist)")
+    p.add_argument("--features", action="append", metavar="VIEW:FEATURE,...",
+                   help="features to join, comma-separated (repeatable)")
+    p.add_argument("--out", metavar="PATH", help="output folder; the manifest goes inside it")
+    p.add_argument("--format", choices=["parquet", "delta"], default="parquet", help="output format (default parquet)")
+    p.add_argument("--timestamp-column", default="event_timestamp", metavar="C",
+                   help="the spine's time column (default event_timestamp); text is read as ISO 8601 UTC")
+    p.add_argument("--full-names", action="store_true", help="name feature columns view__feature")
+    p.add_argument("--print-sql", action="store_true",
+                   help="print the standalone Spark SQL (runs unchanged in spark-sql against the same tables)")
+    p.add_argument("--from-manifest", metavar="FILE",
+                   help="rebuild a training set exactly from its manifest (Delta time travel)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_training_set)
+
+    p = add("sql", help="run Spark SQL with every view's table registered as pitstop.<view>__v<N>")
+    p.add_argument("query", metavar="SQL")
+    p.add_argument("--limit", type=int, default=20, help="rows to print (default 20)")
+    p.add_argument("--out", metavar="PATH", help="write the result here instead of printing it")
+    p.add_argument("--format", choices=["parquet", "delta", "csv"], default="parquet")
+    p.set_defaults(func=cmd_sql)
 
     p = add("snapshot", help="export one materialized day of a view to a parquet file")
     p.add_argument("view", metavar="VIEW")

@@ -201,6 +201,41 @@ def test_spine_forms_names_and_bad_input(store: FeatureStore, spark: Any, tmp_pa
                                       ["spend:count_1d"])
 
 
+def test_cli_training_set_sql_and_rebuild(store: FeatureStore, spark: Any, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from pitstop.cli import main
+
+    spine(spark, [(1, S(D0), 0), (2, S(D1), 1)]).write.parquet(str(tmp_path / "spine"))
+    repo = str(store.repo)
+    args = ["--repo", repo, "training-set", "--spine", str(tmp_path / "spine"), "--features",
+            "spend:count_1d,spend:count_2d", "--features", "profile:country", "--out", str(tmp_path / "ts")]
+    assert main(args) == 0
+    assert "wrote 2 rows x 6 columns to" in capsys.readouterr().out
+    got = sorted((r["label"], r["count_1d"], r["count_2d"], r["country"]) for r in
+                 spark.read.parquet(str(tmp_path / "ts")).collect())
+    assert got == [(0, 2, 2, "FR"), (1, 0, 1, "US")]
+    assert main(args) == 1
+    assert "already exists; choose another --out or pass --overwrite" in capsys.readouterr().err
+    assert main(["--repo", repo, "training-set", "--from-manifest", str(tmp_path / "ts" / "_pitstop_manifest.json"),
+                 "--out", str(tmp_path / "again"), "--format", "delta"]) == 0
+    capsys.readouterr()
+    assert sorted((r["label"], r["count_1d"], r["count_2d"], r["country"]) for r in
+                  spark.read.format("delta").load(str(tmp_path / "again")).collect()) == got
+    assert main(["--repo", repo, "training-set", "--spine-sql",
+                 "SELECT user_id, CAST(max(ds) + INTERVAL 1 DAY AS TIMESTAMP) AS event_timestamp "
+                 "FROM pitstop.spend__v1 GROUP BY user_id",
+                 "--features", "spend:count_1d", "--print-sql"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("-- pitstop training set") and "VERSION AS OF" in printed
+    assert main(["--repo", repo, "sql", "SELECT user_id, count_1d FROM pitstop.spend__v1 WHERE ds = DATE '2026-03-01' "
+                                        "ORDER BY user_id"]) == 0
+    assert capsys.readouterr().out.split() == ["user_id", "count_1d", "1", "2", "2", "1"]
+    assert main(["--repo", repo, "sql", "SELECT nope FROM pitstop.spend__v1"]) == 1
+    assert "Spark SQL:" in capsys.readouterr().err
+    assert main(["--repo", repo, "training-set", "--features", "spend:count_1d", "--out", "x"]) == 1
+    assert "give the spine (--spine PATH or --spine-sql SQL" in capsys.readouterr().err
+
+
 def test_printed_sql_runs_unchanged_and_a_manifest_rebuilds_after_a_backfill(store: FeatureStore, spark: Any,
                                                                              tmp_path: Path) -> None:
     points = [(1, S(D0), 0), (2, S(D1), 1), (3, S(D1), 2), (1, ts(D1, 13), 3)]

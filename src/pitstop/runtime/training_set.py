@@ -192,6 +192,8 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
         raise UsageError(f"accuracy={accuracy!r} is not supported; 'snapshot' (features as of the latest "
                          f"snapshot before each spine time, design.md §3) is")
     asked = resolve_features(plan, features, full_feature_names)
+    if isinstance(entity_df, str) and f"{DATABASE}." in entity_df:
+        register_tables(config, plan, spark)  # a spine query over the feature tables themselves
     name = f"pitstop_spine_{uuid.uuid4().hex[:8]}"
     relation, source, spine_df = _spine_relation(spark, entity_df, name)
     source_text = source.get("path") or source.get("sql") or f"a {source['kind']} DataFrame"
@@ -321,3 +323,25 @@ def from_manifest(config: Config, plan: dict[str, Any], spark: SparkSession, man
                          f"{spine['rows']:,}: it changed since ({spine.get('path') or 'its query'}), so the training "
                          f"set cannot be rebuilt exactly")
     return result
+
+
+DATABASE = "pitstop"
+
+
+def register_tables(config: Config, plan: dict[str, Any], spark: SparkSession) -> list[str]:
+    """Register every materialized view version's feature table as ``pitstop.<view>__v<N>`` (snapshots of
+    aggregate views, rows of latest-value views) so plain Spark SQL can query them, with VERSION AS OF.
+    The database lives under the offline store (``<offline_store.path>/catalog``)."""
+    from pitstop.plan import naming
+
+    location = delta.table_path(config.offline_store_path, "catalog/pitstop.db")
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE} LOCATION '{location}'")
+    registered = []
+    for name, entry in sorted(plan["views"].items()):
+        path = ViewTables(config, name, entry).snapshots
+        if not delta.exists(spark, path):
+            continue
+        table = f"{DATABASE}.{naming.table_name(name, int(entry['version']))}"
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {table} USING DELTA LOCATION '{path}'")
+        registered.append(table)
+    return registered
