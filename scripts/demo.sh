@@ -51,11 +51,22 @@ response = FeatureStore(".").get_online_features(
 print(response.to_pandas().to_string(index=False))
 PY
 
+step "9. A point-in-time training set: every transaction of 2026-10-31 with the features known just before it"
+rm -rf data/training/demo
+pitstop training-set --spine-sql "SELECT transaction_id, user_id, merchant_id, event_timestamp, amount > 500 AS label
+  FROM parquet.\`data/source/transactions/ds=2026-10-31\`" \
+  --features user_transactions:count_7d,user_transactions:amount_avg_30d,merchant_transactions:count_1d \
+  --features user_profile:country --out data/training/demo 2>&1 | grep -v '^WARNING: Using incubator'
+pitstop sql "SELECT label, count(*) AS rows, round(avg(count_7d), 2) AS avg_count_7d,
+  round(avg(amount_avg_30d), 2) AS avg_amount_avg_30d FROM parquet.\`data/training/demo\` GROUP BY label ORDER BY label" \
+  2>&1 | grep -v '^WARNING: Using incubator'
+
 cat <<'TXT'
 
 Done: definitions compiled and recorded in the plan; two days of every view materialized into Delta
 (data/delta/: tiles, snapshots, latest values, the materialization log) and one exported; the newest
-day published to Redis and read back online (`pitstop serve` serves the same over HTTP); Spark, Delta and
-Redis checked. Validation, training sets and the Airflow DAGs arrive with their issues; `make demo` will
-run them here as they land.
+day published to Redis and read back online (`pitstop serve` serves the same over HTTP); a training set
+joined point in time and written with its manifest (data/training/demo/_pitstop_manifest.json); Spark,
+Delta and Redis checked. Validation and the Airflow DAGs arrive with their issues; `make demo` will run
+them here as they land.
 TXT

@@ -261,6 +261,17 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vacuum(args: argparse.Namespace) -> int:
+    from pitstop.runtime.training_set import vacuum
+
+    store = _store(args)
+    hours = store.config.retention_hours if args.retain_hours is None else args.retain_hours
+    done = vacuum(store.config, store.load_plan(), store.spark, args.views or None, hours)
+    print(f"vacuumed {len(done)} table(s), keeping the files of versions younger than {hours} hours; training-set "
+          f"manifests that need older versions can no longer be rebuilt")
+    return 0
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from pitstop.runtime.catalog import format_table
 
@@ -389,6 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="PATH", help="write the result here instead of printing it")
     p.add_argument("--format", choices=["parquet", "delta", "csv"], default="parquet")
     p.set_defaults(func=cmd_sql)
+
+    p = add("vacuum", help="delete table files older than the retention (offline_store.retention_hours) from the "
+                           "views' Delta tables")
+    p.add_argument("views", metavar="VIEW", nargs="*", help="views to vacuum (default: all)")
+    p.add_argument("--retain-hours", type=int, metavar="H",
+                   help="keep the files of versions younger than H hours (default: offline_store.retention_hours)")
+    p.set_defaults(func=cmd_vacuum)
 
     p = add("snapshot", help="export one materialized day of a view to a parquet file")
     p.add_argument("view", metavar="VIEW")

@@ -4,6 +4,7 @@
 project: demo
 offline_store:
   path: data/delta          # relative to the repo root, or any Hadoop URI (s3a://, abfss://, hdfs://)
+  retention_hours: 720      # `pitstop vacuum` keeps the files of table versions younger than this
 spark:
   master: local[*]
   conf: {}                  # extra Spark configuration
@@ -34,6 +35,7 @@ from pitstop.plan.naming import CONFIG_FILE, PLAN_FILE
 DEFAULT_OFFLINE_PATH = "data/delta"
 DEFAULT_SPARK_MASTER = "local[*]"
 DEFAULT_ONLINE_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_RETENTION_HOURS = 30 * 24  # training-set manifests rebuild for a month by default
 DEFAULT_MAX_ENTITIES = 10_000
 ENV_OFFLINE = "PITSTOP_OFFLINE_STORE_PATH"
 ENV_MASTER = "PITSTOP_SPARK_MASTER"
@@ -41,7 +43,7 @@ ENV_ONLINE = "PITSTOP_ONLINE_STORE_URL"
 ENV_ONLINE_PASSWORD = "PITSTOP_ONLINE_STORE_PASSWORD"
 _SCHEMA: dict[str, tuple[str, ...]] = {
     "project": (),
-    "offline_store": ("path",),
+    "offline_store": ("path", "retention_hours"),
     "spark": ("master", "conf"),
     "online_store": ("url", "max_entities"),
 }
@@ -81,6 +83,7 @@ class Config:
     spark_conf: dict[str, str] = field(default_factory=dict)
     online_store_url: str = field(default=DEFAULT_ONLINE_URL, repr=False)
     max_entities: int = DEFAULT_MAX_ENTITIES
+    retention_hours: int = DEFAULT_RETENTION_HOURS
 
     @property
     def plan_path(self) -> Path:
@@ -99,7 +102,7 @@ class Config:
         return {
             "repo": str(self.repo),
             "project": self.project,
-            "offline_store": {"path": self.offline_store_path},
+            "offline_store": {"path": self.offline_store_path, "retention_hours": self.retention_hours},
             "spark": {"master": self.spark_master,
                       "conf": {k: ("***" if _secret_key(k) else v) for k, v in sorted(self.spark_conf.items())}},
             "online_store": {"url": self.online_store_url_redacted, "max_entities": self.max_entities},
@@ -177,6 +180,10 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
         raise ConfigError(f"{path}: offline_store.path must be a string, got {offline_path!r}")
     if "://" not in offline_path and not offline_path.startswith("/"):
         offline_path = str((root / offline_path).resolve())
+    retention = offline.get("retention_hours", DEFAULT_RETENTION_HOURS)
+    if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
+        raise ConfigError(f"{path}: offline_store.retention_hours must be a whole number of hours >= 0, got "
+                          f"{retention!r}")
     master = env.get(ENV_MASTER) or spark.get("master") or DEFAULT_SPARK_MASTER
     if not isinstance(master, str):
         raise ConfigError(f"{path}: spark.master must be a string such as local[*] or "
@@ -209,4 +216,4 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
         raise ConfigError(f"{path}: spark.conf {empty} ha(s) no value; give each setting a value or remove it")
     return Config(repo=root, project=project, offline_store_path=offline_path, spark_master=master,
                   spark_conf={str(k): str(v) for k, v in conf.items()}, online_store_url=url,
-                  max_entities=max_entities)
+                  max_entities=max_entities, retention_hours=retention)

@@ -101,7 +101,7 @@ def test_help_lists_every_command() -> None:
     parser = build_parser()
     text = parser.format_help()
     commands = ["init", "plan", "apply", "ls", "describe", "materialize", "publish", "get", "serve", "consistency",
-                "snapshot", "history", "config", "demo-data", "doctor", "jars"]
+                "training-set", "sql", "vacuum", "snapshot", "history", "config", "demo-data", "doctor", "jars"]
     for command in commands:
         assert f"    {command}" in text
     subparsers = next(a for a in parser._actions if a.dest == "command")

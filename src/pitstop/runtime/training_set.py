@@ -20,8 +20,8 @@ from pitstop.compute import asof
 from pitstop.compute.aggregates import CREATED, q
 from pitstop.config import Config
 from pitstop.errors import PlanError, UsageError
-from pitstop.runtime.catalog import resolve_features
-from pitstop.runtime.materialize import ViewTables
+from pitstop.runtime.catalog import resolve_features, view_entry
+from pitstop.runtime.materialize import ViewTables, first_line
 from pitstop.stores import delta
 
 if TYPE_CHECKING:
@@ -168,19 +168,38 @@ def _view_read(config: Config, spark: SparkSession, name: str, entry: dict[str, 
 
 
 def _read_pinned(spark: SparkSession, path: str, version: int, view: str) -> DataFrame:
+    """A table at a pinned version, refusing clearly when that version is gone (vacuumed files or an
+    expired log) rather than answering from other data."""
     try:
-        df = delta.read(spark, path, version=version)
-        assert df is not None
-        df.schema  # noqa: B018 - resolves the version now
-        return df
+        missing = delta.missing_files(spark, path, version)
     except Exception as exc:
         text = str(exc)
-        if "VersionNotFound" in text or "DELTA_VERSION_NOT_FOUND" in text or "FileNotFound" in text or \
-                "DELTA_FILE_NOT_FOUND" in text or "cannot time travel" in text.lower():
-            raise UsageError(f"view {view!r}: Delta version {version} of {path} is no longer available (vacuumed or "
-                             f"its log expired), so this training set cannot be rebuilt exactly; rebuild it from the "
-                             f"current tables without --from-manifest") from None
-        raise
+        if "VERSION" not in text.upper() and "FileNotFound" not in text and "not found" not in text.lower():
+            raise
+        missing = [f"its log ({first_line(exc)})"]
+    if missing:
+        raise UsageError(f"view {view!r}: Delta version {version} of {path} is no longer available ({len(missing)} "
+                         f"file(s) vacuumed away, e.g. {missing[0]}), so this training set cannot be rebuilt exactly. "
+                         f"Rebuild it from the current tables (without --from-manifest), and raise "
+                         f"offline_store.retention_hours to keep manifests rebuildable longer") from None
+    df = delta.read(spark, path, version=version)
+    assert df is not None
+    return df
+
+
+def vacuum(config: Config, plan: dict[str, Any], spark: SparkSession, views: list[str] | None = None,
+           retain_hours: int | None = None) -> list[str]:
+    """Delta VACUUM every table of the views (default: all) with the configured retention; returns the
+    tables vacuumed. Manifests that need older versions then fail clearly."""
+    hours = config.retention_hours if retain_hours is None else retain_hours
+    done = []
+    for name in views or sorted(plan["views"]):
+        tables = ViewTables(config, name, view_entry(plan, name))
+        for path in tables.written:
+            if delta.exists(spark, path):
+                delta.vacuum(spark, path, hours)
+                done.append(path)
+    return done
 
 
 def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSession, entity_df: Any,

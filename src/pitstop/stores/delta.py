@@ -93,3 +93,30 @@ def last_commit_metadata(spark: SparkSession, path: str) -> dict[str, Any]:
 def properties(spark: SparkSession, path: str) -> dict[str, str]:
     rows = spark.sql(f"SHOW TBLPROPERTIES delta.`{path}`").collect()
     return {r["key"]: r["value"] for r in rows}
+
+
+def vacuum(spark: SparkSession, path: str, retain_hours: int) -> None:
+    """Delete the files no version younger than ``retain_hours`` needs (Delta VACUUM). Shorter than
+    Delta's 7-day safety check is allowed: pitstop's own writers are the only ones (one per table)."""
+    conf = "spark.databricks.delta.retentionDurationCheck.enabled"
+    before = spark.conf.get(conf, "true") or "true"
+    spark.conf.set(conf, "false")
+    try:
+        spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retain_hours)} HOURS")
+    finally:
+        spark.conf.set(conf, before)
+
+
+def missing_files(spark: SparkSession, path: str, version: int) -> list[str]:
+    """The data files version ``version`` of a table needs that no longer exist (vacuumed away)."""
+    df = read(spark, path, version=version)
+    if df is None:
+        return [path]
+    jvm: Any = spark._jvm
+    conf = spark._jsc.hadoopConfiguration()
+    missing = []
+    for name in df.inputFiles():
+        hadoop_path = jvm.org.apache.hadoop.fs.Path(name)
+        if not hadoop_path.getFileSystem(conf).exists(hadoop_path):
+            missing.append(name)
+    return missing
