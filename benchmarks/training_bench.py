@@ -78,12 +78,14 @@ def write_sources(repo: str, users: int, days: int) -> None:
     }), Path(repo) / "data" / "profiles" / "part-0.parquet")
 
 
-def write_spine(path: str, rows: int, users: int, days: int) -> None:
+def write_spine(path: str, rows: int, users: int, days: int, one_key: bool = False) -> None:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(rows)
+    if one_key:  # every row on user 1: the skew case
+        users = 1
     end = int(datetime(END.year, END.month, END.day, tzinfo=UTC).timestamp() * 1e6) + 86_400_000_000
     first = end - (days - 30) * 86_400_000_000
     pq.write_table(pa.table({
@@ -160,6 +162,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--spines", default="100000,1000000,5000000")
     parser.add_argument("--naive-max", type=int, default=1_000_000, help="largest spine the naive join runs on")
+    parser.add_argument("--skew", type=int, default=1_000_000,
+                        help="rows of a spine that holds one key only (0: skip)")
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--work", help="folder kept between runs (default: a temporary one)")
     args = parser.parse_args()
@@ -190,6 +194,13 @@ def main() -> None:
                 theirs = timed(naive(store, spark, str(path)))
                 line += f"; naive range join + row_number {theirs:6.1f}s: pitstop {theirs / ours:.1f}x faster"
             print(line, flush=True)
+        if args.skew:
+            path = root / f"spine_skew_{args.skew}.parquet"
+            if not path.exists():
+                child(write_spine, str(path), args.skew, args.users, args.days, True)
+            df = store.get_historical_features(str(path), FEATURES)
+            print(f"skewed spine {args.skew:,} rows, all one key: pitstop {timed(df):6.1f}s, {df.count():,} rows out",
+                  flush=True)
         jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
         status = Path(f"/proc/{jvm_pid}/status").read_text()
         jvm_peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024

@@ -47,6 +47,8 @@ delayed = FeatureView("delayed", entities=[user], source=events, online=False,
                       availability_delay=timedelta(hours=2), aggregations=[Aggregation("count", windows=["1d"])])
 profile = FeatureView("profile", entities=[user], source=profiles, online=False, ttl=timedelta(days=3),
                       features=[Feature("country", dtype="string"), Feature("limit", dtype="float64")])
+profile_incl = FeatureView("profile_incl", entities=[user], source=profiles, online=False, ttl=timedelta(days=3),
+                           inclusive_cutoff=True, features=[Feature("country", dtype="string")])
 dev = FeatureView("dev", entities=[device], source=logins, online=False,
                   aggregations=[Aggregation("count", windows=["1d"])])
 """
@@ -90,7 +92,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> FeatureStore:
     s.use_spark(spark)
     s.materialize(["spend", "delayed", "dev"], D0, D1)
     s.materialize("spend", D3, D3)  # D2 is never materialized: a gap
-    s.materialize("profile", D0, D3)
+    s.materialize(["profile", "profile_incl"], D0, D3)
     return s
 
 
@@ -152,6 +154,14 @@ def test_latest_values_as_known_at_the_time(store: FeatureStore, spark: Any) -> 
         7: ("US", 5.0), 8: (None, None), 9: ("FR", 100.0)}
 
 
+def test_inclusive_cutoff_sees_a_row_at_exactly_t(store: FeatureStore, spark: Any) -> None:
+    points = [(1, ts(D0, 6) - US, 0), (1, ts(D0, 6), 1), (1, ts(D1, 12), 2), (1, ts(D2, 8), 3)]
+    df = store.get_historical_features(spine(spark, points), ["profile:country", "profile_incl:country"],
+                                       full_feature_names=True)
+    out = {r["label"]: (r["profile__country"], r["profile_incl__country"]) for r in rows(df)}
+    assert out == {0: (None, None), 1: (None, "FR"), 2: ("DE", "DE"), 3: ("DE", "ES")}
+
+
 def test_composite_keys_do_not_collide(store: FeatureStore, spark: Any) -> None:
     points = [(1, "12", S(D0), 0), (11, "2", S(D0), 1), (1, "2", S(D0), 2)]
     df = store.get_historical_features(
@@ -177,7 +187,8 @@ def test_spine_forms_names_and_bad_input(store: FeatureStore, spark: Any, tmp_pa
         store.get_historical_features(sql, ["spend:count_1d", "delayed:count_1d"])
     with pytest.raises(UsageError, match=r"view 'spend' has no feature 'nope'; its features: count_1d, count_2d"):
         store.get_historical_features(sql, ["spend:nope"])
-    with pytest.raises(UsageError, match=r"unknown view 'nope' in 'nope:x'; views: delayed, dev, profile, spend"):
+    with pytest.raises(UsageError, match=r"unknown view 'nope' in 'nope:x'; views: delayed, dev, profile, "
+                                         r"profile_incl, spend"):
         store.get_historical_features(sql, ["nope:x"])
     with pytest.raises(UsageError, match=r"has no timestamp column 'ts'"):
         store.get_historical_features(sql, ["spend:count_1d"], timestamp_column="ts")

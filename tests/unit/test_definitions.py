@@ -159,6 +159,12 @@ def test_latest_value_view_defaults_and_bad_fields() -> None:
                     ttl=3600)  # type: ignore[arg-type]
     with pytest.raises(DefinitionError, match=r"lateness applies to aggregations only"):
         FeatureView("p", entities=[_user()], source=_src(), features=[Feature("country", "string")], lateness=2)
+    with pytest.raises(DefinitionError, match=r"inclusive_cutoff applies to latest-value views"):
+        FeatureView("a", entities=[_user()], source=_src(), aggregations=[Aggregation("count", windows=["1d"])],
+                    inclusive_cutoff=True)
+    with pytest.raises(DefinitionError, match=r"inclusive_cutoff must be True or False, got 'yes'"):
+        FeatureView("p", entities=[_user()], source=_src(), features=[Feature("country", "string")],
+                    inclusive_cutoff="yes")  # type: ignore[arg-type]
     with pytest.raises(DefinitionError, match=r"lateness must be a whole number of days ≥ 0, got -1"):
         FeatureView("a", entities=[_user()], source=_src(), aggregations=[Aggregation("count", windows=["1d"])],
                     lateness=-1)

@@ -68,6 +68,7 @@ class Spine:
     key_types: tuple[tuple[str, str], ...] = ()  # join key -> the plan's Spark SQL type, for casts
     first: date | None = None  # the spine's earliest and latest day (partition pruning); None: no rows
     last: date | None = None
+    broadcast_pairs: bool = True  # small spines: broadcast the (keys, D*) pairs that cut the snapshots down
 
 
 def _lit_date(d: date) -> str:
@@ -124,13 +125,23 @@ def _aggregate(view: ViewRead, alias: str, spine: Spine, types: dict[str, str]) 
     hi = days[-1] if spine.last is None else min(days[-1], spine.last)
     if hi < lo:
         hi = lo
-    names = ", ".join(q(k) for k in view.join_keys)
-    features = ", ".join(q(c.name) for c in view.columns)
-    ctes.append(f"{alias}_f AS (\n  SELECT {names}, {q(DS)}, {features}\n"
-                f"  FROM {view.table} VERSION AS OF {view.table_version}\n"
-                f"  WHERE {q(DS)} BETWEEN {_lit_date(lo)} AND {_lit_date(hi)}\n)")
+    features = ", ".join(f"f.{q(c.name)}" for c in view.columns)
+    last_day = _unix_day(_lit_date(days[-1]))
+    # the (keys, D*) pairs the spine asks for: the snapshot is cut down to them before the big join, by a
+    # semi-join that reads the table once without a shuffle when the pairs are broadcast
+    wanted = f"{alias}_want"
+    ctes.append(f"{wanted} AS (\n  SELECT DISTINCT {', '.join(f'{_key(k, types)} AS {q(k)}' for k in view.join_keys)}, "
+                f"c.dstar AS {q(DS)}\n  FROM spine s JOIN {cal} c ON c.day = least({target}, {last_day})\n"
+                f"  WHERE c.dstar IS NOT NULL AND " + " AND ".join(f"s.{q(k)} IS NOT NULL" for k in view.join_keys) +
+                "\n)")
+    hint = "/*+ BROADCAST(w) */ " if spine.broadcast_pairs else ""
+    pair_match = " AND ".join(f"f.{q(k)} = w.{q(k)}" for k in (*view.join_keys, DS))
+    ctes.append(f"{alias}_f AS (\n  SELECT {hint}{', '.join(f'f.{q(k)}' for k in view.join_keys)}, f.{q(DS)}, "
+                f"{features}\n  FROM {view.table} VERSION AS OF {view.table_version} f\n"
+                f"  LEFT SEMI JOIN {wanted} w ON {pair_match}\n"
+                f"  WHERE f.{q(DS)} BETWEEN {_lit_date(lo)} AND {_lit_date(hi)}\n)")
     key_match = " AND ".join(f"{alias}.{q(k)} = {_key(k, types)}" for k in view.join_keys)
-    join = (f"\nLEFT JOIN {cal} ON {cal}.day = least({target}, {_unix_day(_lit_date(days[-1]))})"
+    join = (f"\nLEFT JOIN {cal} ON {cal}.day = least({target}, {last_day})"
             f"\nLEFT JOIN {alias}_f {alias} ON {key_match} AND {alias}.{q(DS)} = {cal}.dstar")
     null_when = [f"s.{SPINE_TS} IS NULL", f"{cal}.dstar IS NULL",
                  *[f"s.{q(k)} IS NULL" for k in view.join_keys]]

@@ -188,6 +188,7 @@ class FeatureView:
     filter: str | None = None
     lateness: int = 0
     availability_delay: timedelta = timedelta(0)
+    inclusive_cutoff: bool = False
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -238,6 +239,11 @@ class FeatureView:
             check_str(what, "filter", self.filter, loc, allow_empty=False)
         if isinstance(self.lateness, bool) or not isinstance(self.lateness, int) or self.lateness < 0:
             fail(what, f"lateness must be a whole number of days ≥ 0, got {self.lateness!r}", loc)
+        if not isinstance(self.inclusive_cutoff, bool):
+            fail(what, f"inclusive_cutoff must be True or False, got {self.inclusive_cutoff!r}", loc)
+        if self.inclusive_cutoff and self.features is None:
+            fail(what, "inclusive_cutoff applies to latest-value views (features=[...]); an aggregate's snapshot "
+                       "at S(D) never holds events at or after S(D)", loc)
         if self.features is not None and self.lateness:
             fail(what, "lateness applies to aggregations only; a latest-value view copies each day's rows",
                  loc)

@@ -187,6 +187,7 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker) ->
         if windows else None,
         "ttl_seconds": _seconds(view.effective_ttl),
         "availability_delay_seconds": _seconds(view.availability_delay),
+        "inclusive_cutoff": view.inclusive_cutoff,
         "online": view.online,
         "owner": view.owner,
         "description": view.description,

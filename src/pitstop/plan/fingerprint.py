@@ -9,7 +9,8 @@ from typing import Any
 
 # Fields of a compiled view (see compiler.view_entry) and which hash each one belongs to.
 DATA_FIELDS = ("kind", "entities", "join_keys", "source", "filter", "lateness_days", "features")
-METADATA_FIELDS = ("ttl_seconds", "availability_delay_seconds", "online", "owner", "description", "tags")
+METADATA_FIELDS = ("ttl_seconds", "availability_delay_seconds", "inclusive_cutoff", "online", "owner", "description",
+                   "tags")
 
 
 def digest(value: Any) -> str:

@@ -33,6 +33,7 @@ DEFAULT_TIMESTAMP = "event_timestamp"
 SQL_TYPES = {"int64": "BIGINT", "float64": "DOUBLE", "string": "STRING", "bool": "BOOLEAN",
              "timestamp": "TIMESTAMP", "date": "DATE"}
 INTEGRAL = ("tinyint", "smallint", "int", "bigint")
+BROADCAST_PAIRS_MAX = 2_000_000  # spine rows up to which the (keys, D*) pairs are broadcast (~100 MB at most)
 
 
 class SpineRangeWarning(UserWarning):
@@ -155,9 +156,9 @@ def _view_read(config: Config, spark: SparkSession, name: str, entry: dict[str, 
     record = {"entry": entry, "table": path, "version": version, "log": log_path, "log_version": log_version}
     if version is None or log_version is None:
         return None, record
-    log = _read_pinned(spark, log_path, log_version, name)
+    log = _read_pinned(spark, log_path, log_version, name, pinned is not None)
     days = tuple(sorted({r.ds for r in log.where("kind = 'snapshot'").select("ds").distinct().collect()}))
-    table = _read_pinned(spark, path, version, name)
+    table = _read_pinned(spark, path, version, name, pinned is not None)
     view = asof.ViewRead(
         name=name, kind=entry["kind"], table=f"delta.`{path}`", table_version=version,
         join_keys=tuple(k["name"] for k in entry["join_keys"]), columns=tuple(columns),
@@ -167,11 +168,11 @@ def _view_read(config: Config, spark: SparkSession, name: str, entry: dict[str, 
     return view, record
 
 
-def _read_pinned(spark: SparkSession, path: str, version: int, view: str) -> DataFrame:
-    """A table at a pinned version, refusing clearly when that version is gone (vacuumed files or an
-    expired log) rather than answering from other data."""
+def _read_pinned(spark: SparkSession, path: str, version: int, view: str, check: bool) -> DataFrame:
+    """A table at a pinned version; with ``check`` (a manifest's old version), refusing clearly when that
+    version is gone (vacuumed files or an expired log) rather than answering from other data."""
     try:
-        missing = delta.missing_files(spark, path, version)
+        missing = delta.missing_files(spark, path, version) if check else []
     except Exception as exc:
         text = str(exc)
         if "VERSION" not in text.upper() and "FileNotFound" not in text and "not found" not in text.lower():
@@ -234,7 +235,7 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
     rows, lo, hi = int(stats.n), stats.lo, stats.hi
     spine = asof.Spine(relation=relation, columns=tuple(spine_df.dtypes), timestamp=timestamp_column,
                        timestamp_expr=ts_expr, key_types=tuple(key_types.items()),
-                       first=_utc_day(lo), last=_utc_day(hi))
+                       first=_utc_day(lo), last=_utc_day(hi), broadcast_pairs=rows <= BROADCAST_PAIRS_MAX)
     views, records, notes = [], {}, []
     for view in asked:
         pinned = None if manifest is None else manifest["tables"][view.name]
