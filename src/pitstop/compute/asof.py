@@ -29,6 +29,7 @@ from datetime import date
 from pitstop.compute.aggregates import CREATED, DS, TS, q
 
 DAY_US = 86_400_000_000
+EPOCH = date(1970, 1, 1)
 SPINE_TS = "__pitstop_t"  # the spine's time as epoch microseconds
 
 
@@ -110,14 +111,15 @@ def _aggregate(view: ViewRead, alias: str, spine: Spine, types: dict[str, str]) 
     days = sorted(set(view.days))
     if not days:
         return [], "", [f"CAST(NULL AS {c.sql_type}) AS {q(c.output)}" for c in view.columns]
-    values = ", ".join(f"({_lit_date(d)})" for d in days)
+    # every day from the first materialized one to the last -> the newest materialized day at or before it
+    # (computed here: a few hundred literal rows, broadcast; a gap maps to the day before it)
     cal = f"{alias}_cal"
-    ctes = [f"{alias}_days AS (\n  SELECT col1 AS ds FROM VALUES {values}\n)",
-            f"{cal} AS (\n  SELECT {_unix_day('c.day')} AS day,\n"
-            f"         last(m.ds, true) OVER (ORDER BY c.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
-            f"AS dstar\n"
-            f"  FROM (SELECT explode(sequence({_lit_date(days[0])}, {_lit_date(days[-1])}, INTERVAL 1 DAY)) AS day) c\n"
-            f"  LEFT JOIN {alias}_days m ON m.ds = c.day\n)"]
+    have, newest, calendar = set(days), days[0], []
+    for n in range((days[-1] - days[0]).days + 1):
+        day = _shift(days[0], n)
+        newest = day if day in have else newest
+        calendar.append(f"({(day - EPOCH).days}, {_lit_date(newest)})")
+    ctes = [f"{cal} AS (\n  SELECT col1 AS day, col2 AS dstar FROM VALUES {', '.join(calendar)}\n)"]
     # the snapshot rows the spine can reach: partition pruning on ds
     lo = days[0]
     if spine.first is not None and view.ttl_seconds is not None:  # older days are past the ttl anyway
