@@ -129,10 +129,11 @@ def _aggregate(view: ViewRead, alias: str, spine: Spine, types: dict[str, str]) 
         hi = lo
     features = ", ".join(f"f.{q(c.name)}" for c in view.columns)
     last_day = _unix_day(_lit_date(days[-1]))
-    # the (keys, D*) pairs the spine asks for: the snapshot is cut down to them before the big join, by a
-    # semi-join that reads the table once without a shuffle when the pairs are broadcast
+    # the (keys, D*) pairs the spine asks for (duplicates are harmless in a semi-join): the snapshot is cut
+    # down to them before the big join, by a semi-join that reads the table once without a shuffle when the
+    # pairs are broadcast
     wanted = f"{alias}_want"
-    ctes.append(f"{wanted} AS (\n  SELECT DISTINCT {', '.join(f'{_key(k, types)} AS {q(k)}' for k in view.join_keys)}, "
+    ctes.append(f"{wanted} AS (\n  SELECT {', '.join(f'{_key(k, types)} AS {q(k)}' for k in view.join_keys)}, "
                 f"c.dstar AS {q(DS)}\n  FROM spine s JOIN {cal} c ON c.day = least({target}, {last_day})\n"
                 f"  WHERE c.dstar IS NOT NULL AND " + " AND ".join(f"s.{q(k)} IS NOT NULL" for k in view.join_keys) +
                 "\n)")
