@@ -88,12 +88,12 @@ PROFILES = [{"user_id": 1, "country": "FR", "limit": 100.0, "event_timestamp": t
              "created": ts(D0 - timedelta(days=9))}]
 
 
-@pytest.fixture
-def store(tmp_path: Path, spark: Any, redis_url: str) -> FeatureStore:
+def make_store(tmp_path: Path, spark: Any, url: str) -> FeatureStore:
+    """The spend and profile views over EVENTS and PROFILES, applied, with the online store at ``url``."""
     repo = tmp_path / "repo"
     (repo / "feature_defs").mkdir(parents=True)
     (repo / "pitstop.yaml").write_text(f"project: t\noffline_store:\n  path: {tmp_path / 'delta'}\n"
-                                       f"online_store:\n  url: {redis_url}\n  max_entities: 50\n")
+                                       f"online_store:\n  url: {url}\n  max_entities: 50\n")
     (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS))
     write(repo / "data" / "events", EVENTS, event_schema())
     write(repo / "data" / "profiles", PROFILES, profile_schema())
@@ -101,6 +101,11 @@ def store(tmp_path: Path, spark: Any, redis_url: str) -> FeatureStore:
     registry.apply(s.config)
     s.use_spark(spark)
     return s
+
+
+@pytest.fixture
+def store(tmp_path: Path, spark: Any, redis_url: str) -> FeatureStore:
+    return make_store(tmp_path, spark, redis_url)
 
 
 def names(store: FeatureStore, view: str) -> list[str]:
@@ -444,16 +449,8 @@ def test_redis_cluster_publish_reads_one_trip_per_node_and_prune(tmp_path: Path,
 
     from pitstop.cli import main
 
-    repo = tmp_path / "repo"
-    (repo / "feature_defs").mkdir(parents=True)
-    (repo / "pitstop.yaml").write_text(f"project: t\noffline_store:\n  path: {tmp_path / 'delta'}\n"
-                                       f"online_store:\n  url: {cluster.url}\n")
-    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS))
-    write(repo / "data" / "events", EVENTS, event_schema())
-    write(repo / "data" / "profiles", PROFILES, profile_schema())
-    store = FeatureStore(repo, env={})
-    registry.apply(store.config)
-    store.use_spark(spark)
+    store = make_store(tmp_path, spark, cluster.url)
+    repo = store.repo
     store.materialize("spend", D0, D1)
     store.materialize("profile", D0 - timedelta(days=9), D1)
     nodes = [redis.Redis(port=n.port) for n in cluster.nodes]
