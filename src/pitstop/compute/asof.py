@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from pitstop.compute.aggregates import CREATED, DS, TS, q
 
@@ -64,8 +64,7 @@ class ViewRead:
 class Spine:
     relation: str  # a Spark SQL relation: a table name, delta.`/p`, parquet.`/p`, or (SELECT ...)
     columns: tuple[tuple[str, str], ...]  # (name, Spark SQL type) in order
-    timestamp: str  # the spine column holding t
-    timestamp_expr: str  # SQL turning that column into a TIMESTAMP (a cast for strings)
+    timestamp_expr: str  # SQL turning the spine's time column into a TIMESTAMP (a cast for strings)
     key_types: tuple[tuple[str, str], ...] = ()  # join key -> the plan's Spark SQL type, for casts
     first: date | None = None  # the spine's earliest and latest day (partition pruning); None: no rows
     last: date | None = None
@@ -201,8 +200,6 @@ def _latest(view: ViewRead, alias: str, spine: Spine, types: dict[str, str]) -> 
 
 
 def _shift(d: date, days: int) -> date:
-    from datetime import timedelta
-
     return d + timedelta(days=days)
 
 

@@ -12,7 +12,7 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,8 +233,8 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
     stats = spine_df.selectExpr("count(1) AS n", f"min({ts_expr}) AS lo", f"max({ts_expr}) AS hi").first()
     assert stats is not None
     rows, lo, hi = int(stats.n), stats.lo, stats.hi
-    spine = asof.Spine(relation=relation, columns=tuple(spine_df.dtypes), timestamp=timestamp_column,
-                       timestamp_expr=ts_expr, key_types=tuple(key_types.items()),
+    spine = asof.Spine(relation=relation, columns=tuple(spine_df.dtypes), timestamp_expr=ts_expr,
+                       key_types=tuple(key_types.items()),
                        first=_utc_day(lo), last=_utc_day(hi), broadcast_pairs=rows <= BROADCAST_PAIRS_MAX)
     views, records, notes = [], {}, []
     for view in asked:
@@ -247,9 +247,9 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
             read = asof.ViewRead(view.name, "aggregate", "", 0, tuple(k["name"] for k in view.entry["join_keys"]),
                                  tuple(asof.Column(f, c, SQL_TYPES[_dtype(view.entry, f)]) for f, c in view.features),
                                  None)
-        elif read.kind == "aggregate" and lo is not None and read.days:
+        elif read.kind == "aggregate" and spine.first is not None and spine.last is not None and read.days:
             have = f"{read.days[0]} .. {read.days[-1]}"
-            if _utc_day(lo) <= read.days[0] or _utc_day(hi) > read.days[-1] + _days(1):  # type: ignore[operator]
+            if spine.first <= read.days[0] or spine.last > read.days[-1] + timedelta(days=1):
                 notes.append(f"the spine's times ({lo:%Y-%m-%d %H:%M} .. {hi:%Y-%m-%d %H:%M} UTC) reach outside "
                              f"what {view.name!r} has materialized ({have}); rows outside get null features")
         views.append(read)
@@ -270,12 +270,6 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
 
 def _dtype(entry: dict[str, Any], feature: str) -> str:
     return next(str(f["dtype"]) for f in entry["features"] if f["name"] == feature)
-
-
-def _days(n: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(days=n)
 
 
 def _utc_day(value: datetime | None) -> date | None:
