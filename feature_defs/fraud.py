@@ -1,6 +1,6 @@
 """The fraud demo's feature views: card-holder spend, merchant traffic and the user profile."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from feature_defs.entities import merchant, user
 from feature_defs.sources import transactions, user_profiles
@@ -21,6 +21,7 @@ user_transactions = FeatureView(
     owner="fraud-team@example.com",
     description="How much, how often and where each card holder spends",
     tags={"domain": "fraud"},
+    start_date=date(2026, 10, 1),  # the Airflow DAG's first data interval (daily; catchup off)
 )
 
 merchant_transactions = FeatureView(
@@ -37,6 +38,7 @@ merchant_transactions = FeatureView(
     owner="fraud-team@example.com",
     description="Traffic and customer reach of each merchant",
     tags={"domain": "fraud"},
+    start_date=date(2026, 10, 1),
 )
 
 user_profile = FeatureView(
@@ -53,4 +55,5 @@ user_profile = FeatureView(
     owner="fraud-team@example.com",
     description="The card holder's profile as known at each time (corrections honoured)",
     tags={"domain": "fraud"},
+    start_date=date(2026, 10, 1),
 )

@@ -1,6 +1,6 @@
 """pitstop: the public authoring API and the FeatureStore entry point."""
 
-from pitstop.definitions import Aggregation, BatchSource, Entity, Feature, FeatureView
+from pitstop.definitions import Aggregation, BatchSource, Entity, Feature, FeatureView, TrainingSet
 from pitstop.errors import PitstopError
 from pitstop.runtime.feature_store import FeatureStore
 
@@ -14,5 +14,6 @@ __all__ = [
     "FeatureStore",
     "FeatureView",
     "PitstopError",
+    "TrainingSet",
     "__version__",
 ]

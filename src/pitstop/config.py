@@ -12,6 +12,15 @@ online_store:
   url: redis://127.0.0.1:6379/0   # rediss:// for TLS, redis+cluster://node:port for a Redis Cluster;
                                   # credentials in the URL or the environment
   max_entities: 10000       # entities one online read may ask for
+airflow:                    # the generated DAGs (dags/pitstop_dags.py)
+  spark_conn_id: pitstop_spark    # the Airflow connection spark-submit uses (its host is the master)
+  retries: 3                # transient failures only; terminal ones (bad input, failed validation) never retry
+  retry_delay_seconds: 60   # doubled on each retry (exponential backoff) ...
+  max_retry_delay_seconds: 1800   # ... up to this
+  sensor_timeout_seconds: 21600   # how long a run waits for its source data before failing
+  sensor_poke_seconds: 300  # how often the source is checked
+  deferrable: true          # the source wait runs in the triggerer (no worker slot held)
+  consistency_sample: 1000  # entities the monitor task compares between Delta and Redis
 ```
 Environment overrides: PITSTOP_OFFLINE_STORE_PATH, PITSTOP_SPARK_MASTER, PITSTOP_ONLINE_STORE_URL,
 and PITSTOP_ONLINE_STORE_PASSWORD (a password kept out of files). Credentials are never printed:
@@ -46,7 +55,44 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
     "offline_store": ("path", "retention_hours"),
     "spark": ("master", "conf"),
     "online_store": ("url", "max_entities"),
+    "airflow": ("spark_conn_id", "retries", "retry_delay_seconds", "max_retry_delay_seconds",
+                "sensor_timeout_seconds", "sensor_poke_seconds", "deferrable", "consistency_sample"),
 }
+
+
+@dataclass(frozen=True)
+class AirflowSettings:
+    """How the generated DAGs run their tasks (pitstop.yaml ``airflow:``)."""
+
+    spark_conn_id: str = "pitstop_spark"
+    retries: int = 3
+    retry_delay_seconds: int = 60
+    max_retry_delay_seconds: int = 1800
+    sensor_timeout_seconds: int = 6 * 3600
+    sensor_poke_seconds: int = 300
+    deferrable: bool = True
+    consistency_sample: int = 1000
+
+
+def _airflow_settings(section: Mapping[str, Any], source: str) -> AirflowSettings:
+    defaults = AirflowSettings()
+    values: dict[str, Any] = {}
+    for key in _SCHEMA["airflow"]:
+        value = section.get(key, getattr(defaults, key))
+        default = getattr(defaults, key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+            want = "true or false"
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= (0 if key == "retries" else 1)
+            want = "a whole number >= 0" if key == "retries" else "a whole number >= 1"
+        else:
+            ok = isinstance(value, str) and bool(value.strip())
+            want = "a non-empty string"
+        if not ok:
+            raise ConfigError(f"{source}: airflow.{key} must be {want}, got {value!r}")
+        values[key] = value
+    return AirflowSettings(**values)
 
 
 def check_project_name(project: object, where: str) -> str:
@@ -84,6 +130,7 @@ class Config:
     online_store_url: str = field(default=DEFAULT_ONLINE_URL, repr=False)
     max_entities: int = DEFAULT_MAX_ENTITIES
     retention_hours: int = DEFAULT_RETENTION_HOURS
+    airflow: AirflowSettings = field(default_factory=AirflowSettings)
 
     @property
     def plan_path(self) -> Path:
@@ -106,6 +153,7 @@ class Config:
             "spark": {"master": self.spark_master,
                       "conf": {k: ("***" if _secret_key(k) else v) for k, v in sorted(self.spark_conf.items())}},
             "online_store": {"url": self.online_store_url_redacted, "max_entities": self.max_entities},
+            "airflow": {k: getattr(self.airflow, k) for k in _SCHEMA["airflow"]},
         }
 
     def __repr__(self) -> str:
@@ -174,6 +222,7 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
     offline = _section(raw, "offline_store", str(path))
     spark = _section(raw, "spark", str(path))
     online = _section(raw, "online_store", str(path))
+    airflow = _airflow_settings(_section(raw, "airflow", str(path)), str(path))
 
     offline_path = env.get(ENV_OFFLINE) or offline.get("path") or DEFAULT_OFFLINE_PATH
     if not isinstance(offline_path, str):
@@ -216,4 +265,4 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
         raise ConfigError(f"{path}: spark.conf {empty} ha(s) no value; give each setting a value or remove it")
     return Config(repo=root, project=project, offline_store_path=offline_path, spark_master=master,
                   spark_conf={str(k): str(v) for k, v in conf.items()}, online_store_url=url,
-                  max_entities=max_entities, retention_hours=retention)
+                  max_entities=max_entities, retention_hours=retention, airflow=airflow)

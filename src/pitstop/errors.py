@@ -76,3 +76,7 @@ class UsageError(TerminalError):
 class JobFailed(TransientError):
     """A Spark job failed while computing or writing; the tables were restored to their state before the
     run, so retrying (after fixing the cause the message names, if it is in the data) is safe."""
+
+
+class ConsistencyError(TerminalError):
+    """Online values disagree with the offline snapshot they were published from."""

@@ -215,3 +215,55 @@ def test_feature_names_built_from_columns_are_checked(column: str, rule: str) ->
 def test_non_string_function_is_a_definition_error() -> None:
     with pytest.raises(DefinitionError, match=r"unknown function \['count'\]; valid functions: count, sum"):
         Aggregation(["count"], windows=["7d"])  # type: ignore[arg-type]
+
+
+def test_schedule_fields_are_checked_with_their_fix() -> None:
+    from datetime import date, datetime
+
+    def view(**kwargs: object) -> FeatureView:
+        return FeatureView("v", entities=[_user()], source=_src(), aggregations=[Aggregation("count", windows=["1d"])],
+                           **kwargs)  # type: ignore[arg-type]
+
+    assert view(schedule="0 6 * * *", start_date=date(2026, 1, 1), catchup=True, max_active_runs=2).schedule \
+        == "0 6 * * *"
+    with pytest.raises(DefinitionError, match=r"schedule must be one of @daily, @weekly, @monthly or a five-field cron "
+                                              r"line such as '0 6 \* \* \*' \(daily at 06:00 UTC\), got '@hourly'"):
+        view(schedule="@hourly")
+    with pytest.raises(DefinitionError, match=r"start_date must be a datetime.date \(e.g. date\(2026, 1, 1\)\) or "
+                                              r"None, got '2026-01-01'"):
+        view(start_date="2026-01-01")
+    with pytest.raises(DefinitionError, match="start_date must be a datetime.date"):
+        view(start_date=datetime(2026, 1, 1))
+    with pytest.raises(DefinitionError, match="max_active_runs must be a whole number ≥ 1, got 0"):
+        view(max_active_runs=0)
+    with pytest.raises(DefinitionError, match="catchup must be True or False, got 'yes'"):
+        view(catchup="yes")
+
+
+def test_source_readiness_is_checked() -> None:
+    assert BatchSource("e", path="x", format="delta", readiness="delta_commit").readiness == "delta_commit"
+    with pytest.raises(DefinitionError, match="unknown readiness 'max'; valid checks: max_event_time, delta_commit, "
+                                              "none"):
+        BatchSource("e", path="x", readiness="max")
+    with pytest.raises(DefinitionError, match="readiness='delta_commit' needs format='delta'"):
+        BatchSource("e", path="x", readiness="delta_commit")
+
+
+def test_training_set_definition_errors() -> None:
+    from pitstop import TrainingSet
+
+    line = line_after()
+    with pytest.raises(DefinitionError) as err:
+        TrainingSet("t", spine_sql="SELECT 1", features=["count_7d"], output="out")
+    assert err.value.location == f"{HERE}:{line + 1}"
+    assert "bad feature reference 'count_7d': write it as view:feature" in str(err.value)
+    with pytest.raises(DefinitionError, match="features is empty"):
+        TrainingSet("t", spine_sql="SELECT 1", features=[], output="out")
+    with pytest.raises(DefinitionError, match="repeat a feature"):
+        TrainingSet("t", spine_sql="SELECT 1", features=["a:b", "a:b"], output="out")
+    with pytest.raises(DefinitionError, match="unknown format 'csv'; valid formats: parquet, delta"):
+        TrainingSet("t", spine_sql="SELECT 1", features=["a:b"], output="out", format="csv")
+    with pytest.raises(DefinitionError, match="spine_sql must not be empty"):
+        TrainingSet("t", spine_sql=" ", features=["a:b"], output="out")
+    ts = TrainingSet("t", spine_sql="SELECT 1", features=["b:x", "a:y", "b:z"], output="out")
+    assert ts.views == ("b", "a")

@@ -242,3 +242,47 @@ def test_sys_exit_in_a_definition_file_is_reported(make_repo) -> None:
     repo = make_repo({"quits.py": "import sys\nsys.exit(3)\n"})
     assert compile_errors(repo) == [f"{repo / 'feature_defs' / 'quits.py'}:2: cannot import feature_defs.quits: "
                                     f"SystemExit: 3\n    sys.exit(3)"]
+
+
+def test_training_sets_are_compiled_and_checked_against_the_views(make_repo) -> None:
+    training = """
+    from pitstop import TrainingSet
+    good = TrainingSet("good", spine_sql="SELECT * FROM labels", features=["spend:amount_sum_7d"], output="out/t")
+    """
+    repo = make_repo({"defs.py": view_defs(), "training.py": training})
+    plan = registry.plan(load_config(repo)).compiled.data
+    assert plan["training_sets"] == {"good": {
+        "spine_sql": "SELECT * FROM labels", "features": ["spend:amount_sum_7d"], "views": ["spend"],
+        "output": "out/t", "format": "parquet", "timestamp_column": "event_timestamp", "full_feature_names": False,
+        "owner": "", "description": "", "dag_id": "pitstop__training__good"}}
+    make_repo.write(repo, "training.py", """
+    from pitstop import TrainingSet
+    bad = TrainingSet("bad", spine_sql="SELECT 1", features=["spnd:amount_sum_7d", "spend:amount_sum_8d"],
+                      output="out")
+    """)
+    errors = compile_errors(repo)
+    assert len(errors) == 2
+    assert errors[0].endswith("TrainingSet 'bad': feature 'spnd:amount_sum_7d' names view 'spnd', which is not "
+                              "defined (did you mean 'spend'?); views: spend")
+    assert errors[1].endswith("TrainingSet 'bad': view 'spend' has no feature 'amount_sum_8d' (did you mean "
+                              "'amount_sum_7d'?); its features: amount_sum_7d")
+    assert errors[0].startswith(f"{repo / 'feature_defs' / 'training.py'}:3: ")
+
+
+def test_orchestration_fields_are_metadata_only(make_repo) -> None:
+    repo = make_repo(view_defs())
+    store_config = load_config(repo)
+    registry.apply(store_config)
+    before = json.loads(store_config.plan_path.read_text())["views"]["spend"]
+    assert before["dag"] == {"schedule": "@daily", "start_date": None, "catchup": False, "max_active_runs": 1}
+    assert before["source"]["readiness"] == "max_event_time"
+    make_repo.write(repo, "defs.py", view_defs().replace(
+        'description=', 'schedule="0 6 * * *", max_active_runs=2, description=').replace(
+        'created_timestamp_field="created_timestamp")', 'created_timestamp_field="created_timestamp", readiness="none")'))
+    result = registry.plan(store_config)
+    after = result.compiled.data["views"]["spend"]
+    assert after["data_fingerprint"] == before["data_fingerprint"]
+    assert after["metadata_fingerprint"] != before["metadata_fingerprint"]
+    assert after["dag"]["schedule"] == "0 6 * * *" and after["source"]["readiness"] == "none"
+    assert result.problems == []
+    assert "metadata only, no version bump needed" in result.diff.render()

@@ -1,9 +1,9 @@
 """PURE definition objects imported by feature_defs (no I/O, no Spark, no environment reads)."""
 
 from pitstop.definitions.functions import DTYPES, FUNCTION_NAMES, FUNCTIONS
-from pitstop.definitions.objects import Aggregation, BatchSource, Entity, Feature, FeatureView
+from pitstop.definitions.objects import Aggregation, BatchSource, Entity, Feature, FeatureView, TrainingSet
 
-DEFINITION_TYPES = (Entity, BatchSource, FeatureView)
+DEFINITION_TYPES = (Entity, BatchSource, FeatureView, TrainingSet)
 
 __all__ = [
     "DEFINITION_TYPES",
@@ -15,4 +15,5 @@ __all__ = [
     "Entity",
     "Feature",
     "FeatureView",
+    "TrainingSet",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pitstop.definitions._validate import caller_location, check_identifier, check_str, fail
@@ -18,6 +18,13 @@ from pitstop.definitions.windows import parse_window, window_suffix
 from pitstop.errors import DefinitionError
 
 SOURCE_FORMATS = ("parquet", "delta")
+# How an Airflow run knows a source holds all of day D's events before computing D (the DAG's first task):
+#   max_event_time  the newest event time in the source is >= S(D) (parquet: read from the file footers'
+#                   statistics; Delta: from the per-file statistics in the transaction log)
+#   delta_commit    the Delta table has a commit made at or after S(D) (Delta sources only)
+#   none            do not wait
+READINESS_CHECKS = ("max_event_time", "delta_commit", "none")
+SCHEDULE_PRESETS = ("@daily", "@weekly", "@monthly")
 RESERVED_COLUMNS = ("ds", "feature_timestamp", "event_timestamp", "created_timestamp")
 DEFAULT_AGGREGATE_TTL = timedelta(days=1)
 
@@ -68,6 +75,7 @@ class BatchSource:
     format: str = "parquet"
     timestamp_field: str = "event_timestamp"
     created_timestamp_field: str | None = None
+    readiness: str = "max_event_time"
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +94,12 @@ class BatchSource:
                 fail(what, f"created_timestamp_field and timestamp_field are both "
                            f"{self.timestamp_field!r}; the created timestamp records when a row became "
                            f"known and must be its own column (or None)", self.location)
+        if self.readiness not in READINESS_CHECKS:
+            fail(what, f"unknown readiness {self.readiness!r}; valid checks: {', '.join(READINESS_CHECKS)}",
+                 self.location)
+        if self.readiness == "delta_commit" and self.format != "delta":
+            fail(what, "readiness='delta_commit' needs format='delta'; a parquet source is checked with "
+                       "'max_event_time' (or 'none')", self.location)
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,18 @@ class Feature:
                  self.location)
 
 
+def check_schedule(what: str, schedule: object, start_date: object, catchup: object, location: str | None) -> None:
+    """A DAG schedule: a preset or a five-field cron line (Airflow checks the cron fields themselves)."""
+    if not isinstance(schedule, str) or not (schedule in SCHEDULE_PRESETS or len(schedule.split()) == 5):
+        fail(what, f"schedule must be one of {', '.join(SCHEDULE_PRESETS)} or a five-field cron line such as "
+                   f"'0 6 * * *' (daily at 06:00 UTC), got {schedule!r}", location)
+    if start_date is not None and (not isinstance(start_date, date) or isinstance(start_date, datetime)):
+        fail(what, f"start_date must be a datetime.date (e.g. date(2026, 1, 1)) or None, got {start_date!r}",
+             location)
+    if not isinstance(catchup, bool):
+        fail(what, f"catchup must be True or False, got {catchup!r}", location)
+
+
 def _timedelta(what: str, fieldname: str, value: object, location: str | None,
                *, allow_none: bool) -> timedelta | None:
     if value is None and allow_none:
@@ -189,6 +215,10 @@ class FeatureView:
     lateness: int = 0
     availability_delay: timedelta = timedelta(0)
     inclusive_cutoff: bool = False
+    schedule: str = "@daily"
+    start_date: date | None = None
+    catchup: bool = False
+    max_active_runs: int = 1
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +277,11 @@ class FeatureView:
         if self.features is not None and self.lateness:
             fail(what, "lateness applies to aggregations only; a latest-value view copies each day's rows",
                  loc)
+        check_schedule(what, self.schedule, self.start_date, self.catchup, loc)
+        if isinstance(self.max_active_runs, bool) or not isinstance(self.max_active_runs, int) \
+                or self.max_active_runs < 1:
+            fail(what, f"max_active_runs must be a whole number ≥ 1, got {self.max_active_runs!r} (1 keeps one "
+                       f"writer per table: runs of a view never race on its Delta tables)", loc)
         names = self.feature_names()
         seen: dict[str, int] = {}
         for n in names:
@@ -293,3 +328,55 @@ class FeatureView:
             return tuple(n for a in self.aggregations for n in a.feature_names())
         assert self.features is not None
         return tuple(f.name for f in self.features)
+
+
+TRAINING_FORMATS = ("parquet", "delta")
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """A training set rebuilt by Airflow whenever its views publish a new day: a Spark SQL spine joined point
+    in time with ``features`` ("view:feature") and written under ``output`` (one folder per run, each with
+    its manifest)."""
+
+    name: str
+    spine_sql: str
+    features: Sequence[str]
+    output: str
+    format: str = "parquet"
+    timestamp_column: str = "event_timestamp"
+    full_feature_names: bool = False
+    owner: str = ""
+    description: str = ""
+    location: str | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _located(self)
+        loc = self.location
+        check_identifier("training set", self.name, loc, what="TrainingSet")
+        what = f"TrainingSet {self.name!r}"
+        check_str(what, "spine_sql", self.spine_sql, loc, allow_empty=False)
+        refs = _tuple_of_str(what, "features", self.features, loc)
+        if not refs:
+            fail(what, "features is empty: list them as 'view:feature', e.g. ['user_transactions:count_7d']", loc)
+        for ref in refs:
+            view, sep, feature = ref.partition(":") if isinstance(ref, str) else ("", "", "")
+            if not sep or not view or not feature or ":" in feature:
+                fail(what, f"bad feature reference {ref!r}: write it as view:feature, e.g. "
+                           f"'user_transactions:amount_sum_7d'", loc)
+        if len(set(refs)) != len(refs):
+            fail(what, f"features {list(refs)} repeat a feature; list each once", loc)
+        object.__setattr__(self, "features", refs)
+        check_str(what, "output", self.output, loc, allow_empty=False)
+        if self.format not in TRAINING_FORMATS:
+            fail(what, f"unknown format {self.format!r}; valid formats: {', '.join(TRAINING_FORMATS)}", loc)
+        check_str(what, "timestamp_column", self.timestamp_column, loc, allow_empty=False)
+        if not isinstance(self.full_feature_names, bool):
+            fail(what, f"full_feature_names must be True or False, got {self.full_feature_names!r}", loc)
+        check_str(what, "owner", self.owner, loc)
+        check_str(what, "description", self.description, loc)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views it reads, in first-mention order."""
+        return tuple(dict.fromkeys(ref.partition(":")[0] for ref in self.features))

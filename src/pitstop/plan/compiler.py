@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pitstop.definitions import DTYPES, FUNCTIONS, BatchSource, FeatureView
+from pitstop.definitions import DTYPES, FUNCTIONS, BatchSource, FeatureView, TrainingSet
 from pitstop.definitions.windows import window_suffix
 from pitstop.errors import DefinitionError, DefinitionErrors
 from pitstop.plan import naming
@@ -179,6 +179,7 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker) ->
             "timestamp_field": src.timestamp_field,
             "created_timestamp_field": src.created_timestamp_field,
             "columns": dict(sorted(used.items())),
+            "readiness": src.readiness,
         },
         "filter": view.filter,
         "lateness_days": view.lateness,
@@ -197,10 +198,46 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker) ->
             "tiles": naming.tile_table(view.name, view.version),
         } if kind == "aggregate" else {"latest": naming.latest_table(view.name, view.version)},
         "dag_id": naming.dag_id(view.name, view.version),
+        "dag": {
+            "schedule": view.schedule,
+            "start_date": None if view.start_date is None else view.start_date.isoformat(),
+            "catchup": view.catchup,
+            "max_active_runs": view.max_active_runs,
+        },
     }
     entry["data_fingerprint"] = data_fingerprint(entry)
     entry["metadata_fingerprint"] = metadata_fingerprint(entry)
     return entry
+
+
+def _training_entry(ts: TrainingSet, views: dict[str, Any], checker: _Checker) -> dict[str, Any] | None:
+    n_errors = len(checker.errors)
+    for ref in ts.features:
+        view_name, _, feature = ref.partition(":")
+        view = views.get(view_name)
+        if view is None:
+            checker.error(f"TrainingSet {ts.name!r}: feature {ref!r} names view {view_name!r}, which is not "
+                          f"defined{_suggest(view_name, sorted(views))}; views: {', '.join(sorted(views))}",
+                          ts.location)
+            continue
+        names = [f["name"] for f in view["features"]]
+        if feature not in names:
+            checker.error(f"TrainingSet {ts.name!r}: view {view_name!r} has no feature {feature!r}"
+                          f"{_suggest(feature, names)}; its features: {', '.join(names)}", ts.location)
+    if len(checker.errors) > n_errors:
+        return None
+    return {
+        "spine_sql": ts.spine_sql,
+        "features": list(ts.features),
+        "views": list(ts.views),
+        "output": ts.output,
+        "format": ts.format,
+        "timestamp_column": ts.timestamp_column,
+        "full_feature_names": ts.full_feature_names,
+        "owner": ts.owner,
+        "description": ts.description,
+        "dag_id": naming.training_dag_id(ts.name),
+    }
 
 
 def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
@@ -221,6 +258,8 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
         entry = _view_entry(view, schema, checker)
         if entry is not None:
             views[view.name] = entry
+    training_sets = {t.name: entry for t in discovered.training_sets
+                     if (entry := _training_entry(t, views, checker)) is not None}
     if checker.errors:
         raise DefinitionErrors(checker.errors)
     data: dict[str, Any] = {
@@ -233,6 +272,7 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
                              "schema": dict(sorted((schemas[s.name] or {}).items()))}
                     for s in discovered.sources},
         "views": views,
+        "training_sets": training_sets,
     }
     data["fingerprint"] = digest({name: [v["version"], v["data_fingerprint"]] for name, v in views.items()})
     return CompiledPlan(data, {v.name: v.location for v in discovered.views}, warnings)

@@ -116,12 +116,12 @@ def diff_plans(old: dict[str, Any] | None, new: dict[str, Any], locations: dict[
         changes.append(change)
     other: list[str] = []
     if old is not None:
-        for section in ("entities", "sources"):
+        for section, label in (("entities", "entity"), ("sources", "source"), ("training_sets", "training set")):
             for key in sorted(set(old.get(section, {})) | set(new.get(section, {}))):
                 a, b = old.get(section, {}).get(key), new.get(section, {}).get(key)
                 if a != b:
                     state = "added" if a is None else "removed" if b is None else "changed"
-                    other.append(f"{section[:-1] if section == 'sources' else 'entity'} {key} {state}")
+                    other.append(f"{label} {key} {state}")
         if old.get("project") != new.get("project"):
             other.append(f"project {old.get('project')!r} -> {new.get('project')!r}")
         if old.get("schema_version") != new.get("schema_version"):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pitstop.definitions import BatchSource, Entity, FeatureView
+from pitstop.definitions import BatchSource, Entity, FeatureView, TrainingSet
 from pitstop.definitions._validate import display_path
 from pitstop.errors import DefinitionError, DefinitionErrors
 
@@ -30,6 +30,7 @@ class Discovered:
     entities: list[Entity] = field(default_factory=list)
     sources: list[BatchSource] = field(default_factory=list)
     views: list[FeatureView] = field(default_factory=list)
+    training_sets: list[TrainingSet] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
 
 
@@ -115,7 +116,7 @@ def discover(repo: Path) -> Discovered:
                 if attr.startswith("__"):
                     continue
                 for obj in _candidates(value):
-                    if isinstance(obj, Entity | BatchSource | FeatureView) and id(obj) not in found:
+                    if isinstance(obj, Entity | BatchSource | FeatureView | TrainingSet) and id(obj) not in found:
                         found[id(obj)] = obj
                         order.append(id(obj))
     finally:
@@ -149,6 +150,8 @@ def discover(repo: Path) -> Discovered:
             result.entities.append(obj)
         elif isinstance(obj, BatchSource):
             result.sources.append(obj)
+        elif isinstance(obj, TrainingSet):
+            result.training_sets.append(obj)
         else:
             result.views.append(obj)
     if errors:
@@ -156,4 +159,5 @@ def discover(repo: Path) -> Discovered:
     result.entities.sort(key=lambda o: o.name)
     result.sources.sort(key=lambda o: o.name)
     result.views.sort(key=lambda o: o.name)
+    result.training_sets.sort(key=lambda o: o.name)
     return result

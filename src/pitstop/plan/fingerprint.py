@@ -10,7 +10,9 @@ from typing import Any
 # Fields of a compiled view (see compiler.view_entry) and which hash each one belongs to.
 DATA_FIELDS = ("kind", "entities", "join_keys", "source", "filter", "lateness_days", "features")
 METADATA_FIELDS = ("ttl_seconds", "availability_delay_seconds", "inclusive_cutoff", "online", "owner", "description",
-                   "tags")
+                   "tags", "dag")
+# source fields that say how to orchestrate, not what the values are
+SOURCE_METADATA_FIELDS = ("readiness",)
 
 
 def digest(value: Any) -> str:
@@ -30,7 +32,7 @@ def data_fingerprint(view_entry: dict[str, Any]) -> str:
     aggregate features in name order (their order in the file is irrelevant), the source path
     normalized, and the source/entity *names* left out (renaming an object changes no value)."""
     canonical = {k: view_entry[k] for k in DATA_FIELDS if k != "entities"}
-    source = {k: v for k, v in view_entry["source"].items() if k != "name"}
+    source = {k: v for k, v in view_entry["source"].items() if k != "name" and k not in SOURCE_METADATA_FIELDS}
     source["path"] = _normalized_path(source["path"])
     canonical["source"] = source
     if view_entry["kind"] == "aggregate":
@@ -39,4 +41,6 @@ def data_fingerprint(view_entry: dict[str, Any]) -> str:
 
 
 def metadata_fingerprint(view_entry: dict[str, Any]) -> str:
-    return digest({k: view_entry[k] for k in METADATA_FIELDS})
+    fields = {k: view_entry[k] for k in METADATA_FIELDS}
+    fields["source"] = {k: view_entry["source"][k] for k in SOURCE_METADATA_FIELDS}
+    return digest(fields)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from pitstop.definitions.windows import window_suffix
 
 PLAN_FILE = "dags/pitstop_plan.json"
 FEATURE_DEFS_DIR = "feature_defs"
 CONFIG_FILE = "pitstop.yaml"
 SEPARATOR = "__"
+
+
+def source_location(path: str, repo: object) -> str:
+    """A source path as written in a definition, resolved: URIs and absolute paths as they are, relative
+    paths against the feature repository."""
+    if "://" in path or PurePosixPath(path).is_absolute():
+        return path
+    return f"{repo}/{path}"
 
 
 def feature_name(base: str, window_days: int | None) -> str:
@@ -46,6 +56,16 @@ def latest_table(view: str, version: int) -> str:
 def dag_id(view: str, version: int) -> str:
     """One DAG per view version, so a version bump starts a fresh history."""
     return f"pitstop{SEPARATOR}{table_name(view, version)}"
+
+
+def training_dag_id(name: str) -> str:
+    """A TrainingSet's DAG: runs when the snapshot assets of its views update."""
+    return f"pitstop{SEPARATOR}training{SEPARATOR}{name}"
+
+
+def asset_uri(project: str, view: str, version: int) -> str:
+    """The Airflow Asset of a view version's offline table (x-: a scheme Airflow leaves as it is)."""
+    return f"x-pitstop://{project}/{table_name(view, version)}"
 
 
 def full_feature_name(view: str, feature: str) -> str:

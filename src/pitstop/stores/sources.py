@@ -6,16 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import SourceError
+from pitstop.plan.naming import source_location
 from pitstop.stores.source_schema import spark_type_word
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-
-def source_location(path: str, repo: Path) -> str:
-    if "://" in path or Path(path).is_absolute():
-        return path
-    return str(repo / path)
 
 
 def read_source(spark: SparkSession, view_name: str, view: dict[str, Any], repo: Path) -> DataFrame:

@@ -31,6 +31,9 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 ENV_CACHE = "PITSTOP_CACHE_DIR"
 ENV_JARS = "PITSTOP_DELTA_JARS"
+# Settings that take effect only when the JVM starts: under spark-submit (a job in jobs/ run by Airflow)
+# they come from the submit command, and the session the job builds leaves them alone.
+SUBMIT_FIXED = ("spark.master", "spark.jars", "spark.jars.packages", "spark.jars.ivy", "spark.driver.extraJavaOptions")
 
 
 def delta_coordinate() -> str:
@@ -129,7 +132,10 @@ def build_session(master: str, conf: dict[str, str] | None = None, app_name: str
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
-    for key, value in session_conf(master, conf).items():
+    settings = session_conf(master, conf)
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # launched by spark-submit: the JVM is already running
+        settings = {k: v for k, v in settings.items() if k not in SUBMIT_FIXED}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
