@@ -1,6 +1,7 @@
-"""Spark job: materialize one view for a range of days. argparse + one call into pitstop.runtime.
+"""Spark job: materialize views for a range of days. argparse + one call into pitstop.runtime.
 
-    spark-submit jobs/materialize.py --repo DIR --view VIEW --start YYYY-MM-DD --end YYYY-MM-DD [--no-publish]
+    spark-submit jobs/materialize.py --repo DIR --view VIEW [--view VIEW ...] --start YYYY-MM-DD
+                                     --end YYYY-MM-DD [--no-cascade] [--no-publish]
 
 Exit codes: 0 done, 3 terminal error (do not retry), 1 transient error (retry).
 """
@@ -17,7 +18,7 @@ from pitstop.runtime.jobs import exit_code, run_materialize
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", required=True, help="the feature repository (holds pitstop.yaml and the plan)")
-    parser.add_argument("--view", required=True)
+    parser.add_argument("--view", required=True, action="append", help="repeat for several views (one Spark app)")
     parser.add_argument("--start", type=date.fromisoformat, required=True)
     parser.add_argument("--end", type=date.fromisoformat, required=True)
     parser.add_argument("--no-cascade", action="store_true")

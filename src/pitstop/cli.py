@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -173,6 +175,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(_store(args), args.host, args.port)
     return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    import shlex
+    import signal
+
+    from pitstop.orchestration.local import admin_password, airflow_env, migrate, start_standalone, wait_healthy
+
+    config = _store(args).config
+    home = Path(args.home).resolve() if args.home else config.repo / ".airflow"
+    env = airflow_env(config, home=home, port=args.port)
+    if args.print_env:
+        for key in sorted(k for k in env if k.startswith(("AIRFLOW", "PITSTOP_REPO")) or k == "PATH"):
+            print(f"export {key}={shlex.quote(env[key])}")
+        return 0
+    print(f"Airflow home {home} (SQLite metadata, logs); DAGs from {config.repo / 'dags'}, plugins from "
+          f"{config.repo / 'plugins'}")
+    migrate(env)
+    log = home / "standalone.log"
+    process = start_standalone(env, log)
+    try:
+        wait_healthy(args.port, process, timeout=args.timeout)
+        password = admin_password(home) or f"(in {home / 'simple_auth_manager_passwords.json.generated'})"
+        print(f"\nAirflow is up: http://localhost:{args.port}  (login: admin / {password})")
+        print(f"Logs: {log}. Same environment in another shell: eval \"$(pitstop airflow --print-env)\" && "
+              f"airflow dags list\nCtrl-C stops it.")
+        process.wait()
+    except KeyboardInterrupt:
+        print("\nstopping Airflow ...")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+    return 0 if process.returncode in (0, -signal.SIGTERM, None) else 1
 
 
 def _json_value(value: object) -> object:
@@ -417,6 +456,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("history", help="list the commits of a view's snapshot table with the ds range each wrote")
     p.add_argument("view", metavar="VIEW")
     p.set_defaults(func=cmd_history)
+
+    p = add("airflow", help="run Airflow standalone for this repository (its DAGs and plugins; home in .airflow/) "
+                             "and print the UI address and login")
+    p.add_argument("--port", type=int, default=8080, help="UI / API port (default 8080)")
+    p.add_argument("--home", metavar="DIR", help="AIRFLOW_HOME (default: <repo>/.airflow)")
+    p.add_argument("--timeout", type=float, default=180, help="seconds to wait for Airflow to be healthy")
+    p.add_argument("--print-env", action="store_true",
+                   help="print the environment as shell exports (eval it to run `airflow ...` on the same home)")
+    p.set_defaults(func=cmd_airflow)
 
     p = add("config", help="print the effective configuration (secrets redacted)")
     p.set_defaults(func=cmd_config)

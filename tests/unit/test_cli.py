@@ -101,7 +101,8 @@ def test_help_lists_every_command() -> None:
     parser = build_parser()
     text = parser.format_help()
     commands = ["init", "plan", "apply", "ls", "describe", "materialize", "publish", "get", "serve", "consistency",
-                "training-set", "sql", "vacuum", "snapshot", "history", "config", "demo-data", "doctor", "jars"]
+                "training-set", "sql", "vacuum", "snapshot", "history", "airflow", "config", "demo-data", "doctor",
+                "jars"]
     for command in commands:
         assert f"    {command}" in text
     subparsers = next(a for a in parser._actions if a.dest == "command")
@@ -131,3 +132,18 @@ def test_init_never_overwrites_and_checks_the_project_name(tmp_path: Path,
 def test_demo_data_bad_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "demo-data", "--out", str(tmp_path), "--days", "0")
     assert code == 2 and err.startswith("error: pitstop demo-data: days must be a positive integer, got 0")
+
+
+def test_airflow_print_env_points_airflow_at_the_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "init", str(tmp_path / "r"))[0] == 0
+    code, out, _ = run(capsys, "airflow", "--repo", str(tmp_path / "r"), "--port", "8099", "--print-env")
+    assert code == 0
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+    repo = (tmp_path / "r").resolve()
+    assert exports["AIRFLOW_HOME"] == str(repo / ".airflow")
+    assert exports["AIRFLOW__CORE__DAGS_FOLDER"] == str(repo / "dags")
+    assert exports["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(repo / "plugins")
+    assert exports["AIRFLOW__API__BASE_URL"] == "http://localhost:8099"
+    assert exports["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://localhost:8099/execution/"
+    assert exports["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert exports["AIRFLOW_CONN_PITSTOP_SPARK"] == "'{\"conn_type\": \"spark\", \"host\": \"local[*]\"}'"

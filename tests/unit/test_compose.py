@@ -109,6 +109,15 @@ def test_airflow_service_points_pitstop_at_the_cluster(config: dict[str, Any], s
         assert environment.get(key) == expected, f"{service}: {key}={environment.get(key)!r}"
 
 
+@pytest.mark.parametrize("service", sorted(AIRFLOW_SERVICES))
+def test_airflow_spark_connection_is_the_pitstop_master(config: dict[str, Any], service: str) -> None:
+    """spark-submit tasks use the connection pitstop_spark: explicit, never the provider's fallback to YARN."""
+    environment = config["services"][service].get("environment", {})
+    assert json.loads(environment["AIRFLOW_CONN_PITSTOP_SPARK"]) == {
+        "conn_type": "spark", "host": PITSTOP_ENV["PITSTOP_SPARK_MASTER"], "extra": {"deploy-mode": "client"}}
+    assert environment["PITSTOP_REPO"] == "/opt/pitstop"
+
+
 def test_api_server_publishes_8080(config: dict[str, Any]) -> None:
     ports = config["services"]["airflow-apiserver"].get("ports", [])
     assert any(p["target"] == 8080 and str(p.get("published")) == "8080" for p in ports), ports

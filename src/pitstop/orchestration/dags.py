@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, TaskGroup, get_parsing_context
+from airflow.sdk import DAG, Asset, AssetAlias, CronDataIntervalTimetable, Param, get_parsing_context
 
 from pitstop.config import Config, load_config
 from pitstop.errors import PlanError
@@ -22,6 +22,7 @@ from pitstop.orchestration.schedule import view_doc_md
 from pitstop.plan import naming
 
 MANUAL_DAG_ID = f"pitstop{naming.SEPARATOR}materialize"
+MANUAL_ALIAS = "pitstop-materialize"
 
 
 def _day_param(description: str, *, required: bool = False) -> Param:
@@ -57,19 +58,28 @@ def view_asset(plan: dict[str, Any], name: str) -> Asset:
     return Asset(naming.asset_uri(plan["project"], name, entry["version"]), group="pitstop")
 
 
-def _chain(config: Config, plan: dict[str, Any], name: str, entry: dict[str, Any], repo: str) -> None:
+def _chain(config: Config, plan: dict[str, Any], view: str | None, repo: str) -> None:
+    """wait_for_source >> compute >> publish >> monitor for one view, or (view=None) for params.views."""
     settings = config.airflow
+    views = plan["views"] if view is None else {view: plan["views"][view]}
+    online = {name: bool(entry["online"]) for name, entry in views.items()}
     wait = SourceReadySensor(
-        task_id="wait_for_source", view=name, source=entry["source"], repo=repo, deferrable=settings.deferrable,
-        poke_interval=settings.sensor_poke_seconds, timeout=settings.sensor_timeout_seconds, retries=0,
+        task_id="wait_for_source", view=view, sources={n: e["source"] for n, e in views.items()}, repo=repo,
+        deferrable=settings.deferrable, poke_interval=settings.sensor_poke_seconds,
+        timeout=settings.sensor_timeout_seconds, retries=0,
         doc_md="Waits until the source holds every event before S(D) of the run's last day (a timeout fails "
                "the run; no retry).")
-    spark = {"repo": repo, "target": name, "conn_id": settings.spark_conn_id}
-    compute = PitstopJobOperator(task_id="compute", job="materialize", outlets=[view_asset(plan, name)],
+    spark: dict[str, Any] = {"repo": repo, "target": view, "views": online, "conn_id": settings.spark_conn_id}
+    if view is None:
+        assets: dict[str, Any] = {"outlets": [AssetAlias(MANUAL_ALIAS)],
+                                  "view_assets": {n: view_asset(plan, n).uri for n in views}}
+    else:
+        assets = {"outlets": [view_asset(plan, view)]}
+    compute = PitstopJobOperator(task_id="compute", job="materialize",
                                  doc_md="Tiles and snapshots of the run's days into Delta (jobs/materialize.py).",
-                                 **spark)
+                                 **assets, **spark)
     wait >> compute
-    if entry["online"]:
+    if any(online.values()):
         publish = PitstopJobOperator(task_id="publish", job="publish",
                                      doc_md="The run's last day into Redis (atomic switch; an older day never "
                                             "replaces a newer one).", **spark)
@@ -102,7 +112,7 @@ def view_dag(config: Config, plan: dict[str, Any], name: str) -> DAG:
         doc_md=view_doc_md(name, entry, plan),
         render_template_as_native_obj=False,
     ) as dag:
-        _chain(config, plan, name, entry, str(config.repo))
+        _chain(config, plan, name, str(config.repo))
     return dag
 
 
@@ -112,7 +122,7 @@ def manual_dag(config: Config, plan: dict[str, Any]) -> DAG:
     params["start"] = _day_param("First day to materialize (YYYY-MM-DD).", required=True)
     params["end"] = _day_param("Last day to materialize (YYYY-MM-DD).", required=True)
     params["views"] = Param(names, type="array", items={"type": "string", "enum": names},
-                            description="The views to materialize (each in its own task group).")
+                            description="The views to materialize (in one Spark job per task).")
     with DAG(
         dag_id=MANUAL_DAG_ID,
         description="Materialize any views over any range of days (trigger it with params)",
@@ -123,13 +133,13 @@ def manual_dag(config: Config, plan: dict[str, Any]) -> DAG:
         default_args=_default_args(config, "pitstop"),
         params=params,
         tags=["pitstop"],
-        doc_md="# pitstop: materialize\n\nTrigger with `views`, `start`, `end` (and `force`, `cascade`): each "
-               "chosen view runs the same tasks as its own DAG over the whole range in one Spark job per task.\n"
+        doc_md="# pitstop: materialize\n\nTrigger with `views`, `start`, `end` (and `force`, `cascade`): the chosen "
+               "views run the same tasks as their own DAGs, over the whole range, all views in one Spark job per "
+               "task; the asset events of the chosen views are emitted (through the alias "
+               f"`{MANUAL_ALIAS}`), so their training sets follow.\n"
                "Views: " + ", ".join(f"`{n}`" for n in names) + "\n",
     ) as dag:
-        for name in names:
-            with TaskGroup(group_id=name):
-                _chain(config, plan, name, plan["views"][name], str(config.repo))
+        _chain(config, plan, None, str(config.repo))
     return dag
 
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 from pitstop.config import Config
 
 ADMIN_USER = "admin"
+BIN = Path(sys.executable).parent
 
 
 def airflow_env(config: Config, *, home: Path | None = None, port: int = 8080,
@@ -37,6 +43,8 @@ def airflow_env(config: Config, *, home: Path | None = None, port: int = 8080,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": env.get("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30"),
         "PITSTOP_REPO": str(config.repo),
+        # spark-submit (and the venv's airflow) from this interpreter's bin folder (stack notes)
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     })
     env.setdefault(conn_var, json.dumps({"conn_type": "spark", "host": config.spark_master}))
     return env
@@ -49,3 +57,48 @@ def admin_password(home: Path) -> str | None:
         return None
     value = json.loads(path.read_text()).get(ADMIN_USER)
     return str(value) if value else None
+
+
+def airflow_command(*args: str) -> list[str]:
+    return [str(BIN / "airflow"), *args]
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    """Create or upgrade the metadata database (SQLite under AIRFLOW_HOME by default)."""
+    proc = subprocess.run(airflow_command("db", "migrate"), env=dict(env), capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        from pitstop.errors import SetupError
+
+        raise SetupError(f"`airflow db migrate` failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
+                         f"{proc.stderr[-2000:]}")
+
+
+def start_standalone(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`airflow standalone` (scheduler, DAG processor, triggerer, api-server) in its own process group."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(airflow_command("standalone"), env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def wait_healthy(port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 180) -> dict[str, object]:
+    """Poll /api/v2/monitor/health until the scheduler, DAG processor and triggerer report healthy."""
+    from pitstop.errors import SetupError
+
+    url = f"http://localhost:{port}/api/v2/monitor/health"
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SetupError(f"Airflow exited with code {process.returncode} before it was healthy")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                health: dict[str, object] = json.loads(response.read())
+            states = {k: (v or {}).get("status") for k, v in health.items() if isinstance(v, dict)}
+            if all(states.get(k) == "healthy" for k in ("metadatabase", "scheduler", "triggerer", "dag_processor")):
+                return health
+            last = json.dumps(states)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(2)
+    raise SetupError(f"Airflow was not healthy at {url} after {timeout:.0f} s (last: {last})")

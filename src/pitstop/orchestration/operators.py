@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,15 @@ TERMINAL_EXIT = 3
 JOBS = ("materialize", "publish", "monitor", "training_set")
 
 
-def _selected(context: Any, view: str) -> None:
-    """The all-views DAG passes params.views: skip the tasks of the views not chosen."""
-    views = context["params"].get("views")
-    if views is not None and view not in views:
-        raise AirflowSkipException(f"view {view} is not in params.views {views}")
+def selected_views(context: Any, view: str | None, known: list[str]) -> list[str]:
+    """The views a task acts on: its own view, or (``view=None``: the all-views DAG) params.views."""
+    if view is not None:
+        return [view]
+    chosen = list(context["params"].get("views") or [])
+    unknown = sorted(set(chosen) - set(known))
+    if unknown or not chosen:
+        raise AirflowFailException(f"params.views must list some of {', '.join(known)}; got {chosen}")
+    return sorted(set(chosen))
 
 
 def _days(context: Any) -> tuple[date, date] | None:
@@ -54,64 +58,84 @@ def check_source(source: dict[str, Any], path: str, until: datetime) -> tuple[bo
     return result.ready, result.detail
 
 
-class SourceReadyTrigger(BaseTrigger):
-    """Runs in the triggerer: checks the source every ``poke_seconds`` until it is ready."""
+Check = tuple[dict[str, Any], str]  # a source's plan entry and its resolved path
 
-    def __init__(self, source: dict[str, Any], path: str, until: str, poke_seconds: float) -> None:
+
+def _check_all(checks: list[Check], until: datetime) -> tuple[list[Check], list[str]]:
+    """(the checks still not ready, a line per source for the log)."""
+    waiting, lines = [], []
+    for source, path in checks:
+        ready, detail = check_source(source, path, until)
+        lines.append(f"{source['name']}: {detail}")
+        if not ready:
+            waiting.append((source, path))
+    return waiting, lines
+
+
+class SourceReadyTrigger(BaseTrigger):
+    """Runs in the triggerer: checks the sources every ``poke_seconds`` until every one is ready."""
+
+    def __init__(self, checks: list[Check], until: str, poke_seconds: float) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.source, self.path, self.until, self.poke_seconds = source, path, until, poke_seconds
+        self.checks = [(dict(source), path) for source, path in checks]
+        self.until, self.poke_seconds = until, poke_seconds
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}",
-                {"source": self.source, "path": self.path, "until": self.until, "poke_seconds": self.poke_seconds})
+                {"checks": [[source, path] for source, path in self.checks], "until": self.until,
+                 "poke_seconds": self.poke_seconds})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         until = datetime.fromisoformat(self.until)
+        checks = [(source, path) for source, path in self.checks]
         while True:
-            ready, detail = await asyncio.to_thread(check_source, self.source, self.path, until)
-            if ready:
-                yield TriggerEvent({"ready": True, "detail": detail})  # type: ignore[no-untyped-call]
+            checks, lines = await asyncio.to_thread(_check_all, checks, until)
+            if not checks:
+                yield TriggerEvent({"ready": True, "detail": "; ".join(lines)})  # type: ignore[no-untyped-call]
                 return
-            self.log.info("source not ready: %s; next check in %ss", detail, self.poke_seconds)
+            self.log.info("sources not ready: %s; next check in %ss", "; ".join(lines), self.poke_seconds)
             await asyncio.sleep(self.poke_seconds)
 
 
 class SourceReadySensor(BaseSensorOperator):
-    """Waits until the view's source holds every event before S(last day of the run): by default its newest
-    event time is >= S(D) (``BatchSource(readiness=...)`` chooses the check). Deferrable: the waiting
-    happens in the triggerer and holds no worker slot. Params ``force=true`` skips the wait."""
+    """Waits until the source of each view it acts on holds every event before S(last day of the run): by
+    default its newest event time is >= S(D) (``BatchSource(readiness=...)`` chooses the check).
+    Deferrable: the waiting happens in the triggerer and holds no worker slot. Params ``force=true`` skips
+    the wait. ``view=None`` (the all-views DAG): the views in params.views."""
 
     ui_color = "#e8f4ea"
 
-    def __init__(self, *, view: str, source: dict[str, Any], repo: str, deferrable: bool = True,
+    def __init__(self, *, view: str | None, sources: dict[str, dict[str, Any]], repo: str, deferrable: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(mode="poke" if deferrable else "reschedule", **kwargs)
-        self.view, self.source, self.repo, self.deferrable = view, source, repo, deferrable
+        self.view, self.sources, self.repo, self.deferrable = view, sources, repo, deferrable
 
-    def _target(self, context: Any) -> tuple[str, datetime] | None:
+    def _target(self, context: Any) -> tuple[list[Check], datetime] | None:
         from pitstop.plan.naming import source_location
 
+        views = selected_views(context, self.view, sorted(self.sources))
         days = _days(context)
         if days is None:
             return None
-        return source_location(self.source["path"], self.repo), snapshot_time(days[1])
+        checks = {(self.sources[v]["name"], self.sources[v]["path"]): self.sources[v] for v in views}
+        return ([(src, source_location(src["path"], self.repo)) for src in checks.values()],
+                snapshot_time(days[1]))
 
     def execute(self, context: Any) -> Any:
-        _selected(context, self.view)
-        if context["params"].get("force"):
-            self.log.warning("params.force: not waiting for source %s", self.source["name"])
-            return None
         target = self._target(context)
+        if context["params"].get("force"):
+            self.log.warning("params.force: not waiting for the source data")
+            return None
         if target is None:
             self.log.info("this data interval ends no day: nothing to wait for")
             return None
-        path, until = target
-        ready, detail = check_source(self.source, path, until)
-        self.log.info("source %s through %s: %s", self.source["name"], until.isoformat(), detail)
-        if ready:
+        checks, until = target
+        waiting, lines = _check_all(checks, until)
+        self.log.info("sources through %s: %s", until.isoformat(), "; ".join(lines))
+        if not waiting:
             return None
         if self.deferrable:
-            self.defer(trigger=SourceReadyTrigger(self.source, path, until.isoformat(), self.poke_interval),
+            self.defer(trigger=SourceReadyTrigger(waiting, until.isoformat(), self.poke_interval),
                        method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
         return super().execute(context)
 
@@ -119,12 +143,12 @@ class SourceReadySensor(BaseSensorOperator):
         target = self._target(context)
         if target is None:
             return True
-        ready, detail = check_source(self.source, *target)
-        self.log.info("source %s: %s", self.source["name"], detail)
-        return ready
+        waiting, lines = _check_all(*target)
+        self.log.info("sources: %s", "; ".join(lines))
+        return not waiting
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> None:
-        self.log.info("source %s ready: %s", self.source["name"], (event or {}).get("detail"))
+        self.log.info("sources ready: %s", (event or {}).get("detail"))
 
 
 class PitstopJobOperator(SparkSubmitOperator):
@@ -137,22 +161,37 @@ class PitstopJobOperator(SparkSubmitOperator):
 
     ui_color = "#fde9d9"
 
-    def __init__(self, *, job: str, target: str, repo: str, **kwargs: Any) -> None:
+    def __init__(self, *, job: str, target: str | None, repo: str, views: dict[str, bool] | None = None,
+                 view_assets: dict[str, str] | None = None, **kwargs: Any) -> None:
+        """``target``: the view (or training set) the task acts on; None: the views in params.views, of
+        ``views`` (every view of the plan -> online?), with ``view_assets`` (view -> asset URI) emitted
+        through the task's AssetAlias outlet for the chosen views."""
         if job not in JOBS:
             raise ValueError(f"unknown pitstop job {job!r}; jobs: {', '.join(JOBS)}")
-        kwargs.setdefault("name", f"pitstop-{job}-{target}")
+        kwargs.setdefault("name", f"pitstop-{job}-{target or 'views'}")
         super().__init__(application=str(Path(repo) / "jobs" / f"{job}.py"), **kwargs)
-        self.job, self.target, self.repo = job, target, repo
+        self.job, self.target, self.repo, self.views = job, target, repo, views or {}
+        self.view_assets = view_assets or {}
+
+    def job_views(self, context: Any) -> list[str]:
+        """The views this run acts on; publish and monitor skip the offline ones."""
+        views = selected_views(context, self.target, sorted(self.views))
+        if self.job in ("publish", "monitor") and self.target is None:
+            views = [v for v in views if self.views[v]]
+            if not views:
+                raise AirflowSkipException("none of the chosen views is online")
+        return views
 
     def job_arguments(self, context: Any) -> list[str] | None:
         """The job's command line for this run; None: nothing to do."""
         args = ["--repo", self.repo]
         if self.job == "training_set":
-            return [*args, "--name", self.target, "--run-id", str(context["run_id"])]
+            return [*args, "--name", str(self.target), "--run-id", str(context["run_id"])]
         days = _days(context)
         if days is None:
             return None
-        args += ["--view", self.target]
+        for view in self.job_views(context):
+            args += ["--view", view]
         if self.job == "materialize":
             args += ["--start", days[0].isoformat(), "--end", days[1].isoformat(), "--no-publish"]
             if not context["params"].get("cascade", True):
@@ -183,8 +222,6 @@ class PitstopJobOperator(SparkSubmitOperator):
         from pitstop.config import load_config
         from pitstop.stores.spark import SUBMIT_FIXED, session_conf
 
-        if self.job != "training_set":
-            _selected(context, self.target)
         args = self.job_arguments(context)
         if args is None:
             self.log.info("this data interval ends no day: nothing to do")
@@ -211,7 +248,11 @@ class PitstopJobOperator(SparkSubmitOperator):
                 raise AirflowFailException(f"pitstop {self.job} failed with a terminal error (exit "
                                            f"{TERMINAL_EXIT}: fix the input, a retry cannot help): {exc}") from None
             raise
+        if self.view_assets and self.outlets:  # the all-views DAG: asset events for the chosen views only
+            from airflow.sdk import Asset
+
+            events = context["outlet_events"][self.outlets[0]]
+            for view in self.job_views(context):
+                events.add(Asset(self.view_assets[view], group="pitstop"))
 
 
-def utc_day(value: date) -> datetime:
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)

@@ -18,8 +18,10 @@ import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyarrow.fs import FileSystem
 
 
@@ -141,6 +143,39 @@ def _delta_actions(path: str) -> tuple[list[dict[str, Any]], int]:
                 elif "remove" in action:
                     files.pop(action["remove"]["path"], None)
     return list(files.values()), commits[-1][0]
+
+
+def delta_files(path: str) -> tuple[list[dict[str, Any]], int]:
+    """The add actions (data files) of a Delta table's current version, and that version; no Spark.
+    FileNotFoundError when ``path`` holds no Delta table."""
+    return _delta_actions(path)
+
+
+def read_delta_table(path: str, columns: list[str] | None = None) -> pa.Table:
+    """The current rows of a SMALL Delta table (a log, a manifest), read with pyarrow instead of Spark.
+
+    Partition columns come back as strings. FileNotFoundError when ``path`` holds no Delta table;
+    ValueError for tables this reader cannot read correctly (deletion vectors): read those with Spark."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    adds, version = _delta_actions(path)
+    filesystem, root = _filesystem(path)
+    parts = []
+    for add in sorted(adds, key=lambda a: str(a["path"])):
+        if add.get("deletionVector"):
+            raise ValueError(f"Delta table {path} v{version} has deletion vectors: read it with Spark")
+        partition = add.get("partitionValues") or {}
+        file = unquote(str(add["path"]))
+        with filesystem.open_input_file(file if file.startswith("/") else posixpath.join(root, file)) as handle:
+            stored = None if columns is None else [c for c in columns if c not in partition]
+            table = pq.read_table(handle, columns=stored)
+        for key, value in sorted(partition.items()):
+            table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
+        parts.append(table if columns is None else table.select(columns))
+    if not parts:
+        return pa.table({})
+    return pa.concat_tables(parts, promote_options="default")
 
 
 def delta_max_event_time(path: str, column: str, until: datetime) -> Readiness:

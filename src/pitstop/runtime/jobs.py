@@ -10,31 +10,32 @@ from pitstop.errors import PitstopError
 from pitstop.runtime.feature_store import FeatureStore
 
 
-def run_materialize(repo: str, view: str, start: date, end: date, *, cascade: bool = True,
+def run_materialize(repo: str, views: list[str], start: date, end: date, *, cascade: bool = True,
                     publish: bool = True) -> str:
-    """Materialize one view; returns the run summary text. Reads only the compiled plan and config."""
+    """Materialize views (one Spark application); returns the run summaries. Reads only the plan and config."""
     store = FeatureStore(repo)
-    (summary,) = store.materialize([view], start, end, cascade=cascade, publish=publish)
-    return summary.describe()
+    return "\n".join(s.describe() for s in store.materialize(views, start, end, cascade=cascade, publish=publish))
 
 
-def run_publish(repo: str, view: str, ds: date | None) -> str:
-    """Publish one view's day (default: the newest materialized) into Redis; returns what happened."""
+def run_publish(repo: str, views: list[str], ds: date | None) -> str:
+    """Publish views' day (default: each one's newest materialized) into Redis; returns what happened."""
     store = FeatureStore(repo)
-    (result,) = store.publish([view], ds)
-    return result.describe()
+    return "\n".join(r.describe() for r in store.publish(views, ds))
 
 
-def run_monitor(repo: str, view: str, sample: int) -> str:
-    """The monitor task: a sampled Delta-vs-Redis comparison of the published day; a mismatch is terminal."""
+def run_monitor(repo: str, views: list[str], sample: int) -> str:
+    """The monitor task: a sampled Delta-vs-Redis comparison of each view's published day; a mismatch in any
+    of them is terminal (every view is checked first)."""
     from pitstop.errors import ConsistencyError
     from pitstop.runtime.consistency import check
 
     store = FeatureStore(repo)
-    report = check(store.config, store.load_plan(), view, sample, store.spark)
-    if not report.ok:
-        raise ConsistencyError(report.describe())
-    return report.describe()
+    plan = store.load_plan()
+    reports = [check(store.config, plan, view, sample, store.spark) for view in views]
+    text = "\n".join(r.describe() for r in reports)
+    if not all(r.ok for r in reports):
+        raise ConsistencyError(text)
+    return text
 
 
 def run_training_set(repo: str, name: str, run_id: str) -> str:

@@ -470,7 +470,7 @@ def snapshot_version(config: Config, plan: dict[str, Any], view_name: str, ds: d
     tables = ViewTables(config, view_name, view)
     log = delta.read(spark, tables.log)
     runs = [] if log is None else [r.run_id for r in log.where(f"kind = 'snapshot' AND ds = DATE '{ds}'").collect()]
-    commits = delta.history(spark, tables.snapshots)
+    commits = delta.history(spark, tables.snapshots) if runs else []
     versions = [int(c["version"]) for c in commits if runs and c.get("pitstop_run") == runs[0]]
     if not versions:
         raise UsageError(f"view {view_name!r} has no materialized snapshot for {ds}; run `pitstop materialize "
