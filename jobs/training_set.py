@@ -1,27 +1,14 @@
-"""Spark job: build one TrainingSet definition's training set (its spine SQL joined point in time).
+"""pitstop Spark job: build a TrainingSet definition's training set: its spine SQL joined point in
+time, written to <output>/<RUN> with its manifest.
 
     spark-submit jobs/training_set.py --repo DIR --name NAME --run-id RUN
 
-Writes <output>/<RUN> (parquet or Delta) with _pitstop_manifest.json beside it.
-Exit codes: 0 done, 3 terminal error (do not retry), 1 transient error (retry).
+Airflow's tasks run it; the command line and the code are in pitstop.runtime.jobs.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from pitstop.runtime.jobs import exit_code, run_training_set
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repo", required=True, help="the feature repository (holds pitstop.yaml and the plan)")
-    parser.add_argument("--name", required=True, help="the TrainingSet's name")
-    parser.add_argument("--run-id", required=True, help="names the output folder (the Airflow run id)")
-    args = parser.parse_args(argv)
-    return exit_code(lambda: run_training_set(args.repo, args.name, args.run_id))
-
+from pitstop.runtime.jobs import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("training_set"))

@@ -79,6 +79,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
               f"{result.compiled.data['fingerprint']}).")
     else:
         print("\nNothing to write.")
+    retired = result.diff.retired_dag_ids if result.written else []
+    if retired:
+        print(f"DAG(s) no longer generated (Airflow marks them stale; their run history stays until you remove it "
+              f"with `airflow dags delete DAG_ID`): {', '.join(retired)}")
     if args.prune:
         from pitstop.runtime.publish import prune_online
 

@@ -20,7 +20,8 @@ def test_init_plan_apply_ls_describe(tmp_path: Path, capsys: pytest.CaptureFixtu
     repo = tmp_path / "shop"
     code, out, _ = run(capsys, "init", str(repo))
     assert code == 0 and "Next: cd" in out
-    assert sorted(p.name for p in repo.iterdir()) == [".gitignore", "dags", "data", "feature_defs", "pitstop.yaml"]
+    assert sorted(p.name for p in repo.iterdir()) == [".gitignore", "dags", "data", "feature_defs", "jobs",
+                                                     "pitstop.yaml"]
     assert "project: shop" in (repo / "pitstop.yaml").read_text()
 
     code, out, err = run(capsys, "--repo", str(repo), "plan", "--check")
@@ -147,3 +148,18 @@ def test_airflow_print_env_points_airflow_at_the_repository(tmp_path: Path, caps
     assert exports["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://localhost:8099/execution/"
     assert exports["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert exports["AIRFLOW_CONN_PITSTOP_SPARK"] == "'{\"conn_type\": \"spark\", \"host\": \"local[*]\"}'"
+
+
+def test_the_dag_file_and_jobs_are_what_init_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """This repository's dags/pitstop_dags.py and jobs/*.py are exactly the files every new repository gets."""
+    from pitstop.runtime.jobs import JOBS, job_file
+    from pitstop.runtime.scaffold import DAG_FILE
+
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "dags" / "pitstop_dags.py").read_text() == DAG_FILE
+    assert sorted(p.stem for p in (root / "jobs").glob("*.py")) == sorted(JOBS)
+    for job in JOBS:
+        assert (root / "jobs" / f"{job}.py").read_text() == job_file(job), f"regenerate jobs/{job}.py"
+    assert run(capsys, "init", str(tmp_path / "r"))[0] == 0
+    assert (tmp_path / "r" / "dags" / "pitstop_dags.py").read_text() == DAG_FILE
+    assert (tmp_path / "r" / "jobs" / "training_set.py").read_text() == job_file("training_set")

@@ -232,7 +232,7 @@ def test_schedule_fields_are_checked_with_their_fix() -> None:
     with pytest.raises(DefinitionError, match=r"start_date must be a datetime.date \(e.g. date\(2026, 1, 1\)\) or "
                                               r"None, got '2026-01-01'"):
         view(start_date="2026-01-01")
-    with pytest.raises(DefinitionError, match="start_date must be a datetime.date"):
+    with pytest.raises(DefinitionError, match=r"start_date must be a datetime\.date"):
         view(start_date=datetime(2026, 1, 1))
     with pytest.raises(DefinitionError, match="max_active_runs must be a whole number ≥ 1, got 0"):
         view(max_active_runs=0)

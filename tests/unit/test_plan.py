@@ -192,7 +192,18 @@ def test_removed_view_needs_prune(make_repo) -> None:
         registry.apply(config)
     result = registry.apply(config, prune=True)
     assert result.diff.removed == ["spend"]
+    assert result.diff.retired_dag_ids == ["pitstop__spend__v1"]
     assert json.loads(config.plan_path.read_text())["views"] == {}
+
+
+def test_a_version_bump_retires_the_old_versions_dag(make_repo) -> None:
+    repo = make_repo(view_defs())
+    config = load_config(repo)
+    registry.apply(config)
+    make_repo.write(repo, "defs.py", view_defs(windows='["7d", "30d"]', version=2))
+    result = registry.apply(config)
+    assert result.diff.retired_dag_ids == ["pitstop__spend__v1"]
+    assert json.loads(config.plan_path.read_text())["views"]["spend"]["dag_id"] == "pitstop__spend__v2"
 
 
 def test_unreadable_source_reuses_the_recorded_schema(make_repo) -> None:
@@ -278,7 +289,8 @@ def test_orchestration_fields_are_metadata_only(make_repo) -> None:
     assert before["source"]["readiness"] == "max_event_time"
     make_repo.write(repo, "defs.py", view_defs().replace(
         'description=', 'schedule="0 6 * * *", max_active_runs=2, description=').replace(
-        'created_timestamp_field="created_timestamp")', 'created_timestamp_field="created_timestamp", readiness="none")'))
+        'created_timestamp_field="created_timestamp")',
+        'created_timestamp_field="created_timestamp", readiness="none")'))
     result = registry.plan(store_config)
     after = result.compiled.data["views"]["spend"]
     assert after["data_fingerprint"] == before["data_fingerprint"]

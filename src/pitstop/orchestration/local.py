@@ -21,6 +21,10 @@ from pitstop.config import Config
 
 ADMIN_USER = "admin"
 BIN = Path(sys.executable).parent
+# SQLite metadata: wait up to 60 s for a lock instead of failing at once with "database is locked" when the
+# scheduler and a CLI command (say `airflow backfill create`) write at the same time.
+SQLITE_CONNECT_ARGS = {"timeout": 60}
+SQLITE_CONNECT_ARGS_ASYNC = {"timeout": 60}
 
 
 def airflow_env(config: Config, *, home: Path | None = None, port: int = 8080,
@@ -47,6 +51,9 @@ def airflow_env(config: Config, *, home: Path | None = None, port: int = 8080,
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     })
     env.setdefault(conn_var, json.dumps({"conn_type": "spark", "host": config.spark_master}))
+    if not env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", f"{__name__}.SQLITE_CONNECT_ARGS")
+        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC", f"{__name__}.SQLITE_CONNECT_ARGS_ASYNC")
     return env
 
 

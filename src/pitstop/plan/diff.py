@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pitstop.plan.fingerprint import DATA_FIELDS, METADATA_FIELDS
+from pitstop.plan.naming import dag_id
 
 
 @dataclass
@@ -52,6 +53,12 @@ class PlanDiff:
     @property
     def removed(self) -> list[str]:
         return [c.view for c in self.changes if c.status == "removed"]
+
+    @property
+    def retired_dag_ids(self) -> list[str]:
+        """DAGs the new plan no longer generates: removed views and the old version of bumped ones."""
+        return sorted(dag_id(c.view, c.old_version) for c in self.changes if c.old_version is not None and (
+            c.status == "removed" or (c.new_version is not None and c.new_version != c.old_version)))
 
     @property
     def is_empty(self) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pitstop.config import check_project_name
 from pitstop.errors import ConfigError
 from pitstop.plan.naming import CONFIG_FILE
+from pitstop.runtime.jobs import JOBS, job_file
 
 PITSTOP_YAML = """\
 # pitstop feature repository settings. Environment overrides: PITSTOP_OFFLINE_STORE_PATH,
@@ -22,6 +23,25 @@ spark:
 online_store:
   url: redis://127.0.0.1:6379/0   # rediss:// for TLS; keep passwords in PITSTOP_ONLINE_STORE_PASSWORD
 """
+
+# dags/pitstop_dags.py of this repository and of every new one (a test keeps the two identical)
+DAG_FILE = '''\
+"""pitstop's Airflow DAGs, generated from the compiled plan (dags/pitstop_plan.json) beside this file.
+
+Parsing reads the plan and pitstop.yaml only: never feature_defs, pyspark, great_expectations or redis.
+The feature repository is this folder's parent, or $PITSTOP_REPO.
+"""
+
+import os
+from pathlib import Path
+
+from pitstop.orchestration.dags import build_dags
+
+_REPO = Path(os.environ.get("PITSTOP_REPO") or Path(__file__).resolve().parent.parent)
+
+for _dag_id, _dag in build_dags(_REPO).items():
+    globals()[_dag_id] = _dag
+'''
 
 EXAMPLE_DEFS = '''\
 """Example feature definitions: edit freely, then run `pitstop plan` and `pitstop apply`.
@@ -73,6 +93,7 @@ GITIGNORE = """\
 .venv/
 data/
 .pitstop/
+.airflow/
 __pycache__/
 *.pyc
 """
@@ -122,6 +143,8 @@ def init_repository(target: Path, project: str | None = None) -> list[Path]:
         CONFIG_FILE: PITSTOP_YAML.format(project=name),
         "feature_defs/example.py": EXAMPLE_DEFS,
         ".gitignore": GITIGNORE,
+        "dags/pitstop_dags.py": DAG_FILE,
+        **{f"jobs/{job}.py": job_file(job) for job in JOBS},
     }
     existing = sorted(rel for rel in files if (target / rel).exists())
     if existing:
@@ -133,7 +156,6 @@ def init_repository(target: Path, project: str | None = None) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)
-    (target / "dags").mkdir(exist_ok=True)
     write_sample_orders(target / "data" / "source" / "orders")
     written.append(target / "data" / "source" / "orders")
     return written

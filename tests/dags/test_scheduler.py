@@ -1,0 +1,163 @@
+"""A real scheduler run: `airflow standalone` (scheduler, DAG processor, triggerer, api-server) on a one-view
+repository; a 3-day backfill created with the CLI runs every task against real Spark, Delta and Redis; the
+asset updates trigger the TrainingSet DAG; the same backfill again with --reprocess-behavior completed really
+executes and changes no value. Slow (each task is a spark-submit): marked, still run in CI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.redis]
+DAG = "pitstop__spend__v1"
+TRAINING_DAG = "pitstop__training__labels"
+DEFS = """
+from datetime import date
+from pitstop import Aggregation, BatchSource, Entity, FeatureView, TrainingSet
+
+user = Entity("user", join_keys=["user_id"])
+transactions = BatchSource("transactions", path="data/source/transactions")
+spend = FeatureView(
+    "spend", entities=[user], source=transactions, owner="ml@example.com",
+    aggregations=[Aggregation("count", windows=["1d", "7d"]), Aggregation("sum", column="amount", windows=["7d"])],
+    start_date=date(2027, 1, 1),  # no scheduled run before the backfill's: the test creates every run itself
+)
+labels = TrainingSet(
+    "labels", features=["spend:count_7d", "spend:amount_sum_7d"], output="data/training/labels",
+    spine_sql="SELECT user_id, event_timestamp FROM parquet.`data/source/transactions` WHERE ds = '2026-10-30'",
+)
+"""
+
+
+def last_json(text: str) -> Any:
+    """The JSON an Airflow CLI command printed after its warnings."""
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith(("[", "{")):
+            return json.loads(line)
+    raise AssertionError(f"no JSON in the output:\n{text[-2000:]}")
+
+
+def runs(airflow: Any, dag_id: str) -> list[dict[str, Any]]:
+    return list(last_json(airflow.run("dags", "list-runs", dag_id, "-o", "json").stdout or "[]"))
+
+
+def wait_for(what: str, check: Any, timeout: float, log: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(5)
+    tail = log.read_text(errors="replace")[-6000:] if log.exists() else ""
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; standalone log tail:\n{tail}")
+
+
+def backfill_done(airflow: Any, dag_id: str, days: list[str], after: str) -> Any:
+    def check() -> list[dict[str, Any]] | None:
+        found = {r["logical_date"][:10]: r for r in runs(airflow, dag_id) if r["logical_date"]}
+        failed = [r for r in found.values() if r["state"] == "failed"]
+        if failed:
+            pytest.fail(f"backfill run(s) failed: {failed}")
+        mine = [found.get(d) for d in days]
+        if all(r is not None and r["state"] == "success" and (r["end_date"] or "") > after for r in mine):
+            return mine  # type: ignore[return-value]
+        return None
+
+    return check
+
+
+def snapshot_rows(repo: Path, spark: Any, days: list[date]) -> dict[str, list[dict[str, Any]]]:
+    from pitstop import FeatureStore
+
+    store = FeatureStore(repo, env={})
+    store.use_spark(spark)
+    return {d.isoformat(): sorted((r.asDict() for r in store.snapshot("spend", d).collect()),
+                                  key=lambda r: r["user_id"]) for d in days}
+
+
+def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
+        tmp_path: Path, airflow_homes: Any, redis_server: Any, spark: Any) -> None:
+    from pitstop import FeatureStore
+    from pitstop.config import load_config
+    from pitstop.demo.data import generate_demo_data
+    from pitstop.orchestration.local import start_standalone, wait_healthy
+    from pitstop.runtime import registry
+    from pitstop.stores import delta
+
+    repo = tmp_path / "repo"
+    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "feature_defs" / "defs.py").write_text(DEFS)
+    root = Path(__file__).resolve().parents[2]
+    for folder in ("jobs", "dags"):
+        (repo / folder).mkdir()
+        for file in (root / folder).glob("*.py"):
+            (repo / folder / file.name).write_text(file.read_text())
+    (repo / "plugins").mkdir()
+    (repo / "pitstop.yaml").write_text(
+        f"project: sched\nspark:\n  master: local[2]\n  conf:\n    spark.sql.shuffle.partitions: \"2\"\n"
+        f"    spark.ui.enabled: \"false\"\nonline_store:\n  url: {redis_server.url}\n"
+        f"airflow:\n  retries: 1\n  retry_delay_seconds: 5\n  sensor_poke_seconds: 5\n  consistency_sample: 100\n")
+    generate_demo_data(repo / "data" / "source", transactions=2_000, users=40, merchants=5, days=4,
+                       end=date(2026, 10, 31))
+    registry.apply(load_config(repo, env={}))
+    airflow = airflow_homes(repo)
+    port = int(airflow.env["AIRFLOW__API__PORT"])
+    log = airflow.home / "standalone.log"
+    process = start_standalone(airflow.env, log)
+    try:
+        wait_healthy(port, process, timeout=240)
+        wait_for("the DAG processor to serialize the DAGs",
+                 lambda: {DAG, TRAINING_DAG} <= {d["dag_id"] for d in last_json(
+                     airflow.run("dags", "list", "-o", "json").stdout or "[]")}, 240, log)
+        airflow.run("dags", "unpause", DAG)
+        airflow.run("dags", "unpause", TRAINING_DAG)
+        days = ["2026-10-28", "2026-10-29", "2026-10-30"]
+        began = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        airflow.run("backfill", "create", "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
+                    "--max-active-runs", "1")
+        first = wait_for("the 3-day backfill", backfill_done(airflow, DAG, days, began), 1200, log)
+        assert [r["run_id"].split("__")[0] for r in first] == ["backfill"] * 3
+
+        store = FeatureStore(repo, env={})
+        store.use_spark(spark)
+        assert store.materialized_days("spend") == [date(2026, 10, d) for d in (28, 29, 30)]
+        before = snapshot_rows(repo, spark, [date(2026, 10, d) for d in (28, 29, 30)])
+        snapshots = f"{store.config.offline_store_path}/snapshots/spend__v1"
+        version_before = delta.latest_version(spark, snapshots)
+        published = store.online_reader().published("spend")
+        assert published.ds == date(2026, 10, 30)  # each run published its day; the newest stays served
+        keys = [{"user_id": r["user_id"]} for r in before["2026-10-30"]]
+        online_before = store.get_online_features(["spend:count_7d", "spend:amount_sum_7d"], keys).to_list()
+        assert [r["count_7d"] for r in online_before] == [r["count_7d"] for r in before["2026-10-30"]]
+
+        # the compute tasks updated the view's asset: the TrainingSet DAG ran and wrote its training set
+        training = wait_for("the asset-triggered training-set run",
+                            lambda: [r for r in runs(airflow, TRAINING_DAG) if r["state"] == "success"], 600, log)
+        assert training[0]["run_id"].startswith("asset_triggered__")
+        outputs = sorted((repo / "data" / "training" / "labels").iterdir())
+        assert outputs and (outputs[0] / "_pitstop_manifest.json").is_file()
+        manifest = json.loads((outputs[0] / "_pitstop_manifest.json").read_text())
+        assert manifest["features"] == ["spend:count_7d", "spend:amount_sum_7d"]
+
+        again = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        airflow.run("backfill", "create", "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
+                    "--max-active-runs", "1", "--reprocess-behavior", "completed")
+        wait_for("the reprocessing backfill", backfill_done(airflow, DAG, days, again), 1200, log)
+        assert delta.latest_version(spark, snapshots) > version_before  # the runs really executed
+        assert snapshot_rows(repo, spark, [date(2026, 10, d) for d in (28, 29, 30)]) == before
+        assert store.online_reader().published("spend").ds == date(2026, 10, 30)
+        assert store.get_online_features(["spend:count_7d", "spend:amount_sum_7d"], keys).to_list() == online_before
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except Exception:
+                os.killpg(process.pid, signal.SIGKILL)
