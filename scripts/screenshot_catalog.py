@@ -1,0 +1,173 @@
+"""A headless-Chromium screenshot of the Feature catalog page, served by a real Airflow api-server.
+
+    .venv/bin/python scripts/screenshot_catalog.py --demo /tmp/catalog-demo      # build a demo repo first
+    .venv/bin/python scripts/screenshot_catalog.py --repo DIR [--out PNG] [--embedded]
+
+``--demo DIR`` builds a small demo repository in DIR (a new folder): the definitions, jobs, DAG file and
+plugins of this repository, 4 days of demo data, ``pitstop apply``, and ``pitstop materialize`` of the last
+two days into Delta and a private redis-server (started here, stopped at the end). ``--run VIEW`` also runs
+that view's DAG once with ``airflow dags test`` (real spark-submit), so the page shows a finished run and
+consistency check.
+
+The api-server runs with a throwaway AIRFLOW_HOME (its DAGs parsed with ``airflow dags reserialize``), on a
+free loopback port, with the simple auth manager's all-admins mode so the browser needs no login. The
+screenshot shows the page as the plugin app serves it (/pitstop/catalog), or with ``--embedded`` inside the
+Airflow UI (/plugin/feature-catalog). Needs Debian's chromium (``apt-get install -y chromium``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CHROMIUM = ("chromium", "/usr/bin/chromium", "chromium-browser")
+DEMO_END = "2026-10-31"
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    print("+", " ".join(args), flush=True)
+    subprocess.run(list(args), check=True, env=env, cwd=cwd)
+
+
+def build_demo(target: Path, redis_url: str) -> None:
+    if target.exists() and any(target.iterdir()):
+        sys.exit(f"--demo {target}: the folder is not empty; give a new one")
+    target.mkdir(parents=True, exist_ok=True)
+    for folder in ("feature_defs", "jobs", "dags", "plugins"):
+        shutil.copytree(ROOT / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "dags" / "pitstop_plan.json").unlink()
+    (target / "pitstop.yaml").write_text(
+        "project: demo\n"
+        "spark:\n  master: local[2]\n  conf:\n"
+        "    spark.sql.shuffle.partitions: \"2\"\n    spark.ui.enabled: \"false\"\n"
+        f"online_store:\n  url: {redis_url}\n"
+        "airflow:\n  retries: 0\n  sensor_poke_seconds: 5\n  sensor_timeout_seconds: 600\n"
+        "  consistency_sample: 200\n")
+    pitstop = str(BIN / "pitstop")
+    run(pitstop, "--repo", str(target), "demo-data", "--transactions", "3000", "--users", "50", "--merchants", "10",
+        "--days", "4", "--end", DEMO_END)
+    run(pitstop, "--repo", str(target), "apply")
+    run(pitstop, "--repo", str(target), "materialize", "user_transactions", "merchant_transactions", "user_profile",
+        "--start", "2026-10-30", "--end", DEMO_END)
+
+
+def wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"airflow api-server exited with code {server.returncode} before it was healthy:\n"
+                     f"{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    sys.exit(f"airflow api-server at {url} was not healthy within {timeout_s:.0f}s:\n"
+             f"{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop_group(server: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """Stop the api-server and the workers it forked (its own process group, started here)."""
+    print(f"stopping airflow api-server (pid {server.pid})")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def chromium() -> str:
+    for name in CHROMIUM:
+        found = shutil.which(name)
+        if found:
+            return found
+    sys.exit("chromium is not installed: apt-get update && apt-get install -y chromium")
+
+
+def screenshot(url: str, out: Path, *, wait_ms: int) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pitstop-chromium-") as profile:
+        run(chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--hide-scrollbars", f"--user-data-dir={profile}", f"--virtual-time-budget={wait_ms}",
+            f"--screenshot={out}", "--window-size=1400,900", url)
+    if not out.is_file() or out.stat().st_size == 0:
+        sys.exit(f"chromium wrote no screenshot to {out}")
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--repo", type=Path, default=ROOT, help="the feature repository (default: this one)")
+    where.add_argument("--demo", type=Path, help="build a small materialized demo repository in this new folder")
+    parser.add_argument("--run", metavar="VIEW", help="run this view's DAG once (airflow dags test) first")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "feature_catalog.png")
+    parser.add_argument("--embedded", action="store_true", help="the page inside the Airflow UI, not on its own")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from pitstop.config import load_config
+    from pitstop.orchestration.local import airflow_env
+    from pitstop.stores.local_redis import free_port, start_redis
+
+    redis = server = None
+    home = Path(tempfile.mkdtemp(prefix="pitstop-catalog-airflow-"))
+    try:
+        repo = args.repo.resolve()
+        if args.demo is not None:
+            repo = args.demo.resolve()
+            redis = start_redis(free_port(), home / "redis")
+            build_demo(repo, redis.url)
+        config = load_config(repo)
+        port = free_port()
+        env = airflow_env(config, home=home / "airflow", port=port)
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"  # no login for the headless browser
+        env["AIRFLOW__API__WORKERS"] = "1"
+        airflow = str(BIN / "airflow")
+        run(airflow, "db", "migrate", env=env, cwd=repo)
+        run(airflow, "dags", "reserialize", env=env, cwd=repo)
+        if args.run:
+            plan = json.loads(config.plan_path.read_text())
+            dag_id = plan["views"][args.run]["dag_id"]
+            print("+ airflow dags test", dag_id, DEMO_END, flush=True)
+            if subprocess.run([airflow, "dags", "test", dag_id, DEMO_END], env=env, cwd=repo).returncode:
+                print(f"the run of {dag_id} failed: the page shows it", flush=True)
+        with (home / "api-server.log").open("wb") as log:
+            server = subprocess.Popen([airflow, "api-server", "--port", str(port)], env=env, cwd=repo, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://localhost:{port}"
+        wait_healthy(base, server, home / "api-server.log")
+        if args.embedded:
+            screenshot(f"{base}/auth/token/login?next=/plugin/feature-catalog", args.out, wait_ms=20_000)
+        else:
+            screenshot(f"{base}/pitstop/catalog", args.out, wait_ms=3_000)
+    finally:
+        if server is not None:
+            stop_group(server)
+        if redis is not None:
+            redis.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
