@@ -18,16 +18,11 @@ Airflow UI (/plugin/feature-catalog). Needs Debian's chromium (``apt-get install
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,55 +37,14 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
 
 
 def build_demo(target: Path, redis_url: str) -> None:
+    from pitstop.demo.repo import small_demo_repo
+
     if target.exists() and any(target.iterdir()):
         sys.exit(f"--demo {target}: the folder is not empty; give a new one")
     target.mkdir(parents=True, exist_ok=True)
-    for folder in ("feature_defs", "jobs", "dags", "plugins"):
-        shutil.copytree(ROOT / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / "dags" / "pitstop_plan.json").unlink()
-    (target / "pitstop.yaml").write_text(
-        "project: demo\n"
-        "spark:\n  master: local[2]\n  conf:\n"
-        "    spark.sql.shuffle.partitions: \"2\"\n    spark.ui.enabled: \"false\"\n"
-        f"online_store:\n  url: {redis_url}\n"
-        "airflow:\n  retries: 0\n  sensor_poke_seconds: 5\n  sensor_timeout_seconds: 600\n"
-        "  consistency_sample: 200\n")
-    pitstop = str(BIN / "pitstop")
-    run(pitstop, "--repo", str(target), "demo-data", "--transactions", "3000", "--users", "50", "--merchants", "10",
-        "--days", "4", "--end", DEMO_END)
-    run(pitstop, "--repo", str(target), "apply")
-    run(pitstop, "--repo", str(target), "materialize", "user_transactions", "merchant_transactions", "user_profile",
-        "--start", "2026-10-30", "--end", DEMO_END)
-
-
-def wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"airflow api-server exited with code {server.returncode} before it was healthy:\n"
-                     f"{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(1)
-    sys.exit(f"airflow api-server at {url} was not healthy within {timeout_s:.0f}s:\n"
-             f"{log.read_text(errors='replace')[-3000:]}")
-
-
-def stop_group(server: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    """Stop the api-server and the workers it forked (its own process group, started here)."""
-    print(f"stopping airflow api-server (pid {server.pid})")
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    small_demo_repo(ROOT, target, redis_url)
+    run(str(BIN / "pitstop"), "--repo", str(target), "materialize", "user_transactions", "merchant_transactions",
+        "user_profile", "--start", "2026-10-30", "--end", DEMO_END)
 
 
 def chromium() -> str:
@@ -125,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ROOT / "src"))
     from pitstop.config import load_config
-    from pitstop.orchestration.local import airflow_env
+    from pitstop.orchestration.local import airflow_env, stop, wait_healthy
     from pitstop.stores.local_redis import free_port, start_redis
 
     redis = server = None
@@ -139,7 +93,6 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(repo)
         port = free_port()
         env = airflow_env(config, home=home / "airflow", port=port)
-        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
         env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"  # no login for the headless browser
         env["AIRFLOW__API__WORKERS"] = "1"
         airflow = str(BIN / "airflow")
@@ -155,14 +108,14 @@ def main(argv: list[str] | None = None) -> int:
             server = subprocess.Popen([airflow, "api-server", "--port", str(port)], env=env, cwd=repo, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://localhost:{port}"
-        wait_healthy(base, server, home / "api-server.log")
+        wait_healthy(port, server, timeout=90, components=("metadatabase",), log=home / "api-server.log")
         if args.embedded:
             screenshot(f"{base}/auth/token/login?next=/plugin/feature-catalog", args.out, wait_ms=20_000)
         else:
             screenshot(f"{base}/pitstop/catalog", args.out, wait_ms=3_000)
     finally:
         if server is not None:
-            stop_group(server)
+            stop(server, timeout=30)
         if redis is not None:
             redis.stop()
         shutil.rmtree(home, ignore_errors=True)

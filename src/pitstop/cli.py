@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -185,7 +183,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     import shlex
     import signal
 
-    from pitstop.orchestration.local import admin_password, airflow_env, migrate, start_standalone, wait_healthy
+    from pitstop.orchestration.local import admin_password, airflow_env, migrate, start_standalone, stop, wait_healthy
 
     config = _store(args).config
     home = Path(args.home).resolve() if args.home else config.repo / ".airflow"
@@ -200,7 +198,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     log = home / "standalone.log"
     process = start_standalone(env, log)
     try:
-        wait_healthy(args.port, process, timeout=args.timeout)
+        wait_healthy(args.port, process, timeout=args.timeout, log=log)
         password = admin_password(home) or f"(in {home / 'simple_auth_manager_passwords.json.generated'})"
         print(f"\nAirflow is up: http://localhost:{args.port}  (login: admin / {password})")
         print(f"Logs: {log}. Same environment in another shell: eval \"$(pitstop airflow --print-env)\" && "
@@ -209,12 +207,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nstopping Airflow ...")
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(process, timeout=30)
     return 0 if process.returncode in (0, -signal.SIGTERM, None) else 1
 
 

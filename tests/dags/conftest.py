@@ -8,12 +8,10 @@ process only after AIRFLOW_HOME points at a private folder (set here, at collect
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +20,9 @@ import pytest
 _TMP = Path(os.environ.get("TMPDIR", "/tmp"))
 os.environ.setdefault("AIRFLOW_HOME", str(_TMP / f"pitstop-tests-airflow-{os.getpid()}"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-DEMO_DAYS = ("2026-10-28", "2026-10-31")  # the small demo dataset's first and last day
-
-
-def copy_demo(target: Path, redis_url: str) -> Path:
-    """The demo repository (definitions, jobs, DAG file, plugins) with 4 days of small demo data, applied."""
-    from pitstop.config import load_config
-    from pitstop.demo.data import generate_demo_data
-    from pitstop.runtime import registry
-
-    for folder in ("feature_defs", "jobs", "dags", "plugins"):
-        shutil.copytree(REPO_ROOT / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / "dags" / "pitstop_plan.json").unlink()
-    (target / "pitstop.yaml").write_text(
-        "project: demo\n"
-        "spark:\n  master: local[2]\n  conf:\n"
-        "    spark.sql.shuffle.partitions: \"2\"\n    spark.ui.enabled: \"false\"\n"
-        f"online_store:\n  url: {redis_url}\n"
-        "airflow:\n  retries: 0\n  sensor_poke_seconds: 5\n  sensor_timeout_seconds: 600\n  consistency_sample: 200\n")
-    generate_demo_data(target / "data" / "source", transactions=3_000, users=50, merchants=10, days=4,
-                       end=date.fromisoformat(DEMO_DAYS[1]))
-    registry.apply(load_config(target, env={}))
-    return target
 
 
 @dataclass
@@ -71,7 +46,6 @@ def make_home(repo: Path, home: Path, port: int) -> AirflowHome:
     from pitstop.orchestration.local import airflow_env
 
     env = airflow_env(load_config(repo, env={}), home=home, port=port)
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     airflow = AirflowHome(repo, home, env)
     airflow.run("db", "migrate", timeout=300)
     return airflow
@@ -79,7 +53,9 @@ def make_home(repo: Path, home: Path, port: int) -> AirflowHome:
 
 @pytest.fixture(scope="session")
 def demo_repo(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Path:
-    return copy_demo(tmp_path_factory.mktemp("airflow-demo"), str(redis_server.url))
+    from pitstop.demo.repo import small_demo_repo
+
+    return small_demo_repo(REPO_ROOT, tmp_path_factory.mktemp("airflow-demo"), str(redis_server.url))
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -59,21 +57,6 @@ class Server:
             return exc.code, dict(exc.headers), exc.read()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"airflow api-server exited with code {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"airflow api-server was not healthy within {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
-
-
 def _token(url: str, home: Path) -> str:
     from pitstop.orchestration.local import ADMIN_USER, admin_password
 
@@ -87,6 +70,8 @@ def _token(url: str, home: Path) -> str:
 
 @pytest.fixture(scope="module")
 def server(airflow_home: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from pitstop.errors import SetupError
+    from pitstop.orchestration.local import stop, wait_healthy
     from pitstop.stores.local_redis import free_port
 
     home = tmp_path_factory.mktemp("catalog-airflow")
@@ -106,15 +91,13 @@ def server(airflow_home: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
                                 cwd=airflow.repo, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://localhost:{port}"
-        _wait_healthy(url, proc, log)
+        try:
+            wait_healthy(port, proc, timeout=START_TIMEOUT_S, components=("metadatabase",), log=log)
+        except SetupError as exc:
+            pytest.fail(str(exc))
         yield Server(url, _token(url, home), log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the api-server and its workers: the group started above
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc, timeout=30)  # the api-server and its workers: the group started above
 
 
 def test_plugin_is_listed_with_its_app_and_nav_entry(server: Server) -> None:

@@ -6,8 +6,6 @@ executes and changes no value. Slow (each task is a spark-submit): marked, still
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from datetime import date
 from pathlib import Path
@@ -87,7 +85,7 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
     from pitstop import FeatureStore
     from pitstop.config import load_config
     from pitstop.demo.data import generate_demo_data
-    from pitstop.orchestration.local import start_standalone, wait_healthy
+    from pitstop.orchestration.local import start_standalone, stop, wait_healthy
     from pitstop.runtime import registry
     from pitstop.stores import delta
 
@@ -112,7 +110,7 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
     log = airflow.home / "standalone.log"
     process = start_standalone(airflow.env, log)
     try:
-        wait_healthy(port, process, timeout=240)
+        wait_healthy(port, process, timeout=240, log=log)
         wait_for("the DAG processor to serialize the DAGs",
                  lambda: {DAG, TRAINING_DAG} <= {d["dag_id"] for d in last_json(
                      airflow.run("dags", "list", "-o", "json").stdout or "[]")}, 240, log)
@@ -122,7 +120,7 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         began = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         airflow.run("backfill", "create", "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
                     "--max-active-runs", "1")
-        first = wait_for("the 3-day backfill", backfill_done(airflow, DAG, days, began), 1200, log)
+        first = wait_for("the 3-day backfill", backfill_done(airflow, DAG, days, began), 1800, log)
         assert [r["run_id"].split("__")[0] for r in first] == ["backfill"] * 3
 
         store = FeatureStore(repo, env={})
@@ -149,15 +147,10 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         again = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         airflow.run("backfill", "create", "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
                     "--max-active-runs", "1", "--reprocess-behavior", "completed")
-        wait_for("the reprocessing backfill", backfill_done(airflow, DAG, days, again), 1200, log)
+        wait_for("the reprocessing backfill", backfill_done(airflow, DAG, days, again), 1800, log)
         assert delta.latest_version(spark, snapshots) > version_before  # the runs really executed
         assert snapshot_rows(repo, spark, [date(2026, 10, d) for d in (28, 29, 30)]) == before
         assert store.online_reader().published("spend").ds == date(2026, 10, 30)
         assert store.get_online_features(["spend:count_7d", "spend:amount_sum_7d"], keys).to_list() == online_before
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except Exception:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(process)

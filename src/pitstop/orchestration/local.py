@@ -88,24 +88,50 @@ def start_standalone(env: Mapping[str, str], log: Path) -> subprocess.Popen[byte
                                 start_new_session=True)
 
 
-def wait_healthy(port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 180) -> dict[str, object]:
-    """Poll /api/v2/monitor/health until the scheduler, DAG processor and triggerer report healthy."""
+STANDALONE = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+def wait_healthy(port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 180,
+                 components: tuple[str, ...] = STANDALONE, log: Path | None = None) -> dict[str, object]:
+    """Poll /api/v2/monitor/health until ``components`` report healthy (default: all of `airflow standalone`;
+    ``("metadatabase",)`` for an api-server alone). Raises SetupError with the log's tail when the process
+    exits first or the time runs out: a failing start never hangs."""
     from pitstop.errors import SetupError
+
+    def tail() -> str:
+        return f"\n{log.read_text(errors='replace')[-3000:]}" if log is not None and log.exists() else ""
 
     url = f"http://localhost:{port}/api/v2/monitor/health"
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise SetupError(f"Airflow exited with code {process.returncode} before it was healthy")
+            raise SetupError(f"Airflow exited with code {process.returncode} before it was healthy{tail()}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 health: dict[str, object] = json.loads(response.read())
             states = {k: (v or {}).get("status") for k, v in health.items() if isinstance(v, dict)}
-            if all(states.get(k) == "healthy" for k in ("metadatabase", "scheduler", "triggerer", "dag_processor")):
+            if all(states.get(k) == "healthy" for k in components):
                 return health
             last = json.dumps(states)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(2)
-    raise SetupError(f"Airflow was not healthy at {url} after {timeout:.0f} s (last: {last})")
+    raise SetupError(f"Airflow was not healthy at {url} after {timeout:.0f} s (last: {last}){tail()}")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Stop an Airflow started here and everything it forked (its own process group): TERM, then KILL."""
+    import contextlib
+    import signal
+
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
