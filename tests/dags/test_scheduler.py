@@ -71,6 +71,20 @@ def backfill_done(airflow: Any, dag_id: str, days: list[str], after: str) -> Any
     return check
 
 
+def create_backfill(airflow: Any, *args: str) -> None:
+    """`airflow backfill create`; SQLite can refuse it while the scheduler writes ("database is locked", as the
+    stack notes say), and a refused creation writes nothing, so it is retried."""
+    for _ in range(8):
+        proc = airflow.run("backfill", "create", *args, check=False)
+        if proc.returncode == 0:
+            return
+        if "database is locked" not in proc.stdout + proc.stderr:
+            break
+        time.sleep(5)
+    pytest.fail(f"airflow backfill create {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n"
+                f"{proc.stderr[-3000:]}")
+
+
 def snapshot_rows(repo: Path, spark: Any, days: list[date]) -> dict[str, list[dict[str, Any]]]:
     from pitstop import FeatureStore
 
@@ -118,8 +132,8 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         airflow.run("dags", "unpause", TRAINING_DAG)
         days = ["2026-10-28", "2026-10-29", "2026-10-30"]
         began = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        airflow.run("backfill", "create", "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
-                    "--max-active-runs", "1")
+        create_backfill(airflow, "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
+                        "--max-active-runs", "1")
         first = wait_for("the 3-day backfill", backfill_done(airflow, DAG, days, began), 1800, log)
         assert [r["run_id"].split("__")[0] for r in first] == ["backfill"] * 3
 
@@ -145,8 +159,8 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         assert manifest["features"] == ["spend:count_7d", "spend:amount_sum_7d"]
 
         again = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        airflow.run("backfill", "create", "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
-                    "--max-active-runs", "1", "--reprocess-behavior", "completed")
+        create_backfill(airflow, "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
+                        "--max-active-runs", "1", "--reprocess-behavior", "completed")
         wait_for("the reprocessing backfill", backfill_done(airflow, DAG, days, again), 1800, log)
         assert delta.latest_version(spark, snapshots) > version_before  # the runs really executed
         assert snapshot_rows(repo, spark, [date(2026, 10, d) for d in (28, 29, 30)]) == before
