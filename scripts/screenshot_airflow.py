@@ -48,10 +48,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from screenshot_catalog import chromium, screenshot  # scripts/, beside this file
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CHROMIUM = ("chromium", "/usr/bin/chromium", "chromium-browser")
-DEMO_END = "2026-10-31"
 DAG_ID = "pitstop__user_transactions__v1"
 FROM_DATE, TO_DATE = "2026-10-28", "2026-10-30"
 # the dialog shows the README's "backfill October" range (not submitted): the 27 days not run yet
@@ -128,44 +129,6 @@ def capture(*args: str, env: dict[str, str], cwd: Path) -> str:
 def last_json(stdout: str) -> Any:
     lines = [line for line in stdout.strip().splitlines() if line.strip()]
     return json.loads(lines[-1]) if lines else []
-
-
-def build_demo(target: Path, redis_url: str) -> None:
-    if target.exists() and any(target.iterdir()):
-        sys.exit(f"--demo {target}: the folder is not empty; give a new one")
-    target.mkdir(parents=True, exist_ok=True)
-    for folder in ("feature_defs", "jobs", "dags", "plugins"):
-        shutil.copytree(ROOT / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / "dags" / "pitstop_plan.json").unlink()
-    (target / "pitstop.yaml").write_text(
-        "project: demo\n"
-        "spark:\n  master: local[2]\n  conf:\n"
-        "    spark.sql.shuffle.partitions: \"2\"\n    spark.ui.enabled: \"false\"\n"
-        f"online_store:\n  url: {redis_url}\n"
-        "airflow:\n  retries: 0\n  sensor_poke_seconds: 5\n  sensor_timeout_seconds: 600\n"
-        "  consistency_sample: 200\n")
-    pitstop = str(BIN / "pitstop")
-    run(pitstop, "--repo", str(target), "demo-data", "--transactions", "3000", "--users", "50", "--merchants", "10",
-        "--days", "4", "--end", DEMO_END)
-    run(pitstop, "--repo", str(target), "apply")
-
-
-def stop_group(proc: subprocess.Popen[bytes], what: str, timeout_s: float = 60.0) -> None:
-    """Stop a process started in its own session and everything it forked (its process group)."""
-    if proc.poll() is not None:
-        return
-    print(f"stopping {what} (process group {proc.pid})", flush=True)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    # children that outlived the leader (task runners, spark-submit JVMs) share its process group
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wait_serialized(env: dict[str, str], repo: Path) -> None:
@@ -279,26 +242,6 @@ def wait_backfill(env: dict[str, str], repo: Path, base: str, home: Path) -> Non
     sys.exit(f"the backfill did not finish within {BACKFILL_WAIT_S // 60} min (last: {last})")
 
 
-def chromium() -> str:
-    for name in CHROMIUM:
-        found = shutil.which(name)
-        if found:
-            return found
-    sys.exit("chromium is not installed: apt-get update && apt-get install -y chromium")
-
-
-def screenshot(url: str, out: Path, *, wait_ms: int = 25_000) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="pitstop-chromium-") as profile:
-        run(chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--hide-scrollbars", f"--user-data-dir={profile}", "--window-size=1600,1000",
-            f"--virtual-time-budget={wait_ms}", f"--screenshot={out}", url)
-    if not out.is_file() or out.stat().st_size == 0:
-        sys.exit(f"chromium wrote no screenshot to {out}")
-    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
-
-
 def playwright_dir(given: Path | None, scratch: Path) -> Path:
     if given is not None:
         return given.resolve()
@@ -332,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ROOT / "src"))
     from pitstop.config import load_config
-    from pitstop.orchestration.local import airflow_env, start_standalone, wait_healthy
+    from pitstop.demo.repo import small_demo_repo
+    from pitstop.orchestration.local import airflow_env, start_standalone, stop, wait_healthy
     from pitstop.stores.local_redis import free_port, start_redis
 
     redis = server = None
@@ -341,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     repo = (args.demo or scratch / "demo").resolve()
     try:
         redis = start_redis(free_port(), scratch / "redis")
-        build_demo(repo, redis.url)
+        if repo.exists() and any(repo.iterdir()):
+            sys.exit(f"--demo {repo}: the folder is not empty; give a new one")
+        repo.mkdir(parents=True, exist_ok=True)
+        small_demo_repo(ROOT, repo, redis.url)
         config = load_config(repo)
         port = free_port()
         env = airflow_env(config, home=home, port=port)
@@ -349,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         env["AIRFLOW__API__WORKERS"] = "1"
         print(f"airflow standalone on port {port}, AIRFLOW_HOME {home}", flush=True)
         server = start_standalone(env, scratch / "standalone.log")
-        wait_healthy(port, server, timeout=WAIT_S)
+        wait_healthy(port, server, timeout=WAIT_S, log=scratch / "standalone.log")
         base = f"http://localhost:{port}"
         airflow = str(BIN / "airflow")
         wait_serialized(env, repo)
@@ -361,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         drop_scheduled_runs(base)
 
         runs_png = args.out_dir / "airflow_dag_runs.png"
-        screenshot(f"{base}/auth/token/login?next=/dags/{DAG_ID}", runs_png)
+        screenshot(f"{base}/auth/token/login?next=/dags/{DAG_ID}", runs_png, size="1600,1000")
         pw = playwright_dir(args.playwright, scratch)
         backfill_png = args.out_dir / "airflow_backfill.png"
         if not dialog_screenshot(base, backfill_png, backfill_png, pw, scratch):
@@ -373,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(2)
     finally:
         if server is not None:
-            stop_group(server, "airflow standalone")
+            print(f"stopping airflow standalone (process group {server.pid})", flush=True)
+            stop(server)
             stop_leftovers(home)
         if redis is not None:
             redis.stop()

@@ -55,13 +55,13 @@ def chromium() -> str:
     sys.exit("chromium is not installed: apt-get update && apt-get install -y chromium")
 
 
-def screenshot(url: str, out: Path, *, wait_ms: int) -> None:
+def screenshot(url: str, out: Path, *, wait_ms: int = 25_000, size: str = "1400,900") -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pitstop-chromium-") as profile:
         run(chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--hide-scrollbars", f"--user-data-dir={profile}", f"--virtual-time-budget={wait_ms}",
-            f"--screenshot={out}", "--window-size=1400,900", url)
+            f"--screenshot={out}", f"--window-size={size}", url)
     if not out.is_file() or out.stat().st_size == 0:
         sys.exit(f"chromium wrote no screenshot to {out}")
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")

@@ -135,3 +135,5 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    with contextlib.suppress(ProcessLookupError):  # children that outlived the leader (task runners, JVMs)
+        os.killpg(process.pid, signal.SIGKILL)
