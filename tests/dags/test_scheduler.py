@@ -52,7 +52,7 @@ def wait_for(what: str, check: Any, timeout: float, log: Path) -> Any:
         result = check()
         if result:
             return result
-        time.sleep(5)
+        time.sleep(20)  # each check is an Airflow CLI process (seconds of CPU): poll gently
     tail = log.read_text(errors="replace")[-6000:] if log.exists() else ""
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; standalone log tail:\n{tail}")
 
