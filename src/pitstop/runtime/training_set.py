@@ -33,7 +33,7 @@ DEFAULT_TIMESTAMP = "event_timestamp"
 SQL_TYPES = {"int64": "BIGINT", "float64": "DOUBLE", "string": "STRING", "bool": "BOOLEAN",
              "timestamp": "TIMESTAMP", "date": "DATE"}
 INTEGRAL = ("tinyint", "smallint", "int", "bigint")
-BROADCAST_PAIRS_MAX = 2_000_000  # spine rows up to which the (keys, D*) pairs are broadcast (~100 MB at most)
+BROADCAST_PAIRS_MAX = 2_000_000  # spine rows up to which the (keys, D*) pair hashes are broadcast (8 bytes each)
 
 
 class SpineRangeWarning(UserWarning):
