@@ -150,8 +150,16 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         assert [r["count_7d"] for r in online_before] == [r["count_7d"] for r in before["2026-10-30"]]
 
         # the compute tasks updated the view's asset: the TrainingSet DAG ran and wrote its training set
-        training = wait_for("the asset-triggered training-set run",
-                            lambda: [r for r in runs(airflow, TRAINING_DAG) if r["state"] == "success"], 600, log)
+        def training_done() -> list[dict[str, Any]]:
+            found = runs(airflow, TRAINING_DAG)
+            failed = [r for r in found if r["state"] == "failed"]
+            if failed:
+                task_logs = sorted((airflow.home / "logs" / f"dag_id={TRAINING_DAG}").rglob("*.log"))
+                tail = task_logs[-1].read_text()[-4000:] if task_logs else ""
+                pytest.fail(f"training-set run(s) failed: {failed}\n{tail}")
+            return [r for r in found if r["state"] == "success"]
+
+        training = wait_for("the asset-triggered training-set run", training_done, 600, log)
         assert training[0]["run_id"].startswith("asset_triggered__")
         outputs = sorted((repo / "data" / "training" / "labels").iterdir())
         assert outputs and (outputs[0] / "_pitstop_manifest.json").is_file()

@@ -240,6 +240,10 @@ class PitstopJobOperator(SparkSubmitOperator):
         self.env_vars = {**env, **(self.env_vars or {})}
         self.log.info("spark-submit %s on %s (settings fixed at submit: %s)", " ".join([self.application, *args]),
                       master, ", ".join(k for k in SUBMIT_FIXED if k in self.conf))
+        # spark-submit runs from the repository, as the CLI does: relative paths in the plan and in spine SQL
+        # resolve the same way (the task runner is a process of its own; its directory is restored anyway)
+        cwd = os.getcwd()
+        os.chdir(self.repo)
         try:
             super().execute(context)
         except AirflowException as exc:
@@ -248,6 +252,8 @@ class PitstopJobOperator(SparkSubmitOperator):
                 raise AirflowFailException(f"pitstop {self.job} failed with a terminal error (exit "
                                            f"{TERMINAL_EXIT}: fix the input, a retry cannot help): {exc}") from None
             raise
+        finally:
+            os.chdir(cwd)
         if self.view_assets and self.outlets:  # the all-views DAG: asset events for the chosen views only
             from airflow.sdk import Asset
 

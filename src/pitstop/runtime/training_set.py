@@ -79,7 +79,16 @@ def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str
     text = str(entity_df).strip()
     if text.split(None, 1)[0].upper() in ("SELECT", "WITH", "VALUES", "FROM", "TABLE"):
         relation = f"(\n{text}\n)"
-        return relation, {"kind": "sql", "sql": text}, spark.sql(text)
+        from pyspark.errors import AnalysisException, ParseException
+
+        try:
+            frame = spark.sql(text)
+        except (AnalysisException, ParseException) as exc:
+            from pitstop.runtime.materialize import first_line
+
+            raise UsageError(f"the spine SQL does not run: {first_line(exc)} (relative paths are relative to the "
+                             f"working directory: the repository for the CLI and the Airflow tasks)") from None
+        return relation, {"kind": "sql", "sql": text}, frame
     path = Path(text).expanduser()
     local = "://" not in text
     if local and not path.exists():
