@@ -10,7 +10,9 @@ USERS x DAYS rows; view `profile` (latest values: country, limit; a few updates 
 DAYS - 30 days. For each spine: wall time of `get_historical_features` executed in full (Spark's noop
 sink: every row computed, nothing written) and the rows out (must equal the spine's); for spines up to
 --naive-max the naive formulation (join on key AND snapshot time <= t, then row_number over every
-match) on the same tables, and the ratio. Peak memory of the Python driver and the Spark JVM at the end.
+match) on the same tables, and the ratios of wall time and of the Spark JVM's CPU time (the
+load average is printed with each line: another job on the machine inflates wall times). Peak memory of
+the Python driver and the Spark JVM at the end.
 --work keeps the materialized tables between runs (the materialization is not what is measured).
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import shutil
 import tempfile
@@ -150,10 +153,20 @@ def naive(store: FeatureStore, spark: Any, spine_path: str) -> Any:
            LEFT JOIN (SELECT * FROM p WHERE rn = 1) p ON p.rid = s.rid""")
 
 
-def timed(df: Any) -> float:
-    began = time.monotonic()
+def jvm_cpu(spark: Any) -> float:
+    """CPU seconds used so far by the Spark JVM (user + system): less sensitive than wall time to other
+    work on the machine."""
+    pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(df: Any) -> tuple[float, float]:
+    """(wall seconds, Spark JVM CPU seconds) to execute df in full."""
+    spark = df.sparkSession
+    began, cpu = time.monotonic(), jvm_cpu(spark)
     df.write.format("noop").mode("overwrite").save()
-    return time.monotonic() - began
+    return time.monotonic() - began, jvm_cpu(spark) - cpu
 
 
 def main() -> None:
@@ -187,20 +200,22 @@ def main() -> None:
             if not path.exists():
                 child(write_spine, str(path), size, args.users, args.days)
             df = store.get_historical_features(str(path), FEATURES)
-            ours = timed(df)
+            ours, ours_cpu = timed(df)
             out_rows = df.count()
-            line = f"spine {size:>9,}: pitstop {ours:6.1f}s, {out_rows:,} rows out"
+            line = f"spine {size:>9,}: pitstop {ours:6.1f}s ({ours_cpu:.0f} s CPU), {out_rows:,} rows out"
             if size <= args.naive_max:
-                theirs = timed(naive(store, spark, str(path)))
-                line += f"; naive range join + row_number {theirs:6.1f}s: pitstop {theirs / ours:.1f}x faster"
-            print(line, flush=True)
+                theirs, theirs_cpu = timed(naive(store, spark, str(path)))
+                line += (f"; naive range join + row_number {theirs:6.1f}s ({theirs_cpu:.0f} s CPU): pitstop "
+                         f"{theirs / ours:.1f}x faster ({theirs_cpu / ours_cpu:.1f}x less CPU)")
+            print(line + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
         if args.skew:
             path = root / f"spine_skew_{args.skew}.parquet"
             if not path.exists():
                 child(write_spine, str(path), args.skew, args.users, args.days, True)
             df = store.get_historical_features(str(path), FEATURES)
-            print(f"skewed spine {args.skew:,} rows, all one key: pitstop {timed(df):6.1f}s, {df.count():,} rows out",
-                  flush=True)
+            wall, cpu = timed(df)
+            print(f"skewed spine {args.skew:,} rows, all one key: pitstop {wall:6.1f}s ({cpu:.0f} s CPU), "
+                  f"{df.count():,} rows out", flush=True)
         jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
         status = Path(f"/proc/{jvm_pid}/status").read_text()
         jvm_peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024

@@ -170,6 +170,23 @@ def test_composite_keys_do_not_collide(store: FeatureStore, spark: Any) -> None:
     assert {r["label"]: r["count_1d"] for r in rows(df)} == {0: 1, 1: 2, 2: 0}
 
 
+
+def test_views_with_different_join_keys_in_one_training_set(store: FeatureStore, spark: Any) -> None:
+    points = [(1, 1, "12", S(D0), 0), (2, 11, "2", S(D0), 1), (None, 11, "2", S(D0), 2), (1, None, "12", S(D0), 3),
+              (1, 1, "12", S(D0), 0), (2, 11, "2", None, 5)]
+    df = store.get_historical_features(
+        spine(spark, points, "user_id BIGINT, account_id BIGINT, device STRING, event_timestamp TIMESTAMP, label INT"),
+        ["spend:count_1d", "dev:count_1d", "profile:country", "spend:amount_sum_2d"], full_feature_names=True)
+    assert df.columns[:5] == ["user_id", "account_id", "device", "event_timestamp", "label"]
+    features = ["spend__count_1d", "dev__count_1d", "profile__country", "spend__amount_sum_2d"]
+    assert sorted(df.columns[5:]) == sorted(features)
+    assert sorted((r["label"], *(r[f] for f in features)) for r in df.collect()) == [
+        (0, 2, 1, "FR", 5.0), (0, 2, 1, "FR", 5.0),  # a duplicate stays a duplicate
+        (1, 1, 2, "US", 10.0),
+        (2, None, 2, None, None),  # a null user_id: its views null, the device view still answers
+        (3, 2, None, "FR", 5.0),
+        (5, None, None, None, None)]  # a null time
+
 def test_spine_forms_names_and_bad_input(store: FeatureStore, spark: Any, tmp_path: Path) -> None:
     import pandas as pd
 
