@@ -72,7 +72,7 @@ def test_view_dag_shape_schedule_and_retries(dagbag: Any) -> None:
     assert [a.uri for a in compute.outlets] == ["x-pitstop://demo/user_transactions__v1"]
     assert compute.owner == "fraud-team@example.com"
     sensor = dag.get_task("wait_for_source")
-    assert (sensor.retries, sensor.deferrable, sensor.poke_interval, sensor.timeout) == (0, True, 300, 21600)
+    assert (sensor.retries, sensor.deferrable, sensor.poke_interval, sensor.timeout) == (3, True, 300, 21600)
     assert sensor.sources == {"user_transactions": plan["views"]["user_transactions"]["source"]}
     assert compute.application == str(ROOT / "jobs" / "materialize.py")
     assert dag.get_task("publish").application == str(ROOT / "jobs" / "publish.py")

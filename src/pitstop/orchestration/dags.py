@@ -66,9 +66,9 @@ def _chain(config: Config, plan: dict[str, Any], view: str | None, repo: str) ->
     wait = SourceReadySensor(
         task_id="wait_for_source", view=view, sources={n: e["source"] for n, e in views.items()}, repo=repo,
         deferrable=settings.deferrable, poke_interval=settings.sensor_poke_seconds,
-        timeout=settings.sensor_timeout_seconds, retries=0,
-        doc_md="Waits until the source holds every event before S(D) of the run's last day (a timeout fails "
-               "the run; no retry).")
+        timeout=settings.sensor_timeout_seconds,
+        doc_md="Waits until the source holds every event before S(D) of the run's last day, at most "
+               f"{settings.sensor_timeout_seconds} s.")
     spark: dict[str, Any] = {"repo": repo, "target": view, "views": online, "conn_id": settings.spark_conn_id}
     if view is None:
         assets: dict[str, Any] = {"outlets": [AssetAlias(MANUAL_ALIAS)],

@@ -54,6 +54,9 @@ def airflow_env(config: Config, *, home: Path | None = None, port: int = 8080,
     if not env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
         env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", f"{__name__}.SQLITE_CONNECT_ARGS")
         env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC", f"{__name__}.SQLITE_CONNECT_ARGS_ASYNC")
+        # a task's calls to the execution API can wait on that lock: give them as long (default 5 s; a task
+        # whose start call timed out failed in a CI run)
+        env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
     return env
 
 
