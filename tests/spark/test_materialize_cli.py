@@ -85,8 +85,8 @@ def test_job_entry_point(demo_repo: Path, capsys: pytest.CaptureFixture[str]) ->
     assert spec is not None and spec.loader is not None
     job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(job)
-    code = job.main(["--repo", str(demo_repo), "--view", "merchant_transactions", "--start", "2026-10-31",
-                     "--end", "2026-10-31", "--no-publish"])
+    code = job.main("materialize", ["--repo", str(demo_repo), "--view", "merchant_transactions",
+                                    "--start", "2026-10-31", "--end", "2026-10-31", "--no-publish"])
     assert code == 0
     out = capsys.readouterr().out
     assert "merchant_transactions: materialized 1 day(s) 2026-10-31 .. 2026-10-31" in out
@@ -95,9 +95,9 @@ def test_job_entry_point(demo_repo: Path, capsys: pytest.CaptureFixture[str]) ->
     assert spec is not None and spec.loader is not None
     publish_job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(publish_job)
-    assert publish_job.main(["--repo", str(demo_repo), "--view", "merchant_transactions"]) == 0
+    assert publish_job.main("publish", ["--repo", str(demo_repo), "--view", "merchant_transactions"]) == 0
     assert "merchant_transactions: published ds 2026-10-31" in capsys.readouterr().out
-    assert publish_job.main(["--repo", str(demo_repo), "--view", "merchant_transactions"]) == 0
+    assert publish_job.main("publish", ["--repo", str(demo_repo), "--view", "merchant_transactions"]) == 0
     assert "is already published; nothing changed" in capsys.readouterr().out
-    assert job.main(["--repo", str(demo_repo), "--view", "merchant_transactions", "--start", "2026-10-31",
-                     "--end", "2026-10-30"]) == 3  # terminal: do not retry
+    assert job.main("materialize", ["--repo", str(demo_repo), "--view", "merchant_transactions",
+                                    "--start", "2026-10-31", "--end", "2026-10-30"]) == 3  # terminal: do not retry
