@@ -110,7 +110,6 @@ def view_dag(config: Config, plan: dict[str, Any], name: str) -> DAG:
         params=_range_params(),
         tags=sorted(tags),
         doc_md=view_doc_md(name, entry, plan),
-        render_template_as_native_obj=False,
     ) as dag:
         _chain(config, plan, name, str(config.repo))
     return dag

@@ -24,7 +24,6 @@ BIN = Path(sys.executable).parent
 # SQLite metadata: wait up to 60 s for a lock instead of failing at once with "database is locked" when the
 # scheduler and a CLI command (say `airflow backfill create`) write at the same time.
 SQLITE_CONNECT_ARGS = {"timeout": 60}
-SQLITE_CONNECT_ARGS_ASYNC = {"timeout": 60}
 
 
 def airflow_env(config: Config, *, home: Path | None = None, port: int = 8080,
@@ -53,7 +52,7 @@ def airflow_env(config: Config, *, home: Path | None = None, port: int = 8080,
     env.setdefault(conn_var, json.dumps({"conn_type": "spark", "host": config.spark_master}))
     if not env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
         env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", f"{__name__}.SQLITE_CONNECT_ARGS")
-        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC", f"{__name__}.SQLITE_CONNECT_ARGS_ASYNC")
+        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC", f"{__name__}.SQLITE_CONNECT_ARGS")
         # a task's calls to the execution API can wait on that lock: give them as long (default 5 s; a task
         # whose start call timed out failed in a CI run)
         env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
