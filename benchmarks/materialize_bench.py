@@ -190,6 +190,8 @@ def throughput(root: Path, users: int, per_day: int, days: int, spark: Any,
     began = time.monotonic()
     (summary,) = store.materialize("v", END - timedelta(days=days - 1), END)
     seconds = time.monotonic() - began
+    print(f"   (of which the validation gate: {summary.validation.seconds:.1f}s for {len(summary.snapshot_days)} "
+          f"day(s): GX suite, statistics, drift)")
     return summary.events, seconds, summary.rows_written, check_against_team_features(store, repo, spark, days)
 
 

@@ -27,7 +27,13 @@ step "5. Materialize the last two days of every view into Delta (tiles -> snapsh
 pitstop materialize user_transactions merchant_transactions user_profile --start 2026-10-30 --end 2026-10-31 \
   2>&1 | grep -vE '^WARNING: Using incubator|^\s*$'
 
-step "6. Export one day's snapshot, and the Delta history of the snapshot table (time travel)"
+step "6. The validation gate passed each day above (GX suite, statistics, drift); check a day by hand, see every view's health, write the HTML report"
+pitstop validate user_transactions --ds 2026-10-31 2>&1 | grep -vE '^WARNING: Using incubator|^\s*$'
+echo
+pitstop status
+pitstop report user_transactions --out data/exports/user_transactions_report.html
+
+step "7. Export one day's snapshot, and the Delta history of the snapshot table (time travel)"
 pitstop snapshot user_transactions --ds 2026-10-31 --out data/exports/user_transactions_2026-10-31.parquet 2>&1 | tail -1
 python - <<'PY'
 import pyarrow.parquet as pq
@@ -37,10 +43,10 @@ print(t.slice(0, 3).select(["user_id", "feature_timestamp", "count_7d", "amount_
 PY
 pitstop history user_transactions 2>&1 | grep -v '^WARNING: Using incubator'
 
-step "7. Check the machinery: Java, Spark writing a real Delta table, Redis"
+step "8. Check the machinery: Java, Spark writing a real Delta table, Redis"
 pitstop doctor 2>&1 | grep -E '^(ok|FAIL) '
 
-step "8. Read features online (Redis; no Spark): two entities, the second never seen (empty-window values)"
+step "9. Read features online (Redis; no Spark): two entities, the second never seen (empty-window values)"
 pitstop get user_transactions:count_7d user_transactions:amount_sum_7d merchant_transactions:count_1d \
   user_profile:country --entity user_id=1,merchant_id=7 --entity user_id=999999999,merchant_id=999999 --metadata
 python - <<'PY'
@@ -51,7 +57,7 @@ response = FeatureStore(".").get_online_features(
 print(response.to_pandas().to_string(index=False))
 PY
 
-step "9. A point-in-time training set: every transaction of 2026-10-31 with the features known just before it"
+step "10. A point-in-time training set: every transaction of 2026-10-31 with the features known just before it"
 rm -rf data/training/demo
 pitstop training-set --spine-sql "SELECT transaction_id, user_id, merchant_id, event_timestamp, amount > 500 AS label
   FROM parquet.\`data/source/transactions/ds=2026-10-31\`" \
@@ -61,7 +67,7 @@ pitstop sql "SELECT label, count(*) AS rows, round(avg(count_7d), 2) AS avg_coun
   round(avg(amount_avg_30d), 2) AS avg_amount_avg_30d FROM parquet.\`data/training/demo\` GROUP BY label ORDER BY label" \
   2>&1 | grep -v '^WARNING: Using incubator'
 
-step "10. The Airflow DAGs generated from the plan (parsed as Airflow's DAG processor does; \`pitstop airflow\` runs them)"
+step "11. The Airflow DAGs generated from the plan (parsed as Airflow's DAG processor does; \`pitstop airflow\` runs them)"
 AIRFLOW_HOME="$PWD/.airflow" AIRFLOW__CORE__LOAD_EXAMPLES=False python - <<'PY' 2>&1 | grep -vE 'warning|graphviz|pip install|Filling up the DagBag'
 from airflow.dag_processing.dagbag import DagBag
 
@@ -80,6 +86,8 @@ Done: definitions compiled and recorded in the plan; two days of every view mate
 day published to Redis and read back online (`pitstop serve` serves the same over HTTP); a training set
 joined point in time and written with its manifest (data/training/demo/_pitstop_manifest.json); Spark,
 Delta and Redis checked; one Airflow DAG per view (and per training set) generated from the plan:
-`pitstop airflow` starts Airflow on this repository to run and backfill them. Validation arrives with its
-issue; `make demo` will run it here as it lands.
+`pitstop airflow` starts Airflow on this repository to run and backfill them. Every materialized day
+passed its validation gate (Great Expectations suite, statistics, drift; data/delta/quality/, stats/ and
+validation/), and data/exports/user_transactions_report.html shows the features' distributions, null
+fractions and drift over time.
 TXT

@@ -1,6 +1,6 @@
 """pitstop: the public authoring API and the FeatureStore entry point."""
 
-from pitstop.definitions import Aggregation, BatchSource, Entity, Feature, FeatureView, TrainingSet
+from pitstop.definitions import Aggregation, Alert, BatchSource, Entity, Expect, Feature, FeatureView, TrainingSet
 from pitstop.errors import PitstopError
 from pitstop.runtime.feature_store import FeatureStore
 
@@ -8,8 +8,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Aggregation",
+    "Alert",
     "BatchSource",
     "Entity",
+    "Expect",
     "Feature",
     "FeatureStore",
     "FeatureView",

@@ -144,6 +144,59 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pitstop.runtime.quality import raise_if_failed, validate_by_hand
+
+    store = _store(args)
+    result = validate_by_hand(store.config, store.load_plan(), args.view, args.ds, store.spark, args.version)
+    print(result.describe())
+    if not result.success:
+        try:
+            raise_if_failed(result, by_hand=True)
+        except PitstopError as exc:
+            print(f"error: {str(exc).splitlines()[-1]}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pitstop.runtime.status import gather_status, render_status, unhealthy
+
+    store = _store(args)
+    now = datetime.now(UTC)
+    rows = gather_status(store.config, store.load_plan(), now)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=_json_value))
+    else:
+        print(render_status(rows, now))
+    problems = unhealthy(rows)
+    if args.check and problems:
+        print("\n".join(["not healthy:", *(f"  - {p}" for p in problems)]), file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pitstop.runtime.catalog import view_entry
+    from pitstop.runtime.report import render_report
+    from pitstop.runtime.status import report_inputs
+
+    store = _store(args)
+    entry = view_entry(store.load_plan(), args.view)
+    stats, attempts = report_inputs(store.config, args.view, entry)
+    out = Path(args.out or f"{args.view}_report.html")
+    out.write_text(render_report(args.view, entry, stats, attempts, generated_at=datetime.now(UTC)),
+                   encoding="utf-8")
+    days = len({r["ds"] for r in stats})
+    print(f"{args.view} v{entry['version']}: report of {days} day(s) of statistics and {len(attempts)} validation "
+          f"attempt(s) written to {out}")
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     for result in _store(args).publish(args.views, args.ds):
         print(result.describe())
@@ -164,10 +217,12 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_consistency(args: argparse.Namespace) -> int:
-    from pitstop.runtime.consistency import check
+    from pitstop.runtime.consistency import check, record
 
     store = _store(args)
-    report = check(store.config, store.load_plan(), args.view, args.sample, store.spark)
+    plan = store.load_plan()
+    report = check(store.config, plan, args.view, args.sample, store.spark)
+    record(store.config, plan, report, store.spark)
     print(report.describe())
     return 0 if report.ok else 2
 
@@ -385,6 +440,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-publish", action="store_true",
                    help="compute only: do not publish the newest materialized day to the online store")
     p.set_defaults(func=cmd_materialize)
+
+    p = add("validate", help="run a view's validation gate (its Great Expectations suite, statistics and alerts) "
+                             "on one day's snapshot; exit 3 when it fails")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
+    p.add_argument("--version", type=int, metavar="V",
+                   help="validate the snapshot table as of this Delta version (default: the current one), e.g. "
+                        "a rejected run's version named in its failure message")
+    p.set_defaults(func=cmd_validate)
+
+    p = add("status", help="one table of every view: last ds, freshness lag, what Redis serves, last validation, "
+                           "alerts, online/offline consistency (no Spark)")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.add_argument("--check", action="store_true",
+                   help="exit 2 when a view is behind, failed validation, has error alerts, is stale or inconsistent")
+    p.set_defaults(func=cmd_status)
+
+    p = add("report", help="write one self-contained HTML file with a view's feature distributions, null "
+                           "fractions and drift over time, and its validation history")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("--out", metavar="FILE", help="the HTML file (default: <view>_report.html)")
+    p.set_defaults(func=cmd_report)
 
     p = add("publish", help="publish a materialized day (default: the newest) of views into Redis, atomically")
     p.add_argument("views", metavar="VIEW", nargs="+")

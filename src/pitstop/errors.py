@@ -80,3 +80,7 @@ class JobFailed(TransientError):
 
 class ConsistencyError(TerminalError):
     """Online values disagree with the offline snapshot they were published from."""
+
+
+class ValidationFailed(TerminalError):
+    """A snapshot failed the validation gate: nothing was published and the day is not materialized."""

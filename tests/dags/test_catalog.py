@@ -133,7 +133,7 @@ def test_catalog_json(server: Server) -> None:
         assert view["online_store"] == {"status": "never_published", "stale": True}
         assert view["paused"] is True
         assert view["consistency"] == {"status": "never", "reason": "no finished monitor task yet"}
-        assert view["validation"]["status"] == view["drift"]["status"] == "not_configured"
+        assert view["validation"] == view["drift"] == {"status": "never", "reason": "no validation yet"}
     run = views["user_transactions"]["last_run"]
     assert (run["status"], run["state"], run["run_type"]) == ("ok", "queued", "manual")
     # the same run, state and data interval as Airflow's REST API reports

@@ -77,11 +77,11 @@ def test_catalog_document_lists_every_view_with_its_features(plan: dict[str, Any
     assert tx["offline"]["ds"] == "2026-10-31" and tx["last_run"]["state"] == "success"
     assert tx["consistency"] == {"status": "ok", "state": "success", "ds": "2026-10-31"}
     assert tx["paused"] is False
-    # what was not gathered says so, and validation and drift say honestly that they are not configured
+    # what was not gathered says so
     assert views["user_profile"]["offline"]["status"] == "unavailable"
     assert views["user_profile"]["last_run"]["status"] == "unavailable"
     for view in views.values():
-        assert view["validation"]["status"] == view["drift"]["status"] == "not_configured"
+        assert view["validation"] == view["drift"] == {"status": "unavailable", "reason": "not gathered"}
     json.dumps(doc)  # JSON-ready
 
 
@@ -102,7 +102,21 @@ def test_html_page(plan: dict[str, Any]) -> None:
               "user_profile": {"status": "unavailable", "reason": "cannot reach Redis at redis://127.0.0.1:1/0"}}
     airflow = {DAG_IDS["user_transactions"]: _run("failed"),
                DAG_IDS["merchant_transactions"]: {"status": "unavailable", "reason": "database is locked"}}
-    page = cp.render_html(cp.build_catalog(plan, now=NOW, online=online, airflow=airflow))
+    alert = {"feature": "amount_sum_7d", "metric": "psi", "against": "baseline", "value": 0.31, "threshold": 0.2,
+             "severity": "warning"}
+    quality = {"user_transactions": {"status": "ok", "success": True, "ds": "2026-10-31", "errors": 0, "warnings": 2,
+                                     "by_hand": False, "summary": "validation passed: <all>", "alerts_ds": "2026-10-31",
+                                     "alerts": [alert, {**alert, "metric": "null_fraction", "against": ""}]},
+               "merchant_transactions": {"status": "ok", "success": False, "ds": "2026-10-30", "errors": 1,
+                                         "warnings": 0, "by_hand": False, "summary": "validation FAILED", "alerts_ds":
+                                         "2026-10-29", "alerts": []},
+               "user_profile": {"status": "never", "reason": "no validation yet"}}
+    doc = cp.build_catalog(plan, now=NOW, online=online, airflow=airflow, quality=quality)
+    drift = {v["name"]: v["drift"] for v in doc["views"]}
+    assert drift == {"user_transactions": {"status": "ok", "ds": "2026-10-31", "alerts": [alert]},
+                     "merchant_transactions": {"status": "ok", "ds": "2026-10-29", "alerts": []},
+                     "user_profile": {"status": "never", "reason": "no validation yet"}}
+    page = cp.render_html(doc)
     assert page.startswith("<!doctype html>") and page.endswith("</html>")
     assert "as of 2026-11-02 03:00:00 UTC" in page
     for name, dag_id in DAG_IDS.items():
@@ -115,7 +129,11 @@ def test_html_page(plan: dict[str, Any]) -> None:
     assert ">stale<" in page and "Delta v3" in page and ">never published<" in page
     assert "cannot reach Redis at redis://127.0.0.1:1/0" in page and "database is locked" in page
     assert '<span class="b bad">failed</span>' in page
-    assert page.count(">not configured<") == 6  # validation and drift of three views
+    assert '<span title="validation passed: &lt;all&gt;"><span class="b ok">passed</span></span>' in page
+    assert "ds 2026-10-31 · 2 warning(s)" in page and "1 error(s), 0 warning(s)" in page
+    assert ('<span title="amount_sum_7d psi vs baseline 0.31 &gt; 0.2"><span class="b warn">1 alert(s)</span>'
+            in page)
+    assert '<span class="b ok">no drift</span>' in page and page.count(">never ran<") >= 1
     # self-contained: inline CSS, nothing loaded from elsewhere
     assert "<style>" in page and not re.search(r"<link|<script|src=|@import|url\(", page)
 

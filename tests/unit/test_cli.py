@@ -103,6 +103,7 @@ def test_help_lists_every_command() -> None:
     text = parser.format_help()
     commands = ["init", "plan", "apply", "ls", "describe", "materialize", "publish", "get", "serve", "consistency",
                 "training-set", "sql", "vacuum", "snapshot", "history", "airflow", "config", "demo-data", "doctor",
+                "validate", "status", "report",
                 "jars"]
     for command in commands:
         assert f"    {command}" in text

@@ -2,6 +2,7 @@
 
 from pitstop.definitions.functions import DTYPES, FUNCTION_NAMES, FUNCTIONS
 from pitstop.definitions.objects import Aggregation, BatchSource, Entity, Feature, FeatureView, TrainingSet
+from pitstop.definitions.quality import Alert, AlertRule, Expect, Expectation
 
 DEFINITION_TYPES = (Entity, BatchSource, FeatureView, TrainingSet)
 
@@ -11,8 +12,12 @@ __all__ = [
     "FUNCTIONS",
     "FUNCTION_NAMES",
     "Aggregation",
+    "Alert",
+    "AlertRule",
     "BatchSource",
     "Entity",
+    "Expect",
+    "Expectation",
     "Feature",
     "FeatureView",
     "TrainingSet",

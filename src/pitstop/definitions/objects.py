@@ -14,6 +14,7 @@ from typing import Any
 
 from pitstop.definitions._validate import caller_location, check_identifier, check_str, fail
 from pitstop.definitions.functions import DTYPES, FUNCTION_NAMES, FUNCTIONS
+from pitstop.definitions.quality import AlertRule, Expectation, check_quality
 from pitstop.definitions.windows import parse_window, window_suffix
 from pitstop.errors import DefinitionError
 
@@ -219,6 +220,9 @@ class FeatureView:
     start_date: date | None = None
     catchup: bool = False
     max_active_runs: int = 1
+    expectations: Sequence[Expectation] = ()
+    alerts: Sequence[AlertRule] = ()
+    baseline_days: int = 7
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -300,6 +304,10 @@ class FeatureView:
         if clash:
             fail(what, f"feature name(s) {clash} clash with a join key or a reserved column "
                        f"({', '.join(RESERVED_COLUMNS)}); rename them with name=", loc)
+        exps, rules = check_quality(what, self.expectations, self.alerts, self.baseline_days,
+                                    [*keys, *names], loc)
+        object.__setattr__(self, "expectations", exps)
+        object.__setattr__(self, "alerts", rules)
 
     @staticmethod
     def _check_members(what: str, fieldname: str, value: object, kind: type[Any], loc: str | None) -> None:

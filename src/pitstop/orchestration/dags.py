@@ -76,7 +76,8 @@ def _chain(config: Config, plan: dict[str, Any], view: str | None, repo: str) ->
     else:
         assets = {"outlets": [view_asset(plan, view)]}
     compute = PitstopJobOperator(task_id="compute", job="materialize",
-                                 doc_md="Tiles and snapshots of the run's days into Delta (jobs/materialize.py).",
+                                 doc_md="Tiles and snapshots of the run's days into Delta, then the validation gate "
+                                        "(jobs/materialize.py): a failing day is rolled back, not retried.",
                                  **assets, **spark)
     wait >> compute
     if any(online.values()):

@@ -115,9 +115,10 @@ def view_doc_md(name: str, entry: Mapping[str, Any], plan: Mapping[str, Any]) ->
         "## Tasks",
         "",
         "`wait_for_source` (the source holds every event before S(D)) → `compute` (tiles and snapshots "
-        "into Delta) → " + ("`publish` (atomic switch in Redis; an older day never replaces a newer one) → "
-                            "`monitor` (sampled Delta-vs-Redis consistency)" if entry["online"] else
-                            "(offline only)"),
+        f"into Delta, then the validation gate: {len(entry.get('validation', {}).get('suite', []))} checks, "
+        "statistics and drift; a failing day fails the task without retries and is rolled back) → "
+        + ("`publish` (atomic switch in Redis; an older day never replaces a newer one) → "
+           "`monitor` (sampled Delta-vs-Redis consistency)" if entry["online"] else "(offline only)"),
         "",
         "Trigger with params `start` / `end` to materialize an explicit range of days in one run; `force` "
         "skips the wait for source data.",

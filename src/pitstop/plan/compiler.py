@@ -20,6 +20,7 @@ from pitstop.errors import DefinitionError, DefinitionErrors
 from pitstop.plan import naming
 from pitstop.plan.discovery import Discovered
 from pitstop.plan.fingerprint import data_fingerprint, digest, metadata_fingerprint
+from pitstop.plan.quality import ExpectationCheck, monitoring_entry, validation_entry
 
 SCHEMA_VERSION = 1
 JOIN_KEY_TYPES = ("int64", "string")
@@ -98,7 +99,8 @@ def _check_source(source: BatchSource, schema: dict[str, str], checker: _Checker
                           f"timestamp column (cast it in the source)", source.location)
 
 
-def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker) -> dict[str, Any] | None:
+def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
+                expectation_check: ExpectationCheck | None = None) -> dict[str, Any] | None:
     src = view.source
     loc = view.location
     n_errors = len(checker.errors)
@@ -205,6 +207,11 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker) ->
             "max_active_runs": view.max_active_runs,
         },
     }
+    entry["validation"] = {"suite": validation_entry(entry, tuple(view.expectations), expectation_check,
+                                                     checker.error)}
+    entry["monitoring"] = monitoring_entry(entry, tuple(view.alerts), view.baseline_days)
+    if len(checker.errors) > n_errors:
+        return None
     entry["data_fingerprint"] = data_fingerprint(entry)
     entry["metadata_fingerprint"] = metadata_fingerprint(entry)
     return entry
@@ -241,8 +248,11 @@ def _training_entry(ts: TrainingSet, views: dict[str, Any], checker: _Checker) -
 
 
 def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
-                 previous: dict[str, Any] | None = None) -> CompiledPlan:
-    """Validate everything against the sources and build the plan; raises DefinitionErrors."""
+                 previous: dict[str, Any] | None = None,
+                 expectation_check: ExpectationCheck | None = None) -> CompiledPlan:
+    """Validate everything against the sources and build the plan; raises DefinitionErrors.
+    ``expectation_check`` vets declared Great Expectations classes and arguments (the runtime passes one
+    that asks GX; the pure core cannot import it)."""
     checker = _Checker()
     warnings: list[str] = []
     schemas: dict[str, dict[str, str] | None] = {}
@@ -255,7 +265,7 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
         schema = schemas.get(view.source.name)
         if schema is None:
             continue
-        entry = _view_entry(view, schema, checker)
+        entry = _view_entry(view, schema, checker, expectation_check)
         if entry is not None:
             views[view.name] = entry
     training_sets = {t.name: entry for t in discovered.training_sets

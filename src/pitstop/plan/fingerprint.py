@@ -10,7 +10,7 @@ from typing import Any
 # Fields of a compiled view (see compiler.view_entry) and which hash each one belongs to.
 DATA_FIELDS = ("kind", "entities", "join_keys", "source", "filter", "lateness_days", "features")
 METADATA_FIELDS = ("ttl_seconds", "availability_delay_seconds", "inclusive_cutoff", "online", "owner", "description",
-                   "tags", "dag")
+                   "tags", "dag", "validation", "monitoring")
 # source fields that say how to orchestrate, not what the values are
 SOURCE_METADATA_FIELDS = ("readiness",)
 

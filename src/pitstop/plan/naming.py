@@ -48,6 +48,27 @@ def log_table(view: str, version: int) -> str:
     return f"log/{table_name(view, version)}"
 
 
+def quality_table(view: str, version: int) -> str:
+    """Every validation attempt of a view version: ds, snapshot version validated, outcome, alerts."""
+    return f"quality/{table_name(view, version)}"
+
+
+def stats_table(view: str, version: int) -> str:
+    """Per-feature statistics and drift of each materialized ds."""
+    return f"stats/{table_name(view, version)}"
+
+
+def consistency_table(view: str, version: int) -> str:
+    """Every sampled Redis-vs-Delta comparison of a view version (the monitor task, `pitstop consistency`)."""
+    return f"consistency/{table_name(view, version)}"
+
+
+def validation_report_folder(view: str, version: int, snapshot_version: int, run_id: str) -> str:
+    """One validation attempt's results (ds=<D>.json per day) and GX Data Docs (docs/), beside the snapshot
+    table version they validated."""
+    return f"validation/{table_name(view, version)}/version={snapshot_version}/run={run_id}"
+
+
 def latest_table(view: str, version: int) -> str:
     """Latest-value views keep their copied source rows here."""
     return f"latest/{table_name(view, version)}"

@@ -3,8 +3,8 @@
 Every view of the compiled plan: its features (name, function, window, dtype), owner, version and
 description; its freshness offline (the newest day in its materialization log, read with pyarrow: no
 Spark) and online (the published day and staleness, from Redis); its DAG's last run and data interval and
-the last consistency check (the ``monitor`` task), from Airflow's metadata database; validation and drift
-(not configured yet); and a link to the DAG.
+the last consistency check (the ``monitor`` task), from Airflow's metadata database; the last validation
+attempt and the drift alerts of the newest validated day (the views' quality tables); and a link to the DAG.
 
 Three layers, each testable alone:
 
@@ -47,12 +47,7 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 30.0
 MONITOR_TASK = "monitor"  # the DAG task that runs the sampled Delta-vs-Redis consistency check
 DAY_SECONDS = 86_400
-NOT_CONFIGURED = {
-    "validation": "not configured yet: no validation suite runs before publish (the Great Expectations "
-                  "gate is still to come)",
-    "drift": "not configured yet: no drift statistics are computed (the monitor task checks consistency "
-             "only)",
-}
+DRIFT_METRICS = ("psi", "kl")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -103,14 +98,25 @@ def _unavailable(reason: str) -> dict[str, Any]:
     return {"status": "unavailable", "reason": reason}
 
 
+def _drift(validation: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The drift alerts (PSI, KL) of the newest validated day, from the last-validation part."""
+    if validation is None or validation.get("status") != "ok":
+        return dict(validation) if validation else _unavailable("not gathered")
+    if validation.get("alerts_ds") is None:
+        return {"status": "never", "reason": "no day has passed validation yet"}
+    alerts = [dict(a) for a in validation.get("alerts") or [] if a["metric"] in DRIFT_METRICS]
+    return {"status": "ok", "ds": validation["alerts_ds"], "alerts": alerts}
+
+
 def build_catalog(plan: Mapping[str, Any], *, now: datetime,
                   offline: Mapping[str, dict[str, Any]] | None = None,
                   online: Mapping[str, dict[str, Any]] | None = None,
                   airflow: Mapping[str, dict[str, Any]] | None = None,
+                  quality: Mapping[str, dict[str, Any]] | None = None,
                   base_url: str = "") -> dict[str, Any]:
     """The catalog document (JSON-ready) from the plan and the gathered parts (a part missing for a view
     becomes "unavailable")."""
-    offline, online, airflow = offline or {}, online or {}, airflow or {}
+    offline, online, airflow, quality = offline or {}, online or {}, airflow or {}, quality or {}
     views = []
     for name, entry in sorted(plan["views"].items()):
         dag_id = entry["dag_id"]
@@ -146,8 +152,8 @@ def build_catalog(plan: Mapping[str, Any], *, now: datetime,
             "last_run": last_run,
             "consistency": consistency,
             "paused": paused,
-            "validation": {"status": "not_configured", "reason": NOT_CONFIGURED["validation"]},
-            "drift": {"status": "not_configured", "reason": NOT_CONFIGURED["drift"]},
+            "validation": quality.get(name, _unavailable("not gathered")),
+            "drift": _drift(quality.get(name)),
         })
     return {"project": plan["project"], "plan_fingerprint": plan["fingerprint"],
             "generated_at": now.isoformat(timespec="seconds"), "views": views}
@@ -254,8 +260,32 @@ def _check_cell(part: Mapping[str, Any]) -> str:
     return _reason(part)
 
 
-def _not_configured(part: Mapping[str, Any]) -> str:
-    return f'<span class="b off" title="{_e(part.get("reason"))}">not configured</span>'
+def _validation_cell(part: Mapping[str, Any]) -> str:
+    if part.get("status") == "never":
+        return _badge("never ran", "off")
+    if part.get("status") != "ok":
+        return _reason(part)
+    badge = _badge("passed", "ok") if part["success"] else _badge("failed", "bad")
+    counts = f"{part['errors']} error(s), {part['warnings']} warning(s)" if not part["success"] else \
+        f"{part['warnings']} warning(s)"
+    return (f'<span title="{_e(part.get("summary"))}">{badge}</span><br><span class=small>ds {_e(part["ds"])}'
+            f"{' (by hand)' if part.get('by_hand') else ''} · {_e(counts)}</span>")
+
+
+def _drift_cell(part: Mapping[str, Any]) -> str:
+    if part.get("status") == "never":
+        return _badge("no data", "off")
+    if part.get("status") != "ok":
+        return _reason(part)
+    alerts = part["alerts"]
+    if not alerts:
+        return _badge("no drift", "ok") + f"<br><span class=small>ds {_e(part['ds'])}</span>"
+    worst = "bad" if any(a["severity"] == "error" for a in alerts) else "warn"
+    title = "; ".join(f"{a['feature']} {a['metric']} vs {a['against']} {a['value']:.3g} > {a['threshold']:g}"
+                      for a in alerts)
+    return (f'<span title="{_e(title)}">{_badge(f"{len(alerts)} alert(s)", worst)}</span>'
+            f"<br><span class=small>ds {_e(part['ds'])} · "
+            f"{_e(', '.join(sorted({a['feature'] for a in alerts}))[:80])}</span>")
 
 
 def _dag_link(view: Mapping[str, Any]) -> str:
@@ -274,7 +304,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
             f'<br><span class=small>{_e(v["owner"])}</span></td>'
             f"<td>{_offline_cell(v['offline'])}</td><td>{_online_cell(v['online_store'])}</td>"
             f"<td>{_run_cell(v['last_run'], v.get('paused'))}</td><td>{_check_cell(v['consistency'])}</td>"
-            f"<td>{_not_configured(v['validation'])}</td><td>{_not_configured(v['drift'])}</td>"
+            f"<td>{_validation_cell(v['validation'])}</td><td>{_drift_cell(v['drift'])}</td>"
             f"<td>{_dag_link(v)}</td></tr>")
         features = "".join(
             f"<tr><td><code>{_e(f['name'])}</code></td><td>{_e(f['function'])}</td>"
@@ -452,8 +482,12 @@ def gather(repo: Path, now: datetime | None = None, *,
         log.exception("catalog: reading Airflow's metadata database failed")
         airflow = {e["dag_id"]: _unavailable(f"Airflow's database: {_reason_of(exc)}")
                    for e in plan["views"].values()}
+    from pitstop.runtime.status import last_validation
+
+    quality = {name: last_validation(config, name, entry) for name, entry in sorted(plan["views"].items())}
     return build_catalog(plan, now=now, offline=offline_freshness(config, plan, now),
-                         online=online_freshness(config, plan, now), airflow=airflow, base_url=base_url)
+                         online=online_freshness(config, plan, now), airflow=airflow, quality=quality,
+                         base_url=base_url)
 
 
 @dataclass

@@ -113,3 +113,21 @@ def check(config: Config, plan: dict[str, Any], view_name: str, sample: int, spa
                                 f"{expected!r}")
     return ConsistencyReport(view_name, published.ds.isoformat(), published.delta_version, len(got), mismatches,
                              examples)
+
+
+CONSISTENCY_SCHEMA = ("checked_at timestamp, ds date, delta_version bigint, checked bigint, mismatches bigint, "
+                      "ok boolean, summary string")
+
+
+def record(config: Config, plan: dict[str, Any], report: ConsistencyReport, spark: SparkSession) -> None:
+    """Append the comparison to the view's consistency table (what `pitstop status` shows)."""
+    from datetime import date
+
+    from pitstop.stores import delta
+
+    view = view_entry(plan, report.view)
+    row = (datetime.now(UTC).replace(tzinfo=None), date.fromisoformat(report.ds), report.delta_version,
+           report.checked, sum(report.mismatches.values()), report.ok, report.describe())
+    path = delta.table_path(config.offline_store_path, naming.consistency_table(report.view, int(view["version"])))
+    delta.append(spark.createDataFrame([row], CONSISTENCY_SCHEMA), path,
+                 properties={"pitstop.view": report.view, "pitstop.view_version": str(view["version"])})

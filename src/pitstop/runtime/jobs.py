@@ -33,11 +33,13 @@ def run_monitor(repo: str, views: list[str], sample: int) -> str:
     """The monitor task: a sampled Delta-vs-Redis comparison of each view's published day; a mismatch in any
     of them is terminal (every view is checked first)."""
     from pitstop.errors import ConsistencyError
-    from pitstop.runtime.consistency import check
+    from pitstop.runtime.consistency import check, record
 
     store = FeatureStore(repo)
     plan = store.load_plan()
     reports = [check(store.config, plan, view, sample, store.spark) for view in views]
+    for report in reports:
+        record(store.config, plan, report, store.spark)
     text = "\n".join(r.describe() for r in reports)
     if not all(r.ok for r in reports):
         raise ConsistencyError(text)

@@ -46,6 +46,7 @@ class RunSummary:
     running_total_from: date | None = None  # lifetime windows: the saved running total reused, if any
     lifetime: bool = False
     published: Any = None  # the PublishResult when the run published to the online store
+    validation: Any = None  # the GateResult of the validation gate
 
     def describe(self) -> str:
         lines = [f"{self.view}: materialized {len(self.snapshot_days)} day(s) {self.start} .. {self.end} "
@@ -62,6 +63,8 @@ class RunSummary:
         if self.cascaded:
             lines.append(f"  cascaded to later snapshots whose windows include a recomputed day: "
                          f"{_ranges(self.cascaded)}")
+        if self.validation is not None:
+            lines += ["  " + line for line in self.validation.short().splitlines()]
         if self.published is not None:
             lines.append("  " + self.published.describe())
         if self.skipped_cascade:
@@ -101,7 +104,8 @@ class ViewTables:
         self.tiles = delta.table_path(root, tables["tiles"]) if "tiles" in tables else None
         self.log = delta.table_path(root, naming.log_table(name, view["version"]))
         self.state = delta.table_path(root, naming.lifetime_state_table(name, view["version"]))
-        self.written = [p for p in (self.tiles, self.snapshots, self.state, self.log) if p is not None]
+        self.stats = delta.table_path(root, naming.stats_table(name, view["version"]))
+        self.written = [p for p in (self.tiles, self.snapshots, self.state, self.stats, self.log) if p is not None]
         self.properties = {"pitstop.view": name, "pitstop.view_version": str(view["version"]),
                            "pitstop.data_fingerprint": view["data_fingerprint"]}
 
@@ -139,6 +143,7 @@ def materialize(config: Config, plan: dict[str, Any], view_name: str, start: dat
             _materialize_latest(view, source, tables, start, end, summary, meta)
         else:
             _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade)
+        _validate(config, plan, view_name, view, tables, summary, run_id, spark)
         _write_log(spark, view, tables, summary, run_id, meta)
     except BaseException as exc:
         # Delta commits each table atomically but has no multi-table transaction: give back every table
@@ -152,6 +157,23 @@ def materialize(config: Config, plan: dict[str, Any], view_name: str, start: dat
                         f"  {restored}; fix the cause if it is in the data or the filter, then rerun") from exc
     summary.seconds = time.monotonic() - began
     return summary
+
+
+def _validate(config: Config, plan: dict[str, Any], view_name: str, view: dict[str, Any], tables: ViewTables,
+              summary: RunSummary, run_id: str, spark: SparkSession) -> None:
+    """The gate: the new snapshot partitions, read at the version just committed, checked before the log
+    counts them; a failure raises ValidationFailed and the caller restores every table."""
+    from pitstop.runtime import quality
+
+    version = delta.latest_version(spark, tables.snapshots)
+    assert version is not None  # written just before
+    earlier = sorted(logged_days(spark, tables.log)["snapshot"])
+    result, statistics = quality.gate(config, plan, view_name, summary.snapshot_days, spark,
+                                      snapshot_path=tables.snapshots, snapshot_version=version, run_id=run_id,
+                                      materialized=earlier)
+    summary.validation = result
+    quality.raise_if_failed(result)
+    quality.write_statistics(spark, tables.stats, view_name, view, statistics, version, run_id)
 
 
 def _write_log(spark: SparkSession, view: dict[str, Any], tables: ViewTables, summary: RunSummary, run_id: str,

@@ -59,7 +59,12 @@ def compile_repo(config: Config, previous: dict[str, Any] | None) -> CompiledPla
     def lookup(source: BatchSource) -> dict[str, str] | None:
         return read_source_schema(source.path, source.format, config.repo)
 
-    return compile_plan(config.project, discover(config.repo), lookup, previous)
+    def check_expectation(name: str, kwargs: dict[str, Any]) -> str | None:
+        from pitstop.stores.gx_suite import check_expectation as ask_gx  # imports GX: only for Expect.gx
+
+        return ask_gx(name, kwargs)
+
+    return compile_plan(config.project, discover(config.repo), lookup, previous, check_expectation)
 
 
 def plan(config: Config, *, prune: bool = False) -> PlanResult:

@@ -51,6 +51,19 @@ def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str]
     writer.save(path)
 
 
+def append(df: DataFrame, path: str, *, properties: dict[str, str] | None = None) -> None:
+    """Append rows in one commit (an audit log); a missing table is created with ``properties``."""
+    from delta.tables import DeltaTable
+
+    spark = df.sparkSession
+    if not exists(spark, path):
+        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(df.schema)
+        for key, value in sorted((properties or {}).items()):
+            builder = builder.property(key, value)
+        builder.execute()
+    df.coalesce(1).write.format("delta").mode("append").save(path)
+
+
 def history(spark: SparkSession, path: str) -> list[dict[str, Any]]:
     """Commits newest first: version, timestamp, operation, and pitstop's metadata for the commit."""
     rows = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select(

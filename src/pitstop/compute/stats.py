@@ -1,0 +1,154 @@
+"""PURE: per-feature statistics of snapshot partitions, binned distributions and drift (PSI, KL).
+
+Definitions (the report, the alerts and the tests rely on them):
+- statistics per (ds, feature): rows, nulls, null_fraction = nulls / rows (0 on an empty day), and over
+  the non-null values of numeric features min, max, mean, stddev (sample) and approximate quantiles
+  (Spark's percentile_approx at QUANTILES, relative error 1/ACCURACY);
+- drift of day D against a reference R (the previous materialized ds, and the pooled materialized days of
+  the baseline window [D - baseline_days, D - 1]): the bin edges are R's deciles (approximate, duplicates
+  dropped), a value x falls in bin i = the number of edges < x (so bins are (-inf, e1], (e1, e2], ...,
+  (e_last, +inf)); p and q are D's and R's proportions of non-null values per bin;
+  PSI = sum((p - q) * ln(p / q)) and KL = sum(p * ln(p / q)) (KL(current || reference)), with every
+  proportion floored at EPSILON so that an empty bin gives a large finite value instead of infinity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from pitstop.compute.aggregates import DS, q
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+DECILES = tuple(i / 10 for i in range(1, 10))
+ACCURACY = 10000
+EPSILON = 1e-4
+NUMERIC_DTYPES = ("int64", "float64")
+
+
+def proportions(counts: Sequence[int]) -> list[float]:
+    total = sum(counts)
+    return [max(c / total, EPSILON) if total else EPSILON for c in counts]
+
+
+def _pair(current: Sequence[int], reference: Sequence[int]) -> tuple[list[float], list[float]] | None:
+    """Both histograms as floored proportions; None if either is empty."""
+    if len(current) != len(reference):
+        raise ValueError(f"histograms over different bins: {len(current)} vs {len(reference)}")
+    if not sum(current) or not sum(reference):
+        return None
+    return proportions(current), proportions(reference)
+
+
+def psi(current: Sequence[int], reference: Sequence[int]) -> float | None:
+    """Population stability index of two histograms over the same bins (None if either is empty)."""
+    pair = _pair(current, reference)
+    return None if pair is None else sum((a - b) * math.log(a / b) for a, b in zip(*pair, strict=True))
+
+
+def kl(current: Sequence[int], reference: Sequence[int]) -> float | None:
+    """KL divergence KL(current || reference) of two histograms over the same bins."""
+    pair = _pair(current, reference)
+    return None if pair is None else sum(a * math.log(a / b) for a, b in zip(*pair, strict=True))
+
+
+def bin_index(edges: Sequence[float], value: float) -> int:
+    """The bin of ``value``: the number of edges strictly below it (the Spark code does the same)."""
+    return sum(1 for e in edges if e < value)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Day ``target`` compared with the reference days ``reference`` under ``kind`` ("previous"/"baseline")."""
+
+    target: date
+    kind: str
+    reference: tuple[date, ...]
+
+
+def comparisons(targets: Sequence[date], materialized: Sequence[date], baseline_days: int) -> list[Comparison]:
+    """Each target against the latest materialized day before it and the materialized days of its baseline
+    window; ``materialized`` holds every day that counts (earlier runs' and the targets themselves)."""
+    days = sorted(set(materialized))
+    out = []
+    for day in sorted(targets):
+        before = [d for d in days if d < day]
+        if before:
+            out.append(Comparison(day, "previous", (before[-1],)))
+        window = tuple(d for d in before if (day - d).days <= baseline_days)
+        if window:
+            out.append(Comparison(day, "baseline", window))
+    return out
+
+
+def long_values(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFrame:
+    """One row per (ds, feature, value) with the value as a double (null for non-numeric features'
+    values, which keep only their null flag)."""
+    from pyspark.sql import functions as F
+
+    parts = []
+    for f in features:
+        numeric = f["dtype"] in NUMERIC_DTYPES
+        value = F.col(q(f["name"])).cast("double") if numeric else F.lit(None).cast("double")
+        parts.append(F.struct(F.lit(f["name"]).alias("feature"), value.alias("value"),
+                              F.col(q(f["name"])).isNull().alias("is_null")))
+    return (snapshots.select(F.col(DS), F.explode(F.array(*parts)).alias("_v"))
+            .select(DS, "_v.feature", "_v.value", "_v.is_null"))
+
+
+def feature_statistics(values: DataFrame) -> DataFrame:
+    """Per (ds, feature): rows, nulls, min, max, mean, stddev, quantiles (of the long values)."""
+    from pyspark.sql import functions as F
+
+    return values.groupBy(DS, "feature").agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.col("is_null").cast("long")).alias("nulls"),
+        F.min("value").alias("min"),
+        F.max("value").alias("max"),
+        F.avg("value").alias("mean"),
+        F.stddev_samp("value").alias("stddev"),
+        F.percentile_approx("value", list(QUANTILES), ACCURACY).alias("quantiles"),
+    )
+
+
+def comparison_frame(spark: SparkSession, plan: Sequence[Comparison]) -> DataFrame:
+    """(target, kind, source_ds, role): which day's values play which role in which comparison."""
+    rows = []
+    for c in plan:
+        rows.append((c.target, c.kind, c.target, "current"))
+        rows += [(c.target, c.kind, d, "reference") for d in c.reference]
+    return spark.createDataFrame(rows, "target date, kind string, source_ds date, role string")
+
+
+def histograms(values: DataFrame, mapping: DataFrame) -> DataFrame:
+    """Per (target, kind, feature): the reference's decile edges and both sides' bin counts."""
+    from pyspark.sql import functions as F
+
+    joined = (values.where("value IS NOT NULL AND NOT isnan(value)")
+              .join(F.broadcast(mapping), F.col(DS) == F.col("source_ds"))
+              .select("target", "kind", "role", "feature", "value"))
+    edges = (joined.where("role = 'reference'").groupBy("target", "kind", "feature")
+             .agg(F.array_sort(F.array_distinct(F.percentile_approx("value", list(DECILES), ACCURACY)))
+                  .alias("edges")))
+    binned = joined.join(edges, ["target", "kind", "feature"]).withColumn(
+        "bin", F.size(F.filter("edges", lambda e: e < F.col("value"))))
+    counts = binned.groupBy("target", "kind", "feature", "role", "bin").count()
+    return counts.join(edges, ["target", "kind", "feature"])
+
+
+def collect_histograms(frame: DataFrame) -> dict[tuple[date, str, str], dict[str, Any]]:
+    """The histograms as {(target, kind, feature): {"edges": [...], "current": [...], "reference": [...]}}."""
+    out: dict[tuple[date, str, str], dict[str, Any]] = {}
+    for r in frame.collect():
+        key = (r.target, r.kind, r.feature)
+        edges = [float(e) for e in r.edges]
+        entry = out.setdefault(key, {"edges": edges, "current": [0] * (len(edges) + 1),
+                                     "reference": [0] * (len(edges) + 1)})
+        entry[r.role][r.bin] += int(r["count"])
+    return out

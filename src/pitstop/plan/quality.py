@@ -1,0 +1,103 @@
+"""The validation suite and monitoring thresholds of a view, compiled into its plan entry.
+
+The suite is written out in full (built-in checks generated from the definition, then the declared ones),
+so `pitstop plan` shows exactly what the gate will check and a diff shows a changed check. Neither part
+changes values: both belong to the metadata fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pitstop.definitions.quality import ALERT_METRICS, DEFAULT_ALERTS, AlertRule, Expectation
+
+# (class name, kwargs) -> an error message, or None when Great Expectations accepts them
+ExpectationCheck = Callable[[str, dict[str, Any]], str | None]
+
+FEATURE_TS = "feature_timestamp"
+EVENT_TS = "event_timestamp"
+COUNT_LIKE = ("count", "count_distinct", "approx_count_distinct")
+# avg is computed as sum / count in float64: allow this relative slack against min and max
+AVG_TOLERANCE = 1e-9
+BINS = 10
+# drift needs this many non-null values on both sides: PSI over 10 bins of a few dozen values is noise
+DRIFT_MIN_ROWS = 100
+
+
+def _builtin(kind: str, kwargs: dict[str, Any], feature: str | None, label: str) -> dict[str, Any]:
+    return {"type": kind, "kwargs": kwargs, "feature": feature, "severity": "error", "label": label,
+            "origin": "builtin"}
+
+
+def builtin_suite(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checks every view's snapshot gets: keys and feature timestamp not null, one row per key and ds,
+    counts >= 0, avg within [min, max] of the same column and window."""
+    keys = [k["name"] for k in entry["join_keys"]]
+    ts = FEATURE_TS if entry["kind"] == "aggregate" else EVENT_TS
+    suite = [_builtin("ExpectColumnValuesToNotBeNull", {"column": k}, k, f"join key {k} not null") for k in keys]
+    suite.append(_builtin("ExpectColumnValuesToNotBeNull", {"column": ts}, ts, f"{ts} not null"))
+    if entry["kind"] != "aggregate":
+        return suite  # a latest-value view holds every source row of the day: several per key are normal
+    suite.append(_builtin("ExpectCompoundColumnsToBeUnique", {"column_list": [*keys, "ds"]}, None,
+                          f"one row per ({', '.join(keys)}, ds)"))
+    features = entry["features"]
+    for f in features:
+        if f["function"] in COUNT_LIKE:
+            suite.append(_builtin("ExpectColumnValuesToBeBetween", {"column": f["name"], "min_value": 0},
+                                  f["name"], f"{f['name']} >= 0"))
+    by_shape = {(f["function"], f["column"], f["window_days"]): f["name"] for f in features}
+    for f in features:
+        if f["function"] != "avg":
+            continue
+        for bound, op in (("min", ">="), ("max", "<=")):
+            other = by_shape.get((bound, f["column"], f["window_days"]))
+            if other is None:
+                continue
+            suite.append(_builtin("avg_within_bound", {"avg": f["name"], "bound": other, "side": bound,
+                                                       "tolerance": AVG_TOLERANCE},
+                                  f["name"], f"{f['name']} {op} {other}"))
+    return suite
+
+
+def _resolve(metric: str, feature: str, rules: tuple[AlertRule, ...]) -> dict[str, Any]:
+    named = [r for r in rules if r.metric == metric and r.features is not None and feature in r.features]
+    general = [r for r in rules if r.metric == metric and r.features is None]
+    chosen = named or general  # the last declaration wins, as in a dict literal
+    rule = chosen[-1] if chosen else None
+    if rule is None:
+        return {"max": DEFAULT_ALERTS[metric], "severity": "warning", "origin": "default"}
+    return {"max": rule.threshold, "severity": rule.severity, "origin": "declared"}
+
+
+def monitoring_entry(entry: dict[str, Any], rules: tuple[AlertRule, ...], baseline_days: int) -> dict[str, Any]:
+    """Per feature, the threshold and severity of each drift/null alert, resolved once here."""
+    numeric = {f["name"] for f in entry["features"] if f["dtype"] in ("int64", "float64")}
+    alerts = {}
+    for f in entry["features"]:
+        name = f["name"]
+        metrics = [m for m in ALERT_METRICS if m != "schema" and (m == "null_fraction" or name in numeric)]
+        alerts[name] = {m: _resolve(m, name, rules) for m in metrics}
+    schema = [r for r in rules if r.metric == "schema"]
+    return {
+        "baseline_days": baseline_days,
+        "bins": BINS,
+        "min_rows": DRIFT_MIN_ROWS,
+        "alerts": alerts,
+        "schema": {"severity": schema[-1].severity if schema else "warning",
+                   "origin": "declared" if schema else "default"},
+    }
+
+
+def validation_entry(entry: dict[str, Any], declared: tuple[Expectation, ...], check: ExpectationCheck | None,
+                     error: Callable[[str, str | None], None]) -> list[dict[str, Any]]:
+    """The full suite: built-in checks, then the declared ones (each checked by ``check`` if given)."""
+    suite = builtin_suite(entry)
+    for exp in declared:
+        if check is not None and exp.custom:
+            problem = check(exp.expectation_type, dict(exp.kwargs))
+            if problem is not None:
+                error(f"expectation {exp.label or exp.expectation_type}: {problem}", exp.location)
+                continue
+        suite.append(exp.to_plan())
+    return suite

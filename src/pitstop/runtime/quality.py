@@ -1,0 +1,430 @@
+"""The validation gate and the statistics it records (design.md §3: only a day that passed counts).
+
+``gate`` runs inside a materialization, after the snapshot commit and before the materialization log:
+each new snapshot partition (read at the exact Delta version just committed) is checked by the view's
+Great Expectations suite, its per-feature statistics and drift are computed, and the alerts are
+evaluated. A failure with severity "error" raises ValidationFailed (terminal); the materialization then
+restores every table it touched, so the day is not materialized, nothing is published and the previous
+online values stay served. Every attempt, passed or failed, is recorded in the view's quality table, with
+its JSON result and GX Data Docs beside the Delta version it validated; statistics are written for
+passing runs only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from pitstop.compute import stats as st
+from pitstop.compute.aggregates import DS
+from pitstop.config import Config
+from pitstop.errors import UsageError, ValidationFailed
+from pitstop.plan import naming
+from pitstop.stores import delta
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from pitstop.stores.gx_suite import Outcome
+
+EXAMPLES = 5  # offending values and entity keys shown per failed check
+MAX_WARNINGS = 5  # warnings listed per day in a summary (all of them are in result.json)
+SPARK_TYPES = {"int64": "bigint", "float64": "double", "string": "string", "bool": "boolean",
+               "timestamp": "timestamp"}
+QUALITY_SCHEMA = ("ds date, run_id string, validated_at timestamp, snapshot_version bigint, success boolean, "
+                  "checks int, failed int, errors int, warnings int, summary string, result_path string, "
+                  "by_hand boolean, alerts array<struct<feature:string, metric:string, against:string, "
+                  "value:double, threshold:double, severity:string>>")
+STATS_SCHEMA = ("ds date, feature string, rows bigint, nulls bigint, null_fraction double, min double, max double, "
+                "mean double, stddev double, quantiles array<double>, previous_ds date, psi_previous double, "
+                "kl_previous double, baseline_first date, baseline_last date, baseline_days int, "
+                "psi_baseline double, kl_baseline double, edges array<double>, histogram array<bigint>, "
+                "baseline_histogram array<bigint>, snapshot_version bigint, run_id string")
+
+
+def quality_path(config: Config, view: str, version: int) -> str:
+    return delta.table_path(config.offline_store_path, naming.quality_table(view, version))
+
+
+def stats_path(config: Config, view: str, version: int) -> str:
+    return delta.table_path(config.offline_store_path, naming.stats_table(view, version))
+
+
+def report_folder(config: Config, view: str, version: int, snapshot_version: int, run_id: str) -> str:
+    """Where one attempt's results (ds=<D>.json per day) and Data Docs go: beside the snapshot version they
+    validated."""
+    return delta.table_path(config.offline_store_path,
+                            naming.validation_report_folder(view, version, snapshot_version, run_id))
+
+
+@dataclass
+class AlertHit:
+    feature: str
+    metric: str
+    against: str  # "previous" / "baseline" for drift, "" for null fraction and schema
+    value: float
+    threshold: float | None
+    severity: str
+
+    def describe(self) -> str:
+        if self.metric == "schema":
+            return f"schema: {self.feature}"
+        where = f" vs {self.against}" if self.against else ""
+        return f"{self.feature}: {self.metric}{where} {self.value:.4g} > {self.threshold:g}"
+
+
+@dataclass
+class DayResult:
+    ds: date
+    outcomes: list[Outcome]
+    alerts: list[AlertHit] = field(default_factory=list)
+    rows: int = 0
+    result_path: str = ""  # the day's result.json
+    docs_path: str = ""  # the run's GX Data Docs index.html
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success]
+
+    @property
+    def errors(self) -> list[Any]:
+        return [o for o in self.failed if o.severity == "error"] + [a for a in self.alerts if a.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Any]:
+        return [o for o in self.failed if o.severity == "warning"] + [a for a in self.alerts if a.severity == "warning"]
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class GateResult:
+    view: str
+    version: int
+    snapshot_version: int
+    days: list[DayResult]
+    by_hand: bool = False
+    seconds: float = 0.0  # the gate's wall time: suite, statistics, drift and recording
+
+    @property
+    def success(self) -> bool:
+        return all(d.success for d in self.days)
+
+    def short(self) -> str:
+        """One line for a passing run (plus its alerts); every day's detail for a failing one."""
+        if not self.success:
+            return self.describe()
+        checks = len(self.days[0].outcomes) if self.days else 0
+        alerts = [(d.ds, a) for d in self.days for a in d.alerts]
+        warned = [(d.ds, o) for d in self.days for o in d.failed]
+        lines = [f"validation passed: {len(self.days)} day(s) x {checks} checks (snapshot version "
+                 f"{self.snapshot_version}) in {self.seconds:.1f}s; {len(alerts)} alert(s), {len(warned)} failed "
+                 f"warning check(s)"]
+        items = [(ds, f"alert {a.describe()}") for ds, a in alerts] + [(ds, o.describe(EXAMPLES)) for ds, o in warned]
+        lines += [f"  ! [warning] {ds} {text}" for ds, text in items[:MAX_WARNINGS]]
+        if len(items) > MAX_WARNINGS:
+            lines.append(f"  ! ... and {len(items) - MAX_WARNINGS} more: `pitstop status`, `pitstop report "
+                         f"{self.view}` or the days' result.json")
+        return "\n".join(lines)
+
+    def describe(self) -> str:
+        lines = []
+        for day in self.days:
+            mark = "passed" if day.success else "FAILED"
+            head = (f"validation {mark}: {self.view} v{self.version} ds {day.ds} (snapshot version "
+                    f"{self.snapshot_version}, {day.rows:,} rows): {len(day.outcomes) - len(day.failed)} of "
+                    f"{len(day.outcomes)} checks passed")
+            if day.alerts:
+                head += f", {len(day.alerts)} alert(s)"
+            lines.append(head)
+            errors = [o for o in day.failed if o.severity == "error"] + \
+                [a for a in day.alerts if a.severity == "error"]
+            warnings = [o for o in day.failed if o.severity != "error"] + \
+                [a for a in day.alerts if a.severity != "error"]
+            for item in errors:
+                lines.append(f"  ✗ [error] {_item(item)}")
+            for item in warnings[:MAX_WARNINGS]:
+                lines.append(f"  ! [warning] {_item(item)}")
+            if len(warnings) > MAX_WARNINGS:
+                lines.append(f"  ! ... and {len(warnings) - MAX_WARNINGS} more warning(s), listed in result.json")
+            if day.result_path:
+                lines.append(f"  results: {day.result_path}; Data Docs: {day.docs_path}")
+        return "\n".join(lines)
+
+
+def _item(item: Any) -> str:
+    return f"alert {item.describe()}" if isinstance(item, AlertHit) else item.describe(EXAMPLES)
+
+
+def _expected_schema(view: dict[str, Any]) -> dict[str, str]:
+    cols = {k["name"]: SPARK_TYPES[k["dtype"]] for k in view["join_keys"]}
+    cols.update({f["name"]: SPARK_TYPES[f["dtype"]] for f in view["features"]})
+    cols[DS] = "date"
+    cols["feature_timestamp" if view["kind"] == "aggregate" else "event_timestamp"] = "timestamp"
+    return cols
+
+
+def schema_violations(view: dict[str, Any], actual: dict[str, str]) -> list[str]:
+    """Columns missing from the snapshot table or of another type than the plan says."""
+    problems = []
+    for name, dtype in _expected_schema(view).items():
+        if name not in actual:
+            problems.append(f"column {name} is missing")
+        elif actual[name] != dtype:
+            problems.append(f"column {name} is {actual[name]}, the plan says {dtype}")
+    return problems
+
+
+def evaluate_alerts(monitoring: dict[str, Any], row: dict[str, Any]) -> list[AlertHit]:
+    """The alerts one statistics row (one ds and feature) raises under the view's thresholds."""
+    rules = monitoring["alerts"].get(row["feature"], {})
+    hits = []
+    checks = [("null_fraction", "", row.get("null_fraction"))]
+    for metric in ("psi", "kl"):
+        for against in ("previous", "baseline"):
+            checks.append((metric, against, row.get(f"{metric}_{against}")))
+    for metric, against, value in checks:
+        rule = rules.get(metric)
+        if rule is None or value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if value > rule["max"]:
+            hits.append(AlertHit(row["feature"], metric, against, float(value), rule["max"], rule["severity"]))
+    return hits
+
+
+def _statistics(spark: SparkSession, view: dict[str, Any], table: DataFrame, days: list[date],
+                materialized: list[date]) -> list[dict[str, Any]]:
+    """Statistics and drift of ``days`` (rows for every feature, also on an empty day)."""
+    monitoring = view["monitoring"]
+    plan = st.comparisons(days, sorted(set(materialized) | set(days)), monitoring["baseline_days"])
+    needed = sorted(set(days) | {d for c in plan for d in c.reference})
+    in_days = "ds IN (" + ", ".join(f"DATE '{d}'" for d in needed) + ")"
+    values = st.long_values(table.where(in_days), view["features"]).cache()
+    try:
+        target_values = values.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")")
+        basic = {(r[DS], r.feature): r.asDict() for r in st.feature_statistics(target_values).collect()}
+        hists = st.collect_histograms(st.histograms(values, st.comparison_frame(spark, plan))) if plan else {}
+    finally:
+        values.unpersist()
+    by_target = {(c.target, c.kind): c for c in plan}
+    rows = []
+    for day in days:
+        for f in view["features"]:
+            b = basic.get((day, f["name"]), {})
+            n, nulls = int(b.get("rows") or 0), int(b.get("nulls") or 0)
+            row: dict[str, Any] = {
+                "ds": day, "feature": f["name"], "rows": n, "nulls": nulls,
+                "null_fraction": nulls / n if n else 0.0,
+                "min": b.get("min"), "max": b.get("max"), "mean": b.get("mean"), "stddev": b.get("stddev"),
+                "quantiles": [float(x) for x in b["quantiles"]] if b.get("quantiles") else None,
+                "previous_ds": None, "psi_previous": None, "kl_previous": None, "baseline_first": None,
+                "baseline_last": None, "baseline_days": None, "psi_baseline": None, "kl_baseline": None,
+                "edges": None, "histogram": None, "baseline_histogram": None,
+            }
+            for kind in ("previous", "baseline"):
+                comp = by_target.get((day, kind))
+                hist = hists.get((day, kind, f["name"]))
+                if comp is None:
+                    continue
+                if kind == "previous":
+                    row["previous_ds"] = comp.reference[0]
+                else:
+                    row["baseline_first"], row["baseline_last"] = comp.reference[0], comp.reference[-1]
+                    row["baseline_days"] = len(comp.reference)
+                if hist is None or min(sum(hist["current"]), sum(hist["reference"])) < monitoring["min_rows"]:
+                    continue
+                row[f"psi_{kind}"] = st.psi(hist["current"], hist["reference"])
+                row[f"kl_{kind}"] = st.kl(hist["current"], hist["reference"])
+                if kind == "baseline":
+                    row["edges"], row["histogram"] = hist["edges"], hist["current"]
+                    row["baseline_histogram"] = hist["reference"]
+            rows.append(row)
+    return rows
+
+
+def gate(config: Config, plan: dict[str, Any], view_name: str, days: list[date], spark: SparkSession, *,
+         snapshot_path: str, snapshot_version: int, run_id: str, materialized: list[date],
+         by_hand: bool = False) -> tuple[GateResult, list[dict[str, Any]]]:
+    """Validate ``days`` of a view's snapshot table at ``snapshot_version``; record the attempt. Returns the
+    result and the statistics rows (to be written with ``write_statistics`` once the run succeeds)."""
+    import time
+
+    from pitstop.stores import gx_suite
+
+    began = time.monotonic()
+    view = plan["views"][view_name]
+    table = delta.read(spark, snapshot_path, version=snapshot_version)
+    if table is None:
+        raise UsageError(f"view {view_name!r} has no snapshot table at {snapshot_path}: materialize it first")
+    keys = [k["name"] for k in view["join_keys"]]
+    validator = gx_suite.Validator(view["validation"]["suite"], keys, f"{view_name}__v{view['version']}")
+    actual = {f.name: f.dataType.simpleString() for f in table.schema.fields}
+    schema_problems = schema_violations(view, actual)
+    statistics = _statistics(spark, view, table, days, materialized)
+    folder = report_folder(config, view_name, view["version"], snapshot_version, run_id)
+    in_days = table.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")").cache()
+    try:
+        with _docs_folder(folder) as docs:
+            checked = validator.run_days(in_days, days, docs_dir=docs)
+    finally:
+        in_days.unpersist()
+    results = []
+    for day in days:
+        outcomes, raws = checked[day]
+        alerts = [a for row in statistics if row["ds"] == day for a in evaluate_alerts(view["monitoring"], row)]
+        alerts += [AlertHit(p, "schema", "", 1.0, None, view["monitoring"]["schema"]["severity"])
+                   for p in schema_problems]
+        rows = next((int(r["rows"]) for r in statistics if r["ds"] == day), 0)
+        result = DayResult(day, outcomes, alerts, rows, f"{folder}/ds={day}.json", f"{folder}/docs/index.html")
+        _write_result(result, view_name, view, raws, snapshot_version, run_id,
+                      [r for r in statistics if r["ds"] == day])
+        results.append(result)
+    gate_result = GateResult(view_name, view["version"], snapshot_version, results, by_hand)
+    _record(spark, config, view_name, view, gate_result, run_id)
+    gate_result.seconds = time.monotonic() - began
+    return gate_result, statistics
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file:")
+
+
+def _local(path: str) -> str:
+    return path[len("file:"):] if path.startswith("file:") else path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _write_result(day: DayResult, view_name: str, view: dict[str, Any], raws: list[dict[str, Any]],
+                  snapshot_version: int, run_id: str, statistics: list[dict[str, Any]]) -> None:
+    doc = {
+        "view": view_name, "view_version": view["version"], "ds": day.ds.isoformat(),
+        "snapshot_version": snapshot_version, "run_id": run_id, "success": day.success, "rows": day.rows,
+        "checks": [o.to_json() for o in day.outcomes],
+        "alerts": [asdict(a) for a in day.alerts],
+        "statistics": statistics,
+        "great_expectations": raws,
+        "data_docs": day.docs_path,
+    }
+    text = json.dumps(doc, indent=2, sort_keys=True, default=_json_default) + "\n"
+    if _is_local(day.result_path):
+        path = _local(day.result_path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:  # object storage: written through the Spark session's Hadoop file system
+        from pitstop.stores.files import write_text
+
+        write_text(day.result_path, text)
+
+
+@contextmanager
+def _docs_folder(folder: str) -> Iterator[str]:
+    """Where GX writes the Data Docs: the run's folder itself when it is local, else a temporary folder
+    copied there afterwards."""
+    if _is_local(folder):
+        yield _local(folder) + "/docs"
+        return
+    import tempfile
+
+    from pitstop.stores.files import upload_folder
+
+    with tempfile.TemporaryDirectory(prefix="pitstop-docs-") as tmp:
+        yield tmp
+        upload_folder(tmp, folder + "/docs")
+
+
+def _record(spark: SparkSession, config: Config, view_name: str, view: dict[str, Any], result: GateResult,
+            run_id: str) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for day in result.days:
+        rows.append((day.ds, run_id, now, result.snapshot_version, day.success, len(day.outcomes), len(day.failed),
+                     len(day.errors), len(day.warnings), _day_summary(result, day), day.result_path, result.by_hand,
+                     [(a.feature, a.metric, a.against, a.value, a.threshold, a.severity) for a in day.alerts]))
+    frame = spark.createDataFrame(rows, QUALITY_SCHEMA)
+    path = quality_path(config, view_name, view["version"])
+    delta.append(frame, path, properties={"pitstop.view": view_name, "pitstop.view_version": str(view["version"])})
+
+
+def _day_summary(result: GateResult, day: DayResult) -> str:
+    single = GateResult(result.view, result.version, result.snapshot_version, [day], result.by_hand)
+    return single.describe()
+
+
+def write_statistics(spark: SparkSession, path: str, view_name: str, view: dict[str, Any],
+                     statistics: list[dict[str, Any]], snapshot_version: int, run_id: str) -> None:
+    """Replace the statistics of the validated days (idempotent per ds) once the run has passed."""
+    if not statistics:
+        return
+    columns = [c.split()[0] for c in STATS_SCHEMA.split(", ")]
+    rows = [tuple({**r, "snapshot_version": snapshot_version, "run_id": run_id}[c] for c in columns)
+            for r in statistics]
+    frame = spark.createDataFrame(rows, STATS_SCHEMA).coalesce(1)
+    days = sorted({r["ds"] for r in statistics})
+    delta.replace(frame, path,
+                  "ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")", partition_by=None,
+                  properties={"pitstop.view": view_name, "pitstop.view_version": str(view["version"])})
+
+
+def raise_if_failed(result: GateResult, *, by_hand: bool = False) -> None:
+    if result.success:
+        return
+    failed = [d for d in result.days if not d.success]
+    if by_hand:
+        raise ValidationFailed(f"{result.view} ds {', '.join(str(d.ds) for d in failed)} fails its gate as the "
+                               f"snapshot table holds it at version {result.snapshot_version} (nothing changed: "
+                               f"validate reports only)")
+    raise ValidationFailed(
+        f"{result.describe()}\n"
+        f"the gate stopped {result.view} v{result.version} before publishing: {len(failed)} day(s) failed "
+        f"({', '.join(str(d.ds) for d in failed)}); nothing was published (the previous online values stay "
+        f"served), the day(s) are not materialized and every table was restored to its state before the run. "
+        f"The rejected snapshot stays readable through time travel: "
+        f"SELECT * FROM pitstop.{result.view}__v{result.version} VERSION AS OF {result.snapshot_version} "
+        f"WHERE ds = DATE '{failed[0].ds}'. Fix the data (or the expectation, then `pitstop apply`) and rerun.")
+
+
+def validate_by_hand(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession,
+                     version: int | None = None) -> GateResult:
+    """`pitstop validate VIEW --ds D`: the gate on a day as the snapshot table holds it now (or at
+    ``version``). Recorded like any attempt; the materialization log is left as it is."""
+    import uuid
+
+    from pitstop.runtime.catalog import view_entry
+    from pitstop.runtime.materialize import ViewTables, logged_days
+
+    view = view_entry(plan, view_name)
+    tables = ViewTables(config, view_name, view)
+    current = delta.latest_version(spark, tables.snapshots)
+    if current is None:
+        raise UsageError(f"view {view_name!r} has no snapshot table yet: run `pitstop materialize {view_name} "
+                         f"--start {ds} --end {ds}`")
+    chosen = current if version is None else version
+    if not 0 <= chosen <= current:
+        raise UsageError(f"--version {version} does not exist: the snapshot table's versions are 0..{current}")
+    logged = logged_days(spark, tables.log)["snapshot"]
+    if ds not in logged:
+        table = delta.read(spark, tables.snapshots, version=chosen)
+        if table is None or table.where(f"ds = DATE '{ds}'").limit(1).count() == 0:
+            have = ", ".join(str(d) for d in sorted(logged)[-5:]) or "none"
+            raise UsageError(f"view {view_name!r} has no snapshot of {ds} at version {chosen} (newest materialized "
+                             f"days: {have}); give --version V of a rejected run (its failure message names it) or "
+                             f"materialize the day first")
+    materialized = sorted(logged - {ds})
+    result, _ = gate(config, plan, view_name, [ds], spark, snapshot_path=tables.snapshots, snapshot_version=chosen,
+                     run_id="hand-" + uuid.uuid4().hex[:8], materialized=[d for d in materialized if d < ds],
+                     by_hand=True)
+    return result

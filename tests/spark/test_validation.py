@@ -1,0 +1,325 @@
+"""The validation gate on real Spark, Delta, Great Expectations 1.x and redis-server (design.md §3: only a
+day that passed counts as materialized; data that fails never reaches Redis)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pitstop import FeatureStore
+from pitstop.compute import stats as st
+from pitstop.errors import DefinitionErrors, ValidationFailed
+from pitstop.orchestration.readiness import read_delta_table
+from pitstop.plan import naming
+from pitstop.runtime import registry
+from pitstop.stores.gx_suite import Validator
+
+pytestmark = [pytest.mark.spark]
+
+D0 = date(2026, 4, 1)
+
+
+def check(kind: str, kwargs: dict[str, Any], label: str, feature: str | None = None,
+          severity: str = "error") -> dict[str, Any]:
+    return {"type": kind, "kwargs": kwargs, "feature": feature, "severity": severity, "label": label,
+            "origin": "builtin"}
+
+
+def frame(spark: Any, rows: list[tuple[Any, ...]]) -> Any:
+    return spark.createDataFrame(rows, "user_id bigint, ds date, feature_timestamp timestamp, count_1d bigint, "
+                                       "amount_avg_1d double, amount_max_1d double, country string")
+
+
+S = datetime(2026, 4, 2)
+GOOD = [(1, D0, S, 2, 5.0, 8.0, "FR"), (2, D0, S, 0, None, None, "US"), (3, D0, S, 1, 0.1, 0.1, "DE")]
+
+CASES = [
+    # (check, a bad row set that fails it, what the failure summary must say)
+    (check("ExpectColumnValuesToNotBeNull", {"column": "user_id"}, "join key user_id not null", "user_id"),
+     [(None, D0, S, 1, 1.0, 1.0, "FR")], ["1 of 4 rows (25%) unexpected"]),
+    (check("ExpectColumnValuesToNotBeNull", {"column": "feature_timestamp"}, "feature_timestamp not null"),
+     [(7, D0, None, 1, 1.0, 1.0, "FR")], ["1 of 4 rows", "keys (user_id=7)"]),
+    (check("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_id", "ds"]}, "one row per (user_id, ds)"),
+     [(1, D0, S, 9, 1.0, 1.0, "FR")], ["2 of 4 rows (50%) unexpected", "keys (user_id=1), (user_id=1)"]),
+    (check("ExpectColumnValuesToBeBetween", {"column": "count_1d", "min_value": 0}, "count_1d >= 0", "count_1d"),
+     [(9, D0, S, -4, 1.0, 1.0, "FR")], ["1 of 4 rows", "values e.g. -4", "keys (user_id=9)"]),
+    (check("avg_within_bound", {"avg": "amount_avg_1d", "bound": "amount_max_1d", "side": "max", "tolerance": 1e-9},
+           "amount_avg_1d <= amount_max_1d", "amount_avg_1d"),
+     [(8, D0, S, 2, 3.5, 3.0, "FR")], ["values e.g. 3.5", "keys (user_id=8)"]),
+    # declared checks
+    (check("ExpectColumnValuesToBeBetween", {"column": "amount_max_1d", "min_value": 0, "max_value": 1000},
+           "amount_max_1d between 0 and 1000", "amount_max_1d"),
+     [(5, D0, S, 1, 1.0, 5000.0, "FR")], ["values e.g. 5000.0", "keys (user_id=5)"]),
+    (check("ExpectColumnValuesToNotBeNull", {"column": "amount_avg_1d", "mostly": 0.5},
+           "amount_avg_1d null fraction <= 0.5", "amount_avg_1d"),
+     [(5, D0, S, 0, None, None, "FR"), (6, D0, S, 0, None, None, "FR")], ["3 of 5 rows (60%) unexpected"]),
+    (check("ExpectTableRowCountToBeBetween", {"min_value": None, "max_value": 3}, "row count between None and 3"),
+     [(4, D0, S, 1, 1.0, 1.0, "FR")], ["observed 4"]),
+    (check("ExpectColumnValuesToMatchRegex", {"column": "country", "regex": "^[A-Z]{2}$"}, "country code",
+           "country"),
+     [(4, D0, S, 1, 1.0, 1.0, "France")], ["values e.g. 'France'", "keys (user_id=4)"]),
+]
+
+
+@pytest.mark.parametrize("entry, bad, says", CASES, ids=[c[0]["label"] for c in CASES])
+def test_each_check_passes_and_fails_with_a_summary(spark: Any, entry: dict[str, Any], bad: list[Any],
+                                                    says: list[str]) -> None:
+    validator = Validator([entry], ["user_id"], "t__v1")
+    outcomes, raw = validator.run(frame(spark, GOOD))
+    assert [o.success for o in outcomes] == [True] and raw["success"] is True
+    (outcome,), raw = validator.run(frame(spark, GOOD + bad))
+    assert outcome.success is False and raw["success"] is False
+    text = outcome.describe()
+    assert text.startswith(f"{entry['label']} ({entry['type']}")
+    for part in says:
+        assert part in text, text
+
+
+def test_a_float_avg_a_hair_above_max_is_not_a_failure(spark: Any) -> None:
+    # sum / count of three 0.1s is 0.10000000000000002 > 0.1: the tolerance absorbs it
+    avg = sum([0.1, 0.1, 0.1]) / 3
+    assert avg > 0.1
+    entry = check("avg_within_bound", {"avg": "amount_avg_1d", "bound": "amount_max_1d", "side": "max",
+                                       "tolerance": 1e-9}, "avg <= max")
+    (outcome,), _ = Validator([entry], ["user_id"], "t__v1").run(frame(spark, [(1, D0, S, 3, avg, 0.1, "FR")]))
+    assert outcome.success
+
+
+def test_an_empty_day_passes_unless_row_bounds_say_otherwise(spark: Any) -> None:
+    suite = [check("ExpectColumnValuesToNotBeNull", {"column": "user_id"}, "key"),
+             check("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_id", "ds"]}, "unique"),
+             check("ExpectColumnValuesToBeBetween", {"column": "count_1d", "min_value": 0}, "count")]
+    outcomes, _ = Validator(suite, ["user_id"], "t__v1").run(frame(spark, []))
+    assert [o.success for o in outcomes] == [True, True, True]
+    bounded = [*suite, check("ExpectTableRowCountToBeBetween", {"min_value": 1, "max_value": None}, "rows")]
+    outcomes, _ = Validator(bounded, ["user_id"], "t__v1").run(frame(spark, []))
+    assert [o.success for o in outcomes] == [True, True, True, False]
+
+
+def test_statistics_and_histograms_against_hand_computed_values(spark: Any) -> None:
+    d1, d2 = D0, D0 + timedelta(days=1)
+    rng = np.random.default_rng(7)
+    ref = rng.normal(10, 2, 400).round(3)
+    cur = rng.normal(11, 2, 300).round(3)
+    rows = [(i, d1, float(v), None if i % 10 == 0 else "x") for i, v in enumerate(ref)]
+    rows += [(i, d2, float(v), "y") for i, v in enumerate(cur)] + [(999, d2, None, None)]
+    df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double, country string")
+    features = [{"name": "amount", "dtype": "float64"}, {"name": "country", "dtype": "string"}]
+    values = st.long_values(df, features)
+    got = {(r.ds, r.feature): r for r in st.feature_statistics(values).collect()}
+    a = got[(d2, "amount")]
+    assert (a.rows, a.nulls) == (301, 1)
+    assert a.min == cur.min() and a.max == cur.max()
+    assert a.mean == pytest.approx(cur.mean(), rel=1e-12)
+    assert a.stddev == pytest.approx(cur.std(ddof=1), rel=1e-12)
+    assert a.quantiles[3] == pytest.approx(np.quantile(cur, 0.5), abs=0.05)
+    c = got[(d1, "country")]
+    assert (c.rows, c.nulls, c.min, c.quantiles) == (400, 40, None, None)
+    plan = st.comparisons([d2], [d1, d2], 7)
+    hists = st.collect_histograms(st.histograms(values, st.comparison_frame(spark, plan)))
+    h = hists[(d2, "previous", "amount")]
+    edges = h["edges"]
+    assert len(edges) == 9 and edges == sorted(edges)
+    # the same bins counted by numpy: bin = number of edges strictly below the value
+    assert h["current"] == np.bincount(np.searchsorted(edges, cur, side="left"), minlength=10).tolist()
+    assert h["reference"] == np.bincount(np.searchsorted(edges, ref, side="left"), minlength=10).tolist()
+    assert sum(h["current"]) == 300 and sum(h["reference"]) == 400
+    assert (d2, "previous", "country") not in hists  # not numeric: no drift
+    psi = st.psi(h["current"], h["reference"])
+    p = np.maximum(np.array(h["current"]) / 300, st.EPSILON)
+    q = np.maximum(np.array(h["reference"]) / 400, st.EPSILON)
+    assert psi == pytest.approx(float(np.sum((p - q) * np.log(p / q))), rel=1e-12)
+    assert psi is not None and psi > 0.2  # a one-sigma shift is drift
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the gate inside materialization, with publishing to a real Redis
+
+DEFS = """
+from pitstop import Aggregation, Alert, BatchSource, Entity, Expect, FeatureView
+user = Entity("user", join_keys=["user_id"])
+events = BatchSource("events", path="data/events")
+spend = FeatureView("spend", entities=[user], source=events, aggregations=[
+    Aggregation("count", windows=["1d"]),
+    Aggregation("avg", column="amount", windows=["1d"]),
+    Aggregation("max", column="amount", windows=["1d"]),
+], expectations=[Expect.between("amount_max_1d", min=0, max=1000)],
+   alerts=[Alert.null_fraction(1.0)])
+"""
+
+
+def write_events(folder: Path, rows: list[tuple[int, float, datetime]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    pq.write_table(pa.table({"user_id": pa.array([r[0] for r in rows], pa.int64()),
+                             "amount": pa.array([r[1] for r in rows], pa.float64()),
+                             "event_timestamp": pa.array([r[2] for r in rows], pa.timestamp("us", tz="UTC"))}),
+                   folder / "part-00000.parquet")
+
+
+def at(day: date, hour: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def redis_dump(url: str) -> dict[bytes, bytes]:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return {k: client.dump(k) for k in sorted(client.keys("*"))}
+    finally:
+        client.close()
+
+
+@pytest.mark.redis
+def test_failing_gate_publishes_nothing_and_materializes_nothing(tmp_path: Path, spark: Any, redis_url: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from pitstop.cli import main
+
+    repo = tmp_path / "repo"
+    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "pitstop.yaml").write_text(f"project: t\nonline_store:\n  url: {redis_url}\n")
+    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS))
+    d1, d2 = D0, D0 + timedelta(days=1)
+    good = [(1, 10.0, at(d1, 1)), (2, 20.0, at(d1, 2)), (1, 30.0, at(d1, 3))]
+    write_events(repo / "data" / "events", good)
+    store = FeatureStore(repo, env={})
+    registry.apply(store.config)
+    store.use_spark(spark)
+
+    # day 1 passes the gate and is published
+    (summary,) = store.materialize(["spend"], d1, d1, publish=True)
+    assert summary.validation.success
+    assert "validation passed: 1 day(s) x 6 checks (snapshot version 1) in " in summary.describe()
+    served = store.get_online_features(["spend:amount_max_1d"], [{"user_id": 1}]).to_list()
+    assert served == [{"user_id": 1, "amount_max_1d": 30.0}]
+    before_redis = redis_dump(redis_url)
+    cfg = store.config
+    tables = {kind: f"{cfg.offline_store_path}/{kind}/spend__v1" for kind in ("snapshots", "tiles", "log", "stats")}
+    def contents() -> dict[str, list[Any]]:
+        return {k: sorted(map(tuple, spark.read.format("delta").load(p).collect()), key=repr)
+                for k, p in tables.items()}
+
+    before_tables = contents()
+
+    # day 2 holds a broken amount: the gate stops it
+    write_events(repo / "data" / "events", [*good, (1, 5.0, at(d2, 1)), (3, 99999.0, at(d2, 2))])
+    with pytest.raises(ValidationFailed) as info:
+        store.materialize(["spend"], d2, d2, publish=True)
+    text = str(info.value)
+    assert "validation FAILED: spend v1 ds 2026-04-02" in text
+    assert ("✗ [error] amount_max_1d between 0 and 1000 (ExpectColumnValuesToBeBetween on amount_max_1d): "
+            "1 of 2 rows (50%) unexpected; values e.g. 99999.0; keys (user_id=3)") in text
+    assert "nothing was published (the previous online values stay served)" in text
+    assert "VERSION AS OF" in text
+    assert redis_dump(redis_url) == before_redis  # byte-identical
+    assert store.get_online_features(["spend:amount_max_1d"], [{"user_id": 1}]).to_list() == served
+    from pitstop.runtime.materialize import materialized_days
+
+    assert materialized_days(cfg, store.load_plan(), "spend", spark) == [d1]
+    assert contents() == before_tables  # every table restored
+    # the attempt is recorded with its JSON result and Data Docs beside the version it validated
+    attempts = read_delta_table(f"{cfg.offline_store_path}/{naming.quality_table('spend', 1)}").to_pylist()
+    assert [(a["ds"], a["success"], a["errors"]) for a in sorted(attempts, key=lambda a: a["validated_at"])] == [
+        (d1, True, 0), (d2, False, 1)]
+    failed = next(a for a in attempts if not a["success"])
+    result = json.loads(Path(failed["result_path"]).read_text())
+    assert result["success"] is False and result["ds"] == "2026-04-02"
+    assert f"version={result['snapshot_version']}" in failed["result_path"]
+    bad_check = next(c for c in result["checks"] if not c["success"])
+    assert (bad_check["feature"], bad_check["examples"], bad_check["keys"]) == (
+        "amount_max_1d", [99999.0], [{"user_id": 3}])
+    assert failed["result_path"].endswith("/ds=2026-04-02.json")
+    assert Path(result["data_docs"]).is_file() and Path(result["data_docs"]).name == "index.html"
+
+    # by hand: the rejected version still fails; the current table (day 1 only) has no day 2
+    capsys.readouterr()
+    assert main(["--repo", str(repo), "validate", "spend", "--ds", str(d2),
+                 "--version", str(result["snapshot_version"])]) == 3
+    out = capsys.readouterr()
+    assert "validation FAILED: spend v1 ds 2026-04-02" in out.out and "validate reports only" in out.err
+    assert main(["--repo", str(repo), "validate", "spend", "--ds", str(d2)]) == 1  # not in the current table
+    assert "has no snapshot of 2026-04-02 at version" in capsys.readouterr().err
+    # status shows the failure
+    assert main(["--repo", str(repo), "status"]) == 0
+    status = capsys.readouterr().out
+    assert "spend v1" in status and "FAILED 2026-04-02" in status
+
+    # fixed data: day 2 passes, is published, and its statistics are recorded
+    write_events(repo / "data" / "events", [*good, (1, 5.0, at(d2, 1)), (3, 999.0, at(d2, 2))])
+    (summary,) = store.materialize(["spend"], d2, d2, publish=True)
+    assert summary.validation.success
+    assert store.get_online_features(["spend:amount_max_1d"], [{"user_id": 3}]).to_list() == [
+        {"user_id": 3, "amount_max_1d": 999.0}]
+    stats = [r.asDict() for r in spark.read.format("delta").load(tables["stats"]).collect()]
+    by = {(r["ds"], r["feature"]): r for r in stats}
+    assert (by[(d2, "amount_max_1d")]["rows"], by[(d2, "amount_max_1d")]["max"]) == (2, 999.0)
+    assert by[(d2, "amount_max_1d")]["mean"] == pytest.approx(502.0)
+    assert by[(d1, "count_1d")]["mean"] == pytest.approx(1.5) and by[(d2, "count_1d")]["previous_ds"] == d1
+
+
+def test_unknown_gx_expectation_is_a_plan_error_with_the_line(tmp_path: Path, make_repo: Any) -> None:
+    repo = make_repo("""
+        from pitstop import Aggregation, BatchSource, Entity, Expect, FeatureView
+        user = Entity("user", join_keys=["user_id"])
+        events = BatchSource("events", path="data/events")
+        v = FeatureView("v", entities=[user], source=events, aggregations=[Aggregation("count", windows=["1d"])],
+                        expectations=[Expect.gx("ExpectColumnValuesToBeBetweenn", column="count_1d", min_value=0),
+                                      Expect.gx("ExpectColumnValuesToBeBetween", column="count_1d", minimum=0)])
+        """)
+    from pitstop.config import load_config
+
+    with pytest.raises(DefinitionErrors) as info:
+        registry.plan(load_config(repo, env={}))
+    text = str(info.value)
+    assert "defs.py:6" in text
+    assert "'ExpectColumnValuesToBeBetweenn' is not a Great Expectations 1.x expectation" in text
+    assert "did you mean ExpectColumnValuesToBeBetween" in text
+    assert "defs.py:7" in text and "does not accept these arguments (minimum: extra fields not permitted; " in text
+
+
+def test_an_error_alert_fails_the_gate_and_a_warning_does_not(tmp_path: Path, spark: Any) -> None:
+    repo = tmp_path / "repo"
+    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "pitstop.yaml").write_text("project: t\n")
+    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent("""
+        from pitstop import Aggregation, Alert, BatchSource, Entity, FeatureView
+        user = Entity("user", join_keys=["user_id"])
+        events = BatchSource("events", path="data/events")
+        spend = FeatureView("spend", entities=[user], source=events, online=False, aggregations=[
+            Aggregation("count", windows=["1d"]), Aggregation("avg", column="amount", windows=["1d"])],
+            alerts=[Alert.null_fraction(0.2, features=["amount_avg_1d"], severity="error")])
+        """))
+    # user 3's only event has no amount: amount_avg_1d is null for 1 key of 3
+    write_events(repo / "data" / "events", [(1, 1.0, at(D0, 1)), (2, 2.0, at(D0, 2)), (3, None, at(D0, 3))])
+    store = FeatureStore(repo, env={})
+    registry.apply(store.config)
+    store.use_spark(spark)
+    with pytest.raises(ValidationFailed) as info:
+        store.materialize(["spend"], D0, D0, publish=False)
+    assert "✗ [error] alert amount_avg_1d: null_fraction 0.3333 > 0.2" in str(info.value)
+    assert "4 of 4 checks passed, 1 alert(s)" in str(info.value)
+    # the same threshold as a warning: the day passes and the alert is recorded
+    store.config.repo.joinpath("feature_defs", "defs.py").write_text(
+        store.config.repo.joinpath("feature_defs", "defs.py").read_text().replace(', severity="error"', ""))
+    registry.apply(store.config)
+    (summary,) = store.materialize(["spend"], D0, D0, publish=False)
+    assert summary.validation.success
+    assert "! [warning] 2026-04-01 alert amount_avg_1d: null_fraction 0.3333 > 0.2" in summary.describe()
+    from pitstop.cli import main
+
+    out = tmp_path / "report.html"
+    assert main(["--repo", str(repo), "report", "spend", "--out", str(out)]) == 0
+    page = out.read_text()
+    assert 'data-feature="amount_avg_1d"' in page and 'data-feature="count_1d"' in page
+    assert 'data-ds="2026-04-01" data-series="null_fraction" data-value="0.3333333333333333"' in page
