@@ -323,3 +323,44 @@ def test_an_error_alert_fails_the_gate_and_a_warning_does_not(tmp_path: Path, sp
     page = out.read_text()
     assert 'data-feature="amount_avg_1d"' in page and 'data-feature="count_1d"' in page
     assert 'data-ds="2026-04-01" data-series="null_fraction" data-value="0.3333333333333333"' in page
+
+
+def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark: Any) -> None:
+    from pitstop.config import load_config
+    from pitstop.runtime.materialize import materialized_days
+    from pitstop.runtime.status import last_validation
+
+    repo = tmp_path / "repo"
+    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "pitstop.yaml").write_text("project: t\n")
+    (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent(DEFS).replace("spend = FeatureView(\"spend\", ",
+                                                                                 "spend = FeatureView(\"spend\", "
+                                                                                 "online=False, "))
+    days = [D0 + timedelta(days=i) for i in range(3)]
+    rows = [(u, 10.0 * u, at(d, u)) for d in days for u in (1, 2)]
+    write_events(repo / "data" / "events", [*rows, (3, 5000.0, at(days[1], 5))])  # day 2 only is bad
+    store = FeatureStore(repo, env={})
+    registry.apply(store.config)
+    store.use_spark(spark)
+    with pytest.raises(ValidationFailed) as info:
+        store.materialize(["spend"], days[0], days[-1], publish=False)
+    text = str(info.value)
+    assert "validation passed: spend v1 ds 2026-04-01" in text and "validation passed: spend v1 ds 2026-04-03" in text
+    assert "validation FAILED: spend v1 ds 2026-04-02" in text and "values e.g. 5000.0; keys (user_id=3)" in text
+    assert "1 of 3 day(s) failed (2026-04-02). This run committed nothing" in text
+    assert materialized_days(store.config, store.load_plan(), "spend", spark) == []
+    plan = store.load_plan()
+    status = last_validation(load_config(repo, env={}), "spend", plan["views"]["spend"])
+    assert (status["success"], status["ds"], status["days"]) == (False, "2026-04-02",
+                                                                 ["2026-04-01", "2026-04-02", "2026-04-03"])
+    assert status["alerts_ds"] is None  # no run has committed a day yet
+    # fixed: the three days pass, the row-by-row checks in one validation over all of them
+    write_events(repo / "data" / "events", [*rows, (3, 500.0, at(days[1], 5))])
+    (summary,) = store.materialize(["spend"], days[0], days[-1], publish=False)
+    assert summary.validation.success and "validation passed: 3 day(s) x 6 checks" in summary.describe()
+    assert materialized_days(store.config, plan, "spend", spark) == days
+    status = last_validation(load_config(repo, env={}), "spend", plan["views"]["spend"])
+    assert (status["success"], status["ds"], status["alerts_ds"], status["failed_attempts"]) == (
+        True, "2026-04-03", "2026-04-03", 1)
+    result = json.loads(Path(summary.validation.days[1].result_path).read_text())
+    assert [c["success"] for c in result["checks"]] == [True] * 6 and result["rows"] == 3

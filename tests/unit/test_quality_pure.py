@@ -179,10 +179,33 @@ def test_alert_rules_and_schema_checks() -> None:
     assert evaluate_alerts(mon, {"feature": "count_1d", "null_fraction": 0.0, "psi_previous": None}) == []
     full = {"kind": "aggregate", "join_keys": [{"name": "user_id", "dtype": "int64"}],
             "features": [{"name": "count_1d", "dtype": "int64"}, {"name": "amount_avg_7d", "dtype": "float64"}]}
-    good = {"user_id": "bigint", "ds": "date", "feature_timestamp": "timestamp", "count_1d": "bigint",
-            "amount_avg_7d": "double"}
+    good = {"user_id": "int64", "ds": "date", "feature_timestamp": "timestamp", "count_1d": "int64",
+            "amount_avg_7d": "float64"}
     assert schema_violations(full, good) == []
-    bad = {**good, "count_1d": "int"}
+    bad = {**good, "count_1d": "string"}
     del bad["amount_avg_7d"]
-    assert schema_violations(full, bad) == ["column count_1d is int, the plan says bigint",
+    assert schema_violations(full, bad) == ["column count_1d is string, the plan says int64",
                                             "column amount_avg_7d is missing"]
+
+
+def test_type_mismatched_declarations_are_plan_errors(make_repo: object) -> None:
+    from pitstop.config import load_config
+    from pitstop.errors import DefinitionErrors
+    from pitstop.runtime import registry
+
+    repo = make_repo("""
+        from pitstop import Alert, BatchSource, Entity, Expect, Feature, FeatureView
+        user = Entity("user", join_keys=["user_id"])
+        events = BatchSource("events", path="data/events")
+        v = FeatureView("v", entities=[user], source=events, features=[Feature("country", "string")],
+                        expectations=[Expect.between("country", min=0),
+                                      Expect.gx("ExpectColumnValuesToNotBeNull", column="event_timestamp")],
+                        alerts=[Alert.psi(0.1, features=["country"])])
+        """)  # type: ignore[operator]
+    with pytest.raises(DefinitionErrors) as info:
+        registry.plan(load_config(repo, env={}))
+    text = str(info.value)
+    assert "2 problem(s)" in text
+    assert "defs.py:6: expectation country between 0 and None: Expect.between needs a numeric feature, but " \
+           "'country' is string" in text
+    assert "defs.py:8: Alert.psi on 'country': drift is measured on numeric features only" in text

@@ -304,8 +304,9 @@ class FeatureView:
         if clash:
             fail(what, f"feature name(s) {clash} clash with a join key or a reserved column "
                        f"({', '.join(RESERVED_COLUMNS)}); rename them with name=", loc)
+        timestamp = "feature_timestamp" if self.aggregations is not None else "event_timestamp"
         exps, rules = check_quality(what, self.expectations, self.alerts, self.baseline_days,
-                                    [*keys, *names], loc)
+                                    [*keys, *names, "ds", timestamp], loc)
         object.__setattr__(self, "expectations", exps)
         object.__setattr__(self, "alerts", rules)
 

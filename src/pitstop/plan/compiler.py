@@ -209,7 +209,7 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
     }
     entry["validation"] = {"suite": validation_entry(entry, tuple(view.expectations), expectation_check,
                                                      checker.error)}
-    entry["monitoring"] = monitoring_entry(entry, tuple(view.alerts), view.baseline_days)
+    entry["monitoring"] = monitoring_entry(entry, tuple(view.alerts), view.baseline_days, checker.error)
     if len(checker.errors) > n_errors:
         return None
     entry["data_fingerprint"] = data_fingerprint(entry)

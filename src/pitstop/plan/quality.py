@@ -70,9 +70,15 @@ def _resolve(metric: str, feature: str, rules: tuple[AlertRule, ...]) -> dict[st
     return {"max": rule.threshold, "severity": rule.severity, "origin": "declared"}
 
 
-def monitoring_entry(entry: dict[str, Any], rules: tuple[AlertRule, ...], baseline_days: int) -> dict[str, Any]:
+def monitoring_entry(entry: dict[str, Any], rules: tuple[AlertRule, ...], baseline_days: int,
+                     error: Callable[[str, str | None], None] | None = None) -> dict[str, Any]:
     """Per feature, the threshold and severity of each drift/null alert, resolved once here."""
     numeric = {f["name"] for f in entry["features"] if f["dtype"] in ("int64", "float64")}
+    for rule in rules:
+        if rule.metric in ("psi", "kl") and error is not None:
+            for name in [n for n in rule.features or () if n not in numeric]:
+                error(f"Alert.{rule.metric} on {name!r}: drift is measured on numeric features only "
+                      f"(int64, float64); numeric features: {', '.join(sorted(numeric)) or 'none'}", rule.location)
     alerts = {}
     for f in entry["features"]:
         name = f["name"]
@@ -93,7 +99,13 @@ def validation_entry(entry: dict[str, Any], declared: tuple[Expectation, ...], c
                      error: Callable[[str, str | None], None]) -> list[dict[str, Any]]:
     """The full suite: built-in checks, then the declared ones (each checked by ``check`` if given)."""
     suite = builtin_suite(entry)
+    dtypes = {k["name"]: k["dtype"] for k in entry["join_keys"]} | {f["name"]: f["dtype"] for f in entry["features"]}
     for exp in declared:
+        if exp.expectation_type == "ExpectColumnValuesToBeBetween" and not exp.custom and exp.feature is not None \
+                and dtypes.get(exp.feature) not in ("int64", "float64"):
+            error(f"expectation {exp.label}: Expect.between needs a numeric feature, but {exp.feature!r} is "
+                  f"{dtypes.get(exp.feature)}; use Expect.gx(...) with a check for that type", exp.location)
+            continue
         if check is not None and exp.custom:
             problem = check(exp.expectation_type, dict(exp.kwargs))
             if problem is not None:

@@ -126,7 +126,7 @@ def record(config: Config, plan: dict[str, Any], report: ConsistencyReport, spar
     from pitstop.stores import delta
 
     view = view_entry(plan, report.view)
-    row = (datetime.now(UTC).replace(tzinfo=None), date.fromisoformat(report.ds), report.delta_version,
+    row = (datetime.now(UTC), date.fromisoformat(report.ds), report.delta_version,
            report.checked, sum(report.mismatches.values()), report.ok, report.describe())
     path = delta.table_path(config.offline_store_path, naming.consistency_table(report.view, int(view["version"])))
     delta.append(spark.createDataFrame([row], CONSISTENCY_SCHEMA), path,

@@ -35,12 +35,10 @@ if TYPE_CHECKING:
 
 EXAMPLES = 5  # offending values and entity keys shown per failed check
 MAX_WARNINGS = 5  # warnings listed per day in a summary (all of them are in result.json)
-SPARK_TYPES = {"int64": "bigint", "float64": "double", "string": "string", "bool": "boolean",
-               "timestamp": "timestamp"}
 QUALITY_SCHEMA = ("ds date, run_id string, validated_at timestamp, snapshot_version bigint, success boolean, "
                   "checks int, failed int, errors int, warnings int, summary string, result_path string, "
-                  "by_hand boolean, alerts array<struct<feature:string, metric:string, against:string, "
-                  "value:double, threshold:double, severity:string>>")
+                  "by_hand boolean, run_success boolean, alerts array<struct<feature:string, metric:string, "
+                  "against:string, value:double, threshold:double, severity:string>>")
 STATS_SCHEMA = ("ds date, feature string, rows bigint, nulls bigint, null_fraction double, min double, max double, "
                 "mean double, stddev double, quantiles array<double>, previous_ds date, psi_previous double, "
                 "kl_previous double, baseline_first date, baseline_last date, baseline_days int, "
@@ -94,11 +92,14 @@ class DayResult:
 
     @property
     def errors(self) -> list[Any]:
-        return [o for o in self.failed if o.severity == "error"] + [a for a in self.alerts if a.severity == "error"]
+        """Failed error checks, checks that could not run at all (whatever their severity), error alerts."""
+        return [o for o in self.failed if o.severity == "error" or o.error] + \
+            [a for a in self.alerts if a.severity == "error"]
 
     @property
     def warnings(self) -> list[Any]:
-        return [o for o in self.failed if o.severity == "warning"] + [a for a in self.alerts if a.severity == "warning"]
+        return [o for o in self.failed if o.severity == "warning" and not o.error] + \
+            [a for a in self.alerts if a.severity == "warning"]
 
     @property
     def success(self) -> bool:
@@ -145,10 +146,7 @@ class GateResult:
             if day.alerts:
                 head += f", {len(day.alerts)} alert(s)"
             lines.append(head)
-            errors = [o for o in day.failed if o.severity == "error"] + \
-                [a for a in day.alerts if a.severity == "error"]
-            warnings = [o for o in day.failed if o.severity != "error"] + \
-                [a for a in day.alerts if a.severity != "error"]
+            errors, warnings = day.errors, day.warnings
             for item in errors:
                 lines.append(f"  ✗ [error] {_item(item)}")
             for item in warnings[:MAX_WARNINGS]:
@@ -165,15 +163,17 @@ def _item(item: Any) -> str:
 
 
 def _expected_schema(view: dict[str, Any]) -> dict[str, str]:
-    cols = {k["name"]: SPARK_TYPES[k["dtype"]] for k in view["join_keys"]}
-    cols.update({f["name"]: SPARK_TYPES[f["dtype"]] for f in view["features"]})
+    """The snapshot columns in pitstop's type words (int64 covers Spark's byte .. long, as in the plan)."""
+    cols = {k["name"]: k["dtype"] for k in view["join_keys"]}
+    cols.update({f["name"]: f["dtype"] for f in view["features"]})
     cols[DS] = "date"
     cols["feature_timestamp" if view["kind"] == "aggregate" else "event_timestamp"] = "timestamp"
     return cols
 
 
 def schema_violations(view: dict[str, Any], actual: dict[str, str]) -> list[str]:
-    """Columns missing from the snapshot table or of another type than the plan says."""
+    """Columns missing from the snapshot table or of another type than the plan says (``actual`` in pitstop's
+    type words, see pitstop.stores.source_schema.spark_type_word)."""
     problems = []
     for name, dtype in _expected_schema(view).items():
         if name not in actual:
@@ -266,7 +266,9 @@ def gate(config: Config, plan: dict[str, Any], view_name: str, days: list[date],
         raise UsageError(f"view {view_name!r} has no snapshot table at {snapshot_path}: materialize it first")
     keys = [k["name"] for k in view["join_keys"]]
     validator = gx_suite.Validator(view["validation"]["suite"], keys, f"{view_name}__v{view['version']}")
-    actual = {f.name: f.dataType.simpleString() for f in table.schema.fields}
+    from pitstop.stores.source_schema import spark_type_word
+
+    actual = {f.name: spark_type_word(f.dataType.typeName()) for f in table.schema.fields}
     schema_problems = schema_violations(view, actual)
     statistics = _statistics(spark, view, table, days, materialized)
     folder = report_folder(config, view_name, view["version"], snapshot_version, run_id)
@@ -301,6 +303,17 @@ def _local(path: str) -> str:
     return path[len("file:"):] if path.startswith("file:") else path
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: result.json stays valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -318,7 +331,7 @@ def _write_result(day: DayResult, view_name: str, view: dict[str, Any], raws: li
         "great_expectations": raws,
         "data_docs": day.docs_path,
     }
-    text = json.dumps(doc, indent=2, sort_keys=True, default=_json_default) + "\n"
+    text = json.dumps(_finite(doc), indent=2, sort_keys=True, default=_json_default, allow_nan=False) + "\n"
     if _is_local(day.result_path):
         path = _local(day.result_path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -348,11 +361,12 @@ def _docs_folder(folder: str) -> Iterator[str]:
 
 def _record(spark: SparkSession, config: Config, view_name: str, view: dict[str, Any], result: GateResult,
             run_id: str) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC)  # aware: Spark stores the instant (a naive value would be read as local time)
     rows = []
     for day in result.days:
         rows.append((day.ds, run_id, now, result.snapshot_version, day.success, len(day.outcomes), len(day.failed),
                      len(day.errors), len(day.warnings), _day_summary(result, day), day.result_path, result.by_hand,
+                     result.success,
                      [(a.feature, a.metric, a.against, a.value, a.threshold, a.severity) for a in day.alerts]))
     frame = spark.createDataFrame(rows, QUALITY_SCHEMA)
     path = quality_path(config, view_name, view["version"])
@@ -389,9 +403,11 @@ def raise_if_failed(result: GateResult, *, by_hand: bool = False) -> None:
                                f"validate reports only)")
     raise ValidationFailed(
         f"{result.describe()}\n"
-        f"the gate stopped {result.view} v{result.version} before publishing: {len(failed)} day(s) failed "
-        f"({', '.join(str(d.ds) for d in failed)}); nothing was published (the previous online values stay "
-        f"served), the day(s) are not materialized and every table was restored to its state before the run. "
+        f"the gate stopped {result.view} v{result.version} before publishing: {len(failed)} of {len(result.days)} "
+        f"day(s) failed ({', '.join(str(d.ds) for d in failed)}). This run committed nothing: every table was "
+        f"restored to its state before the run, so none of its {len(result.days)} day(s) counts as materialized "
+        f"by it (a day materialized before keeps its earlier snapshot) and nothing was published (the previous "
+        f"online values stay served). "
         f"The rejected snapshot stays readable through time travel: "
         f"SELECT * FROM pitstop.{result.view}__v{result.version} VERSION AS OF {result.snapshot_version} "
         f"WHERE ds = DATE '{failed[0].ds}'. Fix the data (or the expectation, then `pitstop apply`) and rerun.")
@@ -423,6 +439,13 @@ def validate_by_hand(config: Config, plan: dict[str, Any], view_name: str, ds: d
             raise UsageError(f"view {view_name!r} has no snapshot of {ds} at version {chosen} (newest materialized "
                              f"days: {have}); give --version V of a rejected run (its failure message names it) or "
                              f"materialize the day first")
+    else:
+        from pitstop.runtime.materialize import snapshot_version
+
+        written = snapshot_version(config, plan, view_name, ds, spark)
+        if chosen < written:
+            raise UsageError(f"version {chosen} of {view_name!r} predates the snapshot of {ds}, which version "
+                             f"{written} wrote; give --version {written} or later (default: the current one)")
     materialized = sorted(logged - {ds})
     result, _ = gate(config, plan, view_name, [ds], spark, snapshot_path=tables.snapshots, snapshot_version=chosen,
                      run_id="hand-" + uuid.uuid4().hex[:8], materialized=[d for d in materialized if d < ds],

@@ -40,22 +40,34 @@ def last_validation(config: Config, name: str, entry: Mapping[str, Any]) -> dict
     except Exception as exc:  # reported in the table; status stays up
         log.exception("status: reading %s failed", path)
         return {"status": "unavailable", "reason": f"cannot read {path}: {exc}"}
-    if not rows:
+    gate = [r for r in rows or [] if not r["by_hand"]]  # by-hand checks report; they decide nothing
+    if not gate:
         return {"status": "never", "reason": "no validation yet"}
-    rows.sort(key=lambda r: (r["validated_at"], r["ds"]))
-    last = rows[-1]
-    passed = [r for r in rows if r["success"] and not r["by_hand"]]
+    newest = max(r["validated_at"] for r in gate)
+    run = max((r for r in gate if r["validated_at"] == newest), key=lambda r: r["run_id"])["run_id"]
+    rows_of_run = sorted((r for r in gate if r["run_id"] == run), key=lambda r: r["ds"])
+    ok = all(_run_success(r) for r in rows_of_run)
+    failed = [r for r in rows_of_run if not r["success"]]
+    shown = failed[0] if failed else rows_of_run[-1]
+    passed = [r for r in gate if _run_success(r)]
     newest_ds = max((r["ds"] for r in passed), default=None)
     alerts = []
     if newest_ds is not None:
         alerts = [a for a in max((r for r in passed if r["ds"] == newest_ds), key=lambda r: r["validated_at"])
                   ["alerts"] or []]
-    return {"status": "ok", "success": bool(last["success"]), "ds": last["ds"].isoformat(),
-            "validated_at": last["validated_at"].replace(tzinfo=UTC).isoformat(), "errors": last["errors"],
-            "warnings": last["warnings"], "snapshot_version": last["snapshot_version"], "by_hand": last["by_hand"],
-            "summary": last["summary"], "result_path": last["result_path"],
+    return {"status": "ok", "success": ok, "ds": shown["ds"].isoformat(),
+            "days": [r["ds"].isoformat() for r in rows_of_run],
+            "validated_at": newest.replace(tzinfo=UTC).isoformat(), "errors": sum(r["errors"] for r in rows_of_run),
+            "warnings": sum(r["warnings"] for r in rows_of_run), "snapshot_version": shown["snapshot_version"],
+            "by_hand": False, "summary": shown["summary"], "result_path": shown["result_path"],
             "alerts_ds": newest_ds.isoformat() if newest_ds else None, "alerts": alerts,
-            "failed_attempts": sum(1 for r in rows if not r["success"])}
+            "failed_attempts": len({r["run_id"] for r in gate if not _run_success(r)})}
+
+
+def _run_success(row: dict[str, Any]) -> bool:
+    """Whether the run the row belongs to committed its days (every day of it passed)."""
+    value = row.get("run_success")
+    return bool(row["success"] if value is None else value)
 
 
 def last_consistency(config: Config, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -52,7 +52,8 @@ def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str]
 
 
 def append(df: DataFrame, path: str, *, properties: dict[str, str] | None = None) -> None:
-    """Append rows in one commit (an audit log); a missing table is created with ``properties``."""
+    """Append rows in one commit (an audit log); a missing table is created with ``properties``. New columns
+    are added to an existing table (mergeSchema), so a log written by an older release keeps working."""
     from delta.tables import DeltaTable
 
     spark = df.sparkSession
@@ -61,7 +62,7 @@ def append(df: DataFrame, path: str, *, properties: dict[str, str] | None = None
         for key, value in sorted((properties or {}).items()):
             builder = builder.property(key, value)
         builder.execute()
-    df.coalesce(1).write.format("delta").mode("append").save(path)
+    df.coalesce(1).write.format("delta").mode("append").option("mergeSchema", "true").save(path)
 
 
 def history(spark: SparkSession, path: str) -> list[dict[str, Any]]:

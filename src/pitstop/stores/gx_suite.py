@@ -82,6 +82,7 @@ class Outcome:
     observed: Any = None
     element_count: int | None = None
     unexpected_count: int | None = None
+    missing_count: int | None = None  # nulls, which column checks other than not-null do not judge
     examples: list[Any] = field(default_factory=list)
     keys: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
@@ -90,10 +91,12 @@ class Outcome:
         where = f" on {self.feature}" if self.feature else ""
         text = f"{self.label} ({self.expectation_type}{where})"
         if self.error:
-            return f"{text}: the check itself failed: {self.error}"
+            return f"{text}: the check could not run (counted as failed): {self.error}"
         if self.unexpected_count is not None and self.element_count is not None:
-            pct = 100.0 * self.unexpected_count / self.element_count if self.element_count else 0.0
-            text += f": {self.unexpected_count:,} of {self.element_count:,} rows ({pct:.3g}%) unexpected"
+            judged = self.element_count - (self.missing_count or 0)  # GX judges non-null values only
+            pct = 100.0 * self.unexpected_count / judged if judged else 0.0
+            what = "non-null rows" if self.missing_count else "rows"
+            text += f": {self.unexpected_count:,} of {judged:,} {what} ({pct:.3g}%) unexpected"
         elif self.observed is not None:
             text += f": observed {self.observed!r}"
         if self.examples:
@@ -107,7 +110,8 @@ class Outcome:
         return {"label": self.label, "type": self.expectation_type, "feature": self.feature,
                 "severity": self.severity, "origin": self.origin, "success": self.success,
                 "observed": self.observed, "element_count": self.element_count,
-                "unexpected_count": self.unexpected_count, "examples": self.examples, "keys": self.keys,
+                "unexpected_count": self.unexpected_count, "missing_count": self.missing_count,
+                "examples": self.examples, "keys": self.keys,
                 "error": self.error}
 
 
@@ -138,6 +142,11 @@ def row_local(entry: dict[str, Any]) -> bool:
     if entry["type"] == "ExpectCompoundColumnsToBeUnique":
         return "ds" in (kwargs.get("column_list") or [])  # unique per (keys, ds) holds per day iff on the union
     return entry["type"] in ROW_LOCAL
+
+
+# GX catches every exception of a check; these say Spark itself failed (retry), not the data or the check
+TRANSIENT_MARKS = ("Py4J", "py4j", "Connection refused", "SparkContext was shut down", "Broken pipe",
+                   "Answer from Java side is empty")
 
 
 class Validator:
@@ -193,6 +202,10 @@ class Validator:
         result = definition.run(batch_parameters={"dataframe": df}, result_format=fmt)
         by_index = {(r.expectation_config.meta or {}).get("pitstop_index"): r for r in result.results}
         outcomes = [self._outcome(self.entries[i], by_index[i]) for i in indexes]
+        for outcome in outcomes:
+            if outcome.error and any(mark in outcome.error for mark in TRANSIENT_MARKS):
+                raise JobFailed(f"Spark failed while checking {outcome.label!r} of {self.name}: {outcome.error}; "
+                                f"the run is rolled back, retrying is safe")
         for i, outcome in zip(indexes, outcomes, strict=True):
             if self.entries[i]["type"] == "avg_within_bound" and not outcome.success and outcome.error is None:
                 self._offending_rows(df, self.entries[i], outcome)
@@ -274,6 +287,7 @@ class Validator:
         return Outcome(entry["label"], entry["type"], entry["feature"], entry["severity"], entry["origin"],
                        bool(r.success) and not raised, observed=_plain(observed),
                        element_count=res.get("element_count"), unexpected_count=unexpected,
+                       missing_count=res.get("missing_count"),
                        examples=[_plain(v) for v in examples], keys=[{k: _plain(v) for k, v in key.items()}
                                                                       for key in keys], error=error)
 
