@@ -189,6 +189,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     entry = view_entry(store.load_plan(), args.view)
     stats, attempts = report_inputs(store.config, args.view, entry)
     out = Path(args.out or f"{args.view}_report.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(args.view, entry, stats, attempts, generated_at=datetime.now(UTC)),
                    encoding="utf-8")
     days = len({r["ds"] for r in stats})

@@ -318,7 +318,7 @@ def test_an_error_alert_fails_the_gate_and_a_warning_does_not(tmp_path: Path, sp
     assert "! [warning] 2026-04-01 alert amount_avg_1d: null_fraction 0.3333 > 0.2" in summary.describe()
     from pitstop.cli import main
 
-    out = tmp_path / "report.html"
+    out = tmp_path / "reports" / "report.html"  # the folder is made
     assert main(["--repo", str(repo), "report", "spend", "--out", str(out)]) == 0
     page = out.read_text()
     assert 'data-feature="amount_avg_1d"' in page and 'data-feature="count_1d"' in page

@@ -46,6 +46,8 @@ def test_init_plan_apply_ls_describe(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "entities:    customer; join keys: customer_id (int64)" in out
     assert "amount_sum_lifetime  sum       amount  lifetime  float64  0" in out
     assert "amount_max_7d        max       amount  7d        float64  null" in out
+    assert "validation:  6 checks (6 built-in)" in out  # key, timestamp, one row per key and ds, 3 counts >= 0
+    assert "alerts:      defaults null_fraction > 0.05, psi > 0.2, kl > 0.1, schema (warnings); baseline 7d\n" in out
 
     code, _, err = run(capsys, "--repo", str(repo), "describe", "customer_order")
     assert code == 1

@@ -101,6 +101,24 @@ def render_list(plan: dict[str, Any]) -> str:
     return format_table(rows)
 
 
+def _quality_lines(v: dict[str, Any]) -> list[str]:
+    """The validation gate's checks and the declared alert thresholds, one line each."""
+    suite = (v.get("validation") or {}).get("suite") or []
+    if not suite:
+        return []
+    declared = [c for c in suite if c["origin"] == "declared"]
+    labels = [c["label"] + (" [warning]" if c["severity"] == "warning" else "") for c in declared]
+    lines = [f"validation:  {len(suite)} checks ({len(suite) - len(declared)} built-in"
+             + (f"; declared: {'; '.join(labels)}" if labels else "") + ")"]
+    monitoring = v.get("monitoring") or {}
+    custom = sorted({f"{m} {feature} > {r['max']:g}" + (" [error]" if r["severity"] == "error" else "")
+                     for feature, rules in (monitoring.get("alerts") or {}).items() for m, r in rules.items()
+                     if r["origin"] == "declared"})
+    lines.append(f"alerts:      defaults null_fraction > 0.05, psi > 0.2, kl > 0.1, schema (warnings); baseline "
+                 f"{monitoring.get('baseline_days', 7)}d" + (f"; declared: {', '.join(custom)}" if custom else ""))
+    return lines
+
+
 def render_describe(plan: dict[str, Any], view: str) -> str:
     v = view_entry(plan, view)
     src = v["source"]
@@ -118,6 +136,7 @@ def render_describe(plan: dict[str, Any], view: str) -> str:
         f"description: {v['description'] or '-'}",
         f"tags:        {', '.join(f'{k}={val}' for k, val in v['tags'].items()) or '-'}",
         f"dag:         {v['dag_id']}",
+        *_quality_lines(v),
         f"fingerprint: data {v['data_fingerprint']}, metadata {v['metadata_fingerprint']}",
         "",
     ]
