@@ -79,6 +79,12 @@ def spark() -> Iterator[Any]:
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "2",
         "spark.default.parallelism": "2",
+        # one JVM serves the whole session: every GX validation is a dozen Spark jobs, and their retained
+        # history plus cached frames once left too little heap to broadcast a small table (a CI run)
+        "spark.driver.memory": "3g",
+        "spark.sql.ui.retainedExecutions": "50",
+        "spark.ui.retainedJobs": "100",
+        "spark.ui.retainedStages": "100",
     }, app_name="pitstop-tests")
     yield session
     session.stop()

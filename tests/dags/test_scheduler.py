@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,18 @@ def create_backfill(airflow: Any, *args: str) -> None:
         time.sleep(5)
     pytest.fail(f"airflow backfill create {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n"
                 f"{proc.stderr[-3000:]}")
+
+
+def backfill_completed(airflow: Any, dag_id: str) -> bool:
+    """Whether the scheduler has marked the DAG's newest backfill complete. It does so in a later loop than the
+    one that finishes the last run; creating the next backfill before that fails with AlreadyRunningBackfill
+    (seen in a CI run), and with the scheduler stopped it would never be marked."""
+    import sqlite3
+
+    with closing(sqlite3.connect(airflow.home / "airflow.db", timeout=60)) as db:
+        row = db.execute("SELECT completed_at FROM backfill WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
+                         (dag_id,)).fetchone()
+    return row is not None and row[0] is not None
 
 
 def snapshot_rows(repo: Path, spark: Any, days: list[date]) -> dict[str, list[dict[str, Any]]]:
@@ -166,6 +179,8 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         manifest = json.loads((outputs[0] / "_pitstop_manifest.json").read_text())
         assert manifest["features"] == ["spend:count_7d", "spend:amount_sum_7d"]
 
+        wait_for("the scheduler to mark the first backfill complete", lambda: backfill_completed(airflow, DAG), 600,
+                 log)
         stop(process)  # the second backfill is created with no scheduler running, as the first
         again = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         create_backfill(airflow, "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
