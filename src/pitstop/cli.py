@@ -129,10 +129,21 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_jars(args: argparse.Namespace) -> int:
-    from pitstop.stores.spark import cache_dir, delta_coordinate, ensure_delta_jars
+    from pitstop.config import load_config
+    from pitstop.errors import ConfigError
+    from pitstop.stores.spark import cache_dir, delta_coordinate, ensure_delta_jars, ensure_s3a_jars, s3a_coordinate
 
     jars = ensure_delta_jars()
     print(f"{delta_coordinate()}: {len(jars)} jar(s) cached under {cache_dir()}")
+    s3 = args.s3
+    if not s3:
+        try:
+            s3 = load_config(Path(args.repo) if args.repo else None).uses_s3
+        except ConfigError:
+            s3 = False  # not in a feature repository: the Delta jars only
+    if s3:
+        jars = ensure_s3a_jars()
+        print(f"{s3a_coordinate()} (S3A): {len(jars)} jar(s) cached under {cache_dir()}")
     return 0
 
 
@@ -306,8 +317,9 @@ def cmd_training_set(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ts.SpineRangeWarning)
         if args.from_manifest:
+            spark = store.spark  # a manifest on s3a:// is read through the session's Hadoop configuration
             manifest = ts.load_manifest(args.from_manifest)
-            result = ts.from_manifest(store.config, store.load_plan(), store.spark, manifest)
+            result = ts.from_manifest(store.config, store.load_plan(), spark, manifest)
         else:
             features = [f.strip() for part in args.features for f in part.split(",") if f.strip()]
             result = store.training_set(args.spine or args.spine_sql, features, full_feature_names=args.full_names,
@@ -559,7 +571,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only this check (repeatable)")
     p.set_defaults(func=cmd_doctor)
 
-    p = add("jars", help="download and cache the Delta Lake jars (run by `make setup`)")
+    p = add("jars", help="download and cache the Delta Lake jars (run by `make setup`), and the S3A connector "
+                         "when the repository uses s3a:// or with --s3")
+    p.add_argument("--s3", action="store_true", help="also the S3A connector: hadoop-aws at pyspark's Hadoop "
+                                                     "version and the AWS SDK bundle (about 700 MB)")
     p.set_defaults(func=cmd_jars)
     return parser
 

@@ -8,6 +8,10 @@ offline_store:
 spark:
   master: local[*]
   conf: {}                  # extra Spark configuration
+s3:                         # optional: S3A settings for s3a:// paths (offline store and sources)
+  endpoint: http://127.0.0.1:9000   # an S3-compatible server (MinIO, Ceph, moto); default: AWS itself
+  region: us-east-1
+  path_style_access: true   # bucket in the path, not the host name (default: true when endpoint is set)
 online_store:
   url: redis://127.0.0.1:6379/0   # rediss:// for TLS, redis+cluster://node:port for a Redis Cluster;
                                   # credentials in the URL or the environment
@@ -23,7 +27,10 @@ airflow:                    # the generated DAGs (dags/pitstop_dags.py)
   consistency_sample: 1000  # entities the monitor task compares between Delta and Redis
 ```
 Environment overrides: PITSTOP_OFFLINE_STORE_PATH, PITSTOP_SPARK_MASTER, PITSTOP_ONLINE_STORE_URL,
-and PITSTOP_ONLINE_STORE_PASSWORD (a password kept out of files). Credentials are never printed:
+and PITSTOP_ONLINE_STORE_PASSWORD (a password kept out of files); for S3 the standard AWS variables:
+AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, AWS_REGION or AWS_DEFAULT_REGION, and the credentials
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or an instance profile), which S3A and
+pyarrow read themselves: pitstop never copies them into Spark settings or logs. Credentials are never printed:
 use ``Config.describe()`` / ``redact_url()`` for anything shown to a person.
 """
 
@@ -55,6 +62,7 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
     "offline_store": ("path", "retention_hours"),
     "spark": ("master", "conf"),
     "online_store": ("url", "max_entities"),
+    "s3": ("endpoint", "region", "path_style_access"),
     "airflow": ("spark_conn_id", "retries", "retry_delay_seconds", "max_retry_delay_seconds",
                 "sensor_timeout_seconds", "sensor_poke_seconds", "deferrable", "consistency_sample"),
 }
@@ -95,6 +103,59 @@ def _airflow_settings(section: Mapping[str, Any], source: str) -> AirflowSetting
     return AirflowSettings(**values)
 
 
+@dataclass(frozen=True)
+class S3Settings:
+    """Where s3a:// paths live (pitstop.yaml ``s3:``, or the AWS environment variables); no credentials."""
+
+    endpoint: str | None = None
+    region: str | None = None
+    path_style_access: bool | None = None  # None: true when an endpoint is set
+
+    @property
+    def path_style(self) -> bool:
+        return self.path_style_access if self.path_style_access is not None else self.endpoint is not None
+
+    def hadoop_conf(self) -> dict[str, str]:
+        """The S3A settings for Spark (``spark.hadoop.fs.s3a.*``); credentials stay with S3A's own chain."""
+        conf: dict[str, str] = {}
+        if self.endpoint:
+            conf["spark.hadoop.fs.s3a.endpoint"] = self.endpoint
+            if self.endpoint.startswith("http://"):
+                conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = "false"
+        if self.region:
+            conf["spark.hadoop.fs.s3a.endpoint.region"] = self.region
+        if self.path_style:
+            conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        return conf
+
+    def arrow_options(self) -> dict[str, Any]:
+        """Keyword arguments for pyarrow.fs.S3FileSystem (the readers that need no Spark)."""
+        options: dict[str, Any] = {}
+        if self.endpoint:
+            scheme, _, host = self.endpoint.partition("://")
+            options["endpoint_override"] = host if host else scheme
+            if host:
+                options["scheme"] = scheme
+        if self.region:
+            options["region"] = self.region
+        options["force_virtual_addressing"] = not self.path_style
+        return options
+
+
+def _s3_settings(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> S3Settings:
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or section.get("endpoint")
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or section.get("region")
+    style = section.get("path_style_access")
+    for key, value in (("endpoint", endpoint), ("region", region)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{source}: s3.{key} must be a non-empty string, got {value!r}")
+    if endpoint is not None and not re.match(r"^https?://[^/\s]+/?$", endpoint):
+        raise ConfigError(f"{source}: s3.endpoint must be http(s)://host[:port], got {endpoint!r}")
+    if style is not None and not isinstance(style, bool):
+        raise ConfigError(f"{source}: s3.path_style_access must be true or false, got {style!r}")
+    return S3Settings(endpoint.rstrip("/") if endpoint else None, region, style)
+
+
 def check_project_name(project: object, where: str) -> str:
     """The project name prefixes tables and Redis keys: the identifier rule of every other name."""
     if not isinstance(project, str) or not IDENTIFIER.match(project):
@@ -131,6 +192,15 @@ class Config:
     max_entities: int = DEFAULT_MAX_ENTITIES
     retention_hours: int = DEFAULT_RETENTION_HOURS
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    s3_declared: bool = False  # pitstop.yaml has an s3: section (sources on S3 with a local offline store)
+
+    @property
+    def uses_s3(self) -> bool:
+        """Sessions need the S3A connector: the offline store is s3a://, pitstop.yaml has an ``s3:``
+        section, or spark.conf sets fs.s3a options."""
+        return (self.offline_store_path.startswith("s3a://") or self.s3_declared
+                or any(k.startswith("spark.hadoop.fs.s3a.") for k in self.spark_conf))
 
     @property
     def plan_path(self) -> Path:
@@ -153,6 +223,8 @@ class Config:
             "spark": {"master": self.spark_master,
                       "conf": {k: ("***" if _secret_key(k) else v) for k, v in sorted(self.spark_conf.items())}},
             "online_store": {"url": self.online_store_url_redacted, "max_entities": self.max_entities},
+            "s3": {"endpoint": self.s3.endpoint, "region": self.s3.region, "path_style_access": self.s3.path_style,
+                   "connector": self.uses_s3},
             "airflow": {k: getattr(self.airflow, k) for k in _SCHEMA["airflow"]},
         }
 
@@ -223,12 +295,22 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
     spark = _section(raw, "spark", str(path))
     online = _section(raw, "online_store", str(path))
     airflow = _airflow_settings(_section(raw, "airflow", str(path)), str(path))
+    if isinstance(raw.get("s3"), Mapping):
+        secret = sorted(k for k in raw["s3"] if _secret_key(str(k)) or "key" in str(k))
+        if secret:
+            raise ConfigError(f"{path}: s3.{secret[0]}: credentials never go in pitstop.yaml; set "
+                              f"AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment (or use an instance "
+                              f"profile), which S3A and pyarrow read themselves")
+    s3 = _s3_settings(_section(raw, "s3", str(path)), env, str(path))
 
     offline_path = env.get(ENV_OFFLINE) or offline.get("path") or DEFAULT_OFFLINE_PATH
     if not isinstance(offline_path, str):
         raise ConfigError(f"{path}: offline_store.path must be a string, got {offline_path!r}")
     if "://" not in offline_path and not offline_path.startswith("/"):
         offline_path = str((root / offline_path).resolve())
+    if offline_path.startswith(("s3://", "s3n://")):
+        raise ConfigError(f"{path}: offline_store.path {offline_path!r}: Hadoop reads S3 through the S3A "
+                          f"connector; write s3a://{offline_path.split('://', 1)[1]}")
     retention = offline.get("retention_hours", DEFAULT_RETENTION_HOURS)
     if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
         raise ConfigError(f"{path}: offline_store.retention_hours must be a whole number of hours >= 0, got "
@@ -265,4 +347,5 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
         raise ConfigError(f"{path}: spark.conf {empty} ha(s) no value; give each setting a value or remove it")
     return Config(repo=root, project=project, offline_store_path=offline_path, spark_master=master,
                   spark_conf={str(k): str(v) for k, v in conf.items()}, online_store_url=url,
-                  max_entities=max_entities, retention_hours=retention, airflow=airflow)
+                  max_entities=max_entities, retention_hours=retention, airflow=airflow, s3=s3,
+                  s3_declared="s3" in raw)

@@ -126,3 +126,35 @@ def test_bad_port_and_empty_spark_setting_are_config_errors(tmp_path: Path) -> N
     write(tmp_path / "r", "project: p\nspark:\n  conf:\n    spark.x:\n")
     with pytest.raises(ConfigError, match=r"spark.conf \['spark.x'\] ha\(s\) no value"):
         load_config(repo, env={})
+
+
+def test_s3_settings_from_file_and_environment(tmp_path: Path) -> None:
+    (tmp_path / "pitstop.yaml").write_text("project: p\noffline_store:\n  path: s3a://lake/pitstop\n"
+                                           "s3:\n  endpoint: http://127.0.0.1:9000\n  region: eu-west-1\n")
+    config = load_config(tmp_path, env={})
+    assert config.uses_s3
+    assert config.s3.hadoop_conf() == {"spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:9000",
+                                       "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+                                       "spark.hadoop.fs.s3a.endpoint.region": "eu-west-1",
+                                       "spark.hadoop.fs.s3a.path.style.access": "true"}
+    assert config.s3.arrow_options() == {"endpoint_override": "127.0.0.1:9000", "scheme": "http",
+                                         "region": "eu-west-1", "force_virtual_addressing": False}
+    env = load_config(tmp_path, env={"AWS_ENDPOINT_URL_S3": "https://s3.example.com", "AWS_REGION": "us-east-2"})
+    assert (env.s3.endpoint, env.s3.region) == ("https://s3.example.com", "us-east-2")
+    (tmp_path / "pitstop.yaml").write_text("project: p\n")
+    plain = load_config(tmp_path, env={})
+    assert not plain.uses_s3 and plain.s3.hadoop_conf() == {}
+    assert plain.s3.arrow_options() == {"force_virtual_addressing": True}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("s3:\n  secret_key: x\n", "s3.secret_key: credentials never go in pitstop.yaml"),
+    ("s3:\n  endpoint: 127.0.0.1:9000\n", "s3.endpoint must be http(s)://host[:port]"),
+    ("s3:\n  path_style_access: yes-please\n", "s3.path_style_access must be true or false"),
+    ("offline_store:\n  path: s3://lake/x\n", "write s3a://lake/x"),
+])
+def test_bad_s3_config(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "pitstop.yaml").write_text("project: p\n" + text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+                       .replace("]", r"\]")):
+        load_config(tmp_path, env={})

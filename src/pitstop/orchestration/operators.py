@@ -47,12 +47,14 @@ def _days(context: Any) -> tuple[date, date] | None:
         raise AirflowFailException(str(exc)) from None
 
 
-def check_source(source: dict[str, Any], path: str, until: datetime) -> tuple[bool, str]:
-    """One readiness check; a source that cannot be read yet (missing folder, no Delta log) is not ready."""
+def check_source(source: dict[str, Any], path: str, until: datetime,
+                 s3: dict[str, Any] | None = None) -> tuple[bool, str]:
+    """One readiness check; a source that cannot be read yet (missing folder, no Delta log) is not ready.
+    ``s3``: pyarrow S3 options for s3a:// sources (pitstop.yaml ``s3:``)."""
     from pitstop.orchestration.readiness import check
 
     try:
-        result = check(source, path, until)
+        result = check(source, path, until, s3)
     except (OSError, ValueError) as exc:
         return False, f"{path} cannot be checked yet: {type(exc).__name__}: {exc}"
     return result.ready, result.detail
@@ -61,11 +63,12 @@ def check_source(source: dict[str, Any], path: str, until: datetime) -> tuple[bo
 Check = tuple[dict[str, Any], str]  # a source's plan entry and its resolved path
 
 
-def _check_all(checks: list[Check], until: datetime) -> tuple[list[Check], list[str]]:
+def _check_all(checks: list[Check], until: datetime,
+               s3: dict[str, Any] | None = None) -> tuple[list[Check], list[str]]:
     """(the checks still not ready, a line per source for the log)."""
     waiting, lines = [], []
     for source, path in checks:
-        ready, detail = check_source(source, path, until)
+        ready, detail = check_source(source, path, until, s3)
         lines.append(f"{source['name']}: {detail}")
         if not ready:
             waiting.append((source, path))
@@ -75,21 +78,22 @@ def _check_all(checks: list[Check], until: datetime) -> tuple[list[Check], list[
 class SourceReadyTrigger(BaseTrigger):
     """Runs in the triggerer: checks the sources every ``poke_seconds`` until every one is ready."""
 
-    def __init__(self, checks: list[Check], until: str, poke_seconds: float) -> None:
+    def __init__(self, checks: list[Check], until: str, poke_seconds: float,
+                 s3: dict[str, Any] | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.checks = [(dict(source), path) for source, path in checks]
-        self.until, self.poke_seconds = until, poke_seconds
+        self.until, self.poke_seconds, self.s3 = until, poke_seconds, s3
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}",
                 {"checks": [[source, path] for source, path in self.checks], "until": self.until,
-                 "poke_seconds": self.poke_seconds})
+                 "poke_seconds": self.poke_seconds, "s3": self.s3})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         until = datetime.fromisoformat(self.until)
         checks = [(source, path) for source, path in self.checks]
         while True:
-            checks, lines = await asyncio.to_thread(_check_all, checks, until)
+            checks, lines = await asyncio.to_thread(_check_all, checks, until, self.s3)
             if not checks:
                 yield TriggerEvent({"ready": True, "detail": "; ".join(lines)})  # type: ignore[no-untyped-call]
                 return
@@ -109,6 +113,12 @@ class SourceReadySensor(BaseSensorOperator):
                  **kwargs: Any) -> None:
         super().__init__(mode="poke" if deferrable else "reschedule", **kwargs)
         self.view, self.sources, self.repo, self.deferrable = view, sources, repo, deferrable
+
+    def _s3(self) -> dict[str, Any] | None:
+        from pitstop.config import load_config
+
+        config = load_config(Path(self.repo))
+        return config.s3.arrow_options() if config.uses_s3 else None
 
     def _target(self, context: Any) -> tuple[list[Check], datetime] | None:
         from pitstop.plan.naming import source_location
@@ -130,12 +140,13 @@ class SourceReadySensor(BaseSensorOperator):
             self.log.info("this data interval ends no day: nothing to wait for")
             return None
         checks, until = target
-        waiting, lines = _check_all(checks, until)
+        s3 = self._s3()
+        waiting, lines = _check_all(checks, until, s3)
         self.log.info("sources through %s: %s", until.isoformat(), "; ".join(lines))
         if not waiting:
             return None
         if self.deferrable:
-            self.defer(trigger=SourceReadyTrigger(waiting, until.isoformat(), self.poke_interval),
+            self.defer(trigger=SourceReadyTrigger(waiting, until.isoformat(), self.poke_interval, s3),
                        method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
         return super().execute(context)
 
@@ -143,7 +154,7 @@ class SourceReadySensor(BaseSensorOperator):
         target = self._target(context)
         if target is None:
             return True
-        waiting, lines = _check_all(*target)
+        waiting, lines = _check_all(*target, self._s3())
         self.log.info("sources: %s", "; ".join(lines))
         return not waiting
 
@@ -220,7 +231,7 @@ class PitstopJobOperator(SparkSubmitOperator):
 
     def execute(self, context: Any) -> None:
         from pitstop.config import load_config
-        from pitstop.stores.spark import SUBMIT_FIXED, session_conf
+        from pitstop.stores.spark import SUBMIT_FIXED, config_conf
 
         args = self.job_arguments(context)
         if args is None:
@@ -229,7 +240,7 @@ class PitstopJobOperator(SparkSubmitOperator):
         self.application_args = args
         config = load_config(Path(self.repo))
         master = self._master()
-        conf = session_conf(master, dict(config.spark_conf))
+        conf = config_conf(config, master)
         conf.pop("spark.master")
         self.conf = {**conf, **(self.conf or {})}
         python = sys.executable

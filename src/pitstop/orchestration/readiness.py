@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,13 +32,18 @@ class Readiness:
     detail: str  # what was found, for the task log
 
 
-def _filesystem(path: str) -> tuple[FileSystem, str]:
+def _filesystem(path: str, s3: Mapping[str, Any] | None = None) -> tuple[FileSystem, str]:
+    """A pyarrow filesystem and the path inside it; ``s3``: S3FileSystem options (Config.s3.arrow_options())
+    for s3a:// paths; credentials come from the AWS environment, as for S3A."""
     from pyarrow import fs
 
     if "://" not in path:
         return fs.LocalFileSystem(), path
-    uri = "s3://" + path.split("://", 1)[1] if path.startswith(("s3a://", "s3n://")) else path
-    return fs.FileSystem.from_uri(uri)  # type: ignore[no-any-return]
+    if path.startswith(("s3a://", "s3n://", "s3://")):
+        return fs.S3FileSystem(**(s3 or {})), path.split("://", 1)[1]
+    if path.startswith("file://"):
+        return fs.LocalFileSystem(), unquote(path.removeprefix("file://"))
+    return fs.FileSystem.from_uri(path)  # type: ignore[no-any-return]
 
 
 def _utc(value: Any) -> datetime | None:
@@ -88,8 +94,8 @@ def _data_files(filesystem: FileSystem, root: str) -> list[str]:
                   reverse=True)  # hive ds= folders newest first
 
 
-def parquet_max_event_time(path: str, column: str, until: datetime) -> Readiness:
-    filesystem, root = _filesystem(path)
+def parquet_max_event_time(path: str, column: str, until: datetime, s3: Mapping[str, Any] | None = None) -> Readiness:
+    filesystem, root = _filesystem(path, s3)
     files = _data_files(filesystem, root)
     if not files:
         return Readiness(False, f"no parquet files under {path} yet")
@@ -104,12 +110,12 @@ def parquet_max_event_time(path: str, column: str, until: datetime) -> Readiness
     return Readiness(False, f"newest {column} in {len(files)} file(s) is {shown}, before {until.isoformat()}")
 
 
-def _delta_actions(path: str) -> tuple[list[dict[str, Any]], int]:
+def _delta_actions(path: str, s3: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], int]:
     """The add actions of the current version (checkpoint plus later commits) and that version."""
     import pyarrow.parquet as pq
     from pyarrow import fs
 
-    filesystem, root = _filesystem(path)
+    filesystem, root = _filesystem(path, s3)
     log = posixpath.join(root, "_delta_log")
     entries = filesystem.get_file_info(fs.FileSelector(log, allow_not_found=True))
     commits = sorted((int(posixpath.basename(e.path)[:20]), e.path) for e in entries
@@ -145,13 +151,13 @@ def _delta_actions(path: str) -> tuple[list[dict[str, Any]], int]:
     return list(files.values()), commits[-1][0]
 
 
-def delta_files(path: str) -> tuple[list[dict[str, Any]], int]:
+def delta_files(path: str, s3: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], int]:
     """The add actions (data files) of a Delta table's current version, and that version; no Spark.
     FileNotFoundError when ``path`` holds no Delta table."""
-    return _delta_actions(path)
+    return _delta_actions(path, s3)
 
 
-def read_delta_table(path: str, columns: list[str] | None = None) -> pa.Table:
+def read_delta_table(path: str, columns: list[str] | None = None, s3: Mapping[str, Any] | None = None) -> pa.Table:
     """The current rows of a SMALL Delta table (a log, a manifest), read with pyarrow instead of Spark.
 
     Partition columns come back as strings. FileNotFoundError when ``path`` holds no Delta table;
@@ -159,8 +165,8 @@ def read_delta_table(path: str, columns: list[str] | None = None) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    adds, version = _delta_actions(path)
-    filesystem, root = _filesystem(path)
+    adds, version = _delta_actions(path, s3)
+    filesystem, root = _filesystem(path, s3)
     parts = []
     for add in sorted(adds, key=lambda a: str(a["path"])):
         if add.get("deletionVector"):
@@ -178,8 +184,8 @@ def read_delta_table(path: str, columns: list[str] | None = None) -> pa.Table:
     return pa.concat_tables(parts, promote_options="default")
 
 
-def delta_max_event_time(path: str, column: str, until: datetime) -> Readiness:
-    adds, version = _delta_actions(path)
+def delta_max_event_time(path: str, column: str, until: datetime, s3: Mapping[str, Any] | None = None) -> Readiness:
+    adds, version = _delta_actions(path, s3)
     newest: datetime | None = None
     for add in adds:
         stats = json.loads(add.get("stats") or "{}")
@@ -194,9 +200,9 @@ def delta_max_event_time(path: str, column: str, until: datetime) -> Readiness:
                          f"{'>=' if ok else '<'} {until.isoformat()}")
 
 
-def delta_commit_time(path: str, until: datetime) -> Readiness:
-    filesystem, root = _filesystem(path)
-    _, version = _delta_actions(path)
+def delta_commit_time(path: str, until: datetime, s3: Mapping[str, Any] | None = None) -> Readiness:
+    filesystem, root = _filesystem(path, s3)
+    _, version = _delta_actions(path, s3)
     with filesystem.open_input_stream(posixpath.join(root, "_delta_log", f"{version:020d}.json")) as handle:
         lines = [line for line in handle.read().decode().splitlines() if line.strip()]
     stamps = [json.loads(line).get("commitInfo", {}).get("timestamp") for line in lines]
@@ -209,13 +215,13 @@ def delta_commit_time(path: str, until: datetime) -> Readiness:
                          f"{until.isoformat()}")
 
 
-def check(source: dict[str, Any], path: str, until: datetime) -> Readiness:
+def check(source: dict[str, Any], path: str, until: datetime, s3: Mapping[str, Any] | None = None) -> Readiness:
     """Run the source's readiness check (from its plan entry) against ``path`` (resolved)."""
     mode = source.get("readiness", "max_event_time")
     if mode == "none":
         return Readiness(True, "readiness check off (readiness='none')")
     if mode == "delta_commit":
-        return delta_commit_time(path, until)
+        return delta_commit_time(path, until, s3)
     if source["format"] == "delta":
-        return delta_max_event_time(path, source["timestamp_field"], until)
-    return parquet_max_event_time(path, source["timestamp_field"], until)
+        return delta_max_event_time(path, source["timestamp_field"], until, s3)
+    return parquet_max_event_time(path, source["timestamp_field"], until, s3)

@@ -22,10 +22,10 @@ from pitstop.stores import delta
 log = logging.getLogger(__name__)
 
 
-def _rows(path: str) -> list[dict[str, Any]] | None:
+def _rows(config: Config, path: str) -> list[dict[str, Any]] | None:
     """A small Delta table's rows, or None when there is no table yet."""
     try:
-        rows: list[dict[str, Any]] = read_delta_table(path).to_pylist()
+        rows: list[dict[str, Any]] = read_delta_table(path, s3=config.s3.arrow_options()).to_pylist()
         return rows
     except FileNotFoundError:
         return None
@@ -36,7 +36,7 @@ def last_validation(config: Config, name: str, entry: Mapping[str, Any]) -> dict
     passing attempt of its newest validated ds."""
     path = delta.table_path(config.offline_store_path, naming.quality_table(name, int(entry["version"])))
     try:
-        rows = _rows(path)
+        rows = _rows(config, path)
     except Exception as exc:  # reported in the table; status stays up
         log.exception("status: reading %s failed", path)
         return {"status": "unavailable", "reason": f"cannot read {path}: {exc}"}
@@ -73,7 +73,7 @@ def _run_success(row: dict[str, Any]) -> bool:
 def last_consistency(config: Config, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     path = delta.table_path(config.offline_store_path, naming.consistency_table(name, int(entry["version"])))
     try:
-        rows = _rows(path)
+        rows = _rows(config, path)
     except Exception as exc:
         log.exception("status: reading %s failed", path)
         return {"status": "unavailable", "reason": f"cannot read {path}: {exc}"}
@@ -184,6 +184,6 @@ def report_inputs(config: Config, name: str, entry: Mapping[str, Any]) -> tuple[
                                                                                list[dict[str, Any]]]:
     """The statistics rows and validation attempts `pitstop report` draws (empty lists when none yet)."""
     version = int(entry["version"])
-    stats = _rows(delta.table_path(config.offline_store_path, naming.stats_table(name, version))) or []
-    attempts = _rows(delta.table_path(config.offline_store_path, naming.quality_table(name, version))) or []
+    stats = _rows(config, delta.table_path(config.offline_store_path, naming.stats_table(name, version))) or []
+    attempts = _rows(config, delta.table_path(config.offline_store_path, naming.quality_table(name, version))) or []
     return stats, attempts

@@ -290,34 +290,57 @@ def _utc_day(value: datetime | None) -> date | None:
 
 
 def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: bool = False) -> dict[str, Any]:
-    """Write the training set and its manifest (``<out>/_pitstop_manifest.json``)."""
+    """Write the training set and its manifest (``<out>/_pitstop_manifest.json``), locally or on any Hadoop
+    file system (s3a://...)."""
+    from pitstop.stores import files
+
     if fmt not in ("parquet", "delta"):
         raise UsageError(f"--format {fmt!r}: use parquet or delta")
     target = Path(out).expanduser().resolve() if "://" not in out else None
-    location = str(target) if target is not None else out
-    if target is not None and target.exists() and any(target.iterdir()) and not overwrite:
+    location = str(target) if target is not None else out.rstrip("/")
+    exists = (target.exists() and any(target.iterdir())) if target is not None else files.is_nonempty_dir(location)
+    if exists and not overwrite:
         raise UsageError(f"{location} already exists; choose another --out or pass --overwrite")
     began = time.monotonic()
     result.df.write.format(fmt).mode("overwrite").save(location)
     manifest = {**result.manifest, "output": {"path": location, "format": fmt},
                 "seconds": round(time.monotonic() - began, 3)}
+    text = json.dumps(manifest, indent=2, default=str) + "\n"
     if target is not None:
-        (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        (target / MANIFEST_FILE).write_text(text)
+    else:
+        files.write_text(f"{location}/{MANIFEST_FILE}", text)
     return manifest
 
 
 def load_manifest(path: str) -> dict[str, Any]:
-    file = Path(path).expanduser()
-    if file.is_dir():
-        file = file / MANIFEST_FILE
+    """A training set's manifest: the file, or the output folder holding it (local or s3a://...; a remote
+    one is read through the active Spark session)."""
+    from pitstop.stores import files
+
+    if "://" in path and not path.startswith("file://"):
+        where = path.rstrip("/")
+        text = files.read_text(where)
+        if text is None:
+            where = f"{where}/{MANIFEST_FILE}"
+            text = files.read_text(where)
+        if text is None:
+            raise UsageError(f"no training-set manifest at {path} (nor {MANIFEST_FILE} inside it)")
+    else:
+        file = Path(path.removeprefix("file://")).expanduser()
+        if file.is_dir():
+            file = file / MANIFEST_FILE
+        where = str(file)
+        try:
+            text = file.read_text()
+        except FileNotFoundError:
+            raise UsageError(f"no training-set manifest at {file}") from None
     try:
-        manifest: dict[str, Any] = json.loads(file.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"no training-set manifest at {file}") from None
+        manifest: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{file} is not a pitstop manifest (bad JSON: {exc})") from None
+        raise UsageError(f"{where} is not a pitstop manifest (bad JSON: {exc})") from None
     if manifest.get("pitstop_manifest") != MANIFEST_FORMAT:
-        raise UsageError(f"{file} is not a pitstop training-set manifest (format {MANIFEST_FORMAT})")
+        raise UsageError(f"{where} is not a pitstop training-set manifest (format {MANIFEST_FORMAT})")
     return manifest
 
 

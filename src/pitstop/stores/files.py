@@ -1,4 +1,5 @@
-"""Small files beside the Delta tables (validation results), on any Hadoop file system."""
+"""Small files beside the Delta tables (validation results, training-set manifests), on any Hadoop file
+system (local, s3a://, hdfs://, abfss://), through the active Spark session's Hadoop configuration."""
 
 from __future__ import annotations
 
@@ -31,3 +32,23 @@ def write_text(path: str, text: str) -> None:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
+
+
+def read_text(path: str) -> str | None:
+    """The text of ``path``, or None when there is no such file."""
+    jvm, hadoop_path, fs = _fs(path)
+    if not fs.exists(hadoop_path) or fs.getFileStatus(hadoop_path).isDirectory():
+        return None
+    stream = fs.open(hadoop_path)
+    try:
+        data = jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+    finally:
+        stream.close()
+    return bytes(data).decode("utf-8")
+
+
+def is_nonempty_dir(path: str) -> bool:
+    """``path`` is a folder holding at least one entry."""
+    _, hadoop_path, fs = _fs(path)
+    return bool(fs.exists(hadoop_path) and fs.getFileStatus(hadoop_path).isDirectory()
+                and len(fs.listStatus(hadoop_path)) > 0)

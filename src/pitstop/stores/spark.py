@@ -1,9 +1,10 @@
-"""Spark sessions built from config, with Delta Lake, UTC everywhere, and the Delta jars cached.
+"""Spark sessions built from config, with Delta Lake, UTC everywhere, and the jars cached.
 
-The Delta Lake jars are resolved once from Maven Central by Spark's own Ivy into pitstop's cache
-(``$PITSTOP_CACHE_DIR``, default ``~/.cache/pitstop``); later sessions pass the cached jar files
-with ``spark.jars``, so they start with no network. ``PITSTOP_DELTA_JARS`` (comma-separated paths)
-overrides both for machines that get their jars another way.
+The Delta Lake jars (and, for s3a:// stores, Hadoop's S3A connector: hadoop-aws at the exact Hadoop
+version pyspark ships, with the AWS SDK bundle) are resolved once from Maven Central by Spark's own Ivy
+into pitstop's cache (``$PITSTOP_CACHE_DIR``, default ``~/.cache/pitstop``); later sessions pass the
+cached jar files with ``spark.jars``, so they start with no network. ``PITSTOP_DELTA_JARS`` and
+``PITSTOP_S3A_JARS`` (comma-separated paths) override both for machines that get their jars another way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 ENV_CACHE = "PITSTOP_CACHE_DIR"
 ENV_JARS = "PITSTOP_DELTA_JARS"
+ENV_S3A_JARS = "PITSTOP_S3A_JARS"
 # Settings that take effect only when the JVM starts: under spark-submit (a job in jobs/ run by Airflow)
 # they come from the submit command, and the session the job builds leaves them alone.
 SUBMIT_FIXED = ("spark.master", "spark.jars", "spark.jars.packages", "spark.jars.ivy", "spark.driver.extraJavaOptions")
@@ -40,6 +42,21 @@ def delta_coordinate() -> str:
     """io.delta:delta-spark_<spark major.minor>_2.13:<delta-spark version>, from what is installed."""
     spark = ".".join(dist_version("pyspark").split(".")[:2])
     return f"io.delta:delta-spark_{spark}_2.13:{dist_version('delta-spark')}"
+
+
+def hadoop_version() -> str:
+    """The Hadoop version of the client jars pyspark ships (hadoop-aws must match it exactly)."""
+    import pyspark
+
+    jars = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
+    if not jars:
+        raise SetupError(f"no hadoop-client-api jar in {Path(pyspark.__file__).parent / 'jars'}: reinstall pyspark")
+    return jars[-1].name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+
+
+def s3a_coordinate() -> str:
+    """org.apache.hadoop:hadoop-aws:<pyspark's Hadoop version> (it brings the AWS SDK v2 bundle)."""
+    return f"org.apache.hadoop:hadoop-aws:{hadoop_version()}"
 
 
 def cache_dir() -> Path:
@@ -54,15 +71,24 @@ def _manifest(coordinate: str) -> Path:
     return cache_dir() / "jars" / (re.sub(r"[^A-Za-z0-9_.-]", "_", coordinate) + ".txt")
 
 
-def cached_delta_jars(coordinate: str | None = None) -> list[Path] | None:
-    """The cached jar files for the Delta coordinate, or None when they are not all there."""
-    if os.environ.get(ENV_JARS):
-        return [Path(p) for p in os.environ[ENV_JARS].split(",") if p]
-    manifest = _manifest(coordinate or delta_coordinate())
+def _cached(coordinate: str, env_key: str) -> list[Path] | None:
+    if os.environ.get(env_key):
+        return [Path(p) for p in os.environ[env_key].split(",") if p]
+    manifest = _manifest(coordinate)
     if not manifest.is_file():
         return None
     jars = [Path(line) for line in manifest.read_text().splitlines() if line.strip()]
     return jars if jars and all(j.is_file() for j in jars) else None
+
+
+def cached_delta_jars(coordinate: str | None = None) -> list[Path] | None:
+    """The cached jar files for the Delta coordinate, or None when they are not all there."""
+    return _cached(coordinate or delta_coordinate(), ENV_JARS)
+
+
+def cached_s3a_jars() -> list[Path] | None:
+    """The cached S3A connector jars (hadoop-aws and the AWS SDK bundle), or None when not all there."""
+    return _cached(s3a_coordinate(), ENV_S3A_JARS)
 
 
 def java_major(java: str | None = None) -> int | None:
@@ -98,8 +124,8 @@ def _prepare_environment(master: str) -> None:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
-def session_conf(master: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Every setting pitstop puts on a session (pure: unit-testable)."""
+def session_conf(master: str, extra: dict[str, str] | None = None, *, s3: bool = False) -> dict[str, str]:
+    """Every setting pitstop puts on a session (pure: unit-testable); ``s3`` adds the S3A connector."""
     conf = {
         "spark.master": master,
         "spark.sql.extensions": DELTA_EXTENSION,
@@ -114,25 +140,45 @@ def session_conf(master: str, extra: dict[str, str] | None = None) -> dict[str, 
         # one machine: the Delta log's default 50 state partitions cost seconds per table read
         conf["spark.databricks.delta.snapshotPartitions"] = "2"
         conf["spark.sql.shuffle.partitions"] = "8"
-    coordinate = delta_coordinate()
-    jars = cached_delta_jars(coordinate)
+    jars: list[Path] = []
+    packages: list[str] = []
+    wanted = [(delta_coordinate(), ENV_JARS)]
+    if s3:
+        wanted.append((s3a_coordinate(), ENV_S3A_JARS))
+    for coordinate, env_key in wanted:
+        found = _cached(coordinate, env_key)
+        if found:
+            jars += found
+        else:
+            packages.append(coordinate)
     if jars:
         conf["spark.jars"] = ",".join(str(j) for j in jars)
-    else:
-        conf["spark.jars.packages"] = coordinate
-        conf["spark.jars.ivy"] = str(_ivy_dir(coordinate))
+    if packages:  # not cached yet: Spark's Ivy resolves them at session start
+        conf["spark.jars.packages"] = ",".join(packages)
+        conf["spark.jars.ivy"] = str(_ivy_dir(",".join(packages)))
     conf.update(extra or {})
     return conf
 
 
 def build_session(master: str, conf: dict[str, str] | None = None, app_name: str = "pitstop") -> SparkSession:
     """A SparkSession with Delta Lake; raises SetupError with the fix when Java or the jars are missing."""
+    return build_session_conf(master, session_conf(master, conf), app_name)
+
+
+def config_conf(config: Config, master: str | None = None) -> dict[str, str]:
+    """The session settings for a feature repository: pitstop's, then the S3A settings of pitstop.yaml's
+    ``s3:`` section, then the user's ``spark.conf`` (which wins)."""
+    extra = {**config.s3.hadoop_conf(), **config.spark_conf}
+    return session_conf(master or config.spark_master, extra, s3=config.uses_s3)
+
+
+def build_session_conf(master: str, settings: dict[str, str], app_name: str) -> SparkSession:
+    """A SparkSession with exactly ``settings`` (from session_conf / config_conf)."""
     check_java()
     _prepare_environment(master)
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
-    settings = session_conf(master, conf)
     if os.environ.get("PYSPARK_GATEWAY_PORT"):  # launched by spark-submit: the JVM is already running
         settings = {k: v for k, v in settings.items() if k not in SUBMIT_FIXED}
     for key, value in settings.items():
@@ -141,24 +187,24 @@ def build_session(master: str, conf: dict[str, str] | None = None, app_name: str
         return builder.getOrCreate()
     except Exception as exc:
         if "JAVA_GATEWAY_EXITED" in str(exc) or "Java gateway process exited" in str(exc):
+            wanted = settings.get("spark.jars.packages", delta_coordinate())
             raise SetupError(
                 f"Spark could not start ({type(exc).__name__}). If the log above shows `unresolved "
-                f"dependency: {delta_coordinate()}`, the Delta Lake jars could not be downloaded from Maven "
-                f"Central: run `make setup` (or `pitstop jars`) on a machine with access to it, put the jars "
-                f"in ~/.m2/repository, or set {ENV_JARS} to their paths.") from exc
+                f"dependency` for {wanted}, the jars could not be downloaded from Maven Central: run "
+                f"`make setup` (or `pitstop jars`, `pitstop jars --s3` for S3) on a machine with access to "
+                f"it, put the jars in ~/.m2/repository, or set {ENV_JARS} / {ENV_S3A_JARS} to their "
+                f"paths.") from exc
         raise
 
 
 def session_for(config: Config, app_name: str = "pitstop") -> SparkSession:
-    return build_session(config.spark_master, dict(config.spark_conf), app_name)
+    return build_session_conf(config.spark_master, config_conf(config), app_name)
 
 
-def ensure_delta_jars() -> list[Path]:
-    """Resolve the Delta Lake jars (with their dependencies) once and cache them; idempotent."""
-    coordinate = delta_coordinate()
-    jars = cached_delta_jars(coordinate)
-    if jars:
-        return jars
+def _ensure(coordinate: str, cached: list[Path] | None, marker: str) -> list[Path]:
+    """Resolve ``coordinate`` (with its dependencies) once with Spark's Ivy and cache the jar list."""
+    if cached:
+        return cached
     check_java()
     _prepare_environment("local[1]")
     ivy = _ivy_dir(coordinate)
@@ -170,14 +216,26 @@ def ensure_delta_jars() -> list[Path]:
                  .config("spark.jars.packages", coordinate).config("spark.jars.ivy", str(ivy))
                  .config("spark.ui.enabled", "false").getOrCreate())
     except Exception as exc:
-        raise SetupError(f"could not download the Delta Lake jars {coordinate} from Maven Central "
+        raise SetupError(f"could not download the jars {coordinate} from Maven Central "
                          f"({type(exc).__name__}; Ivy's log is above). Check the network or proxy, or put "
-                         f"the jars in ~/.m2/repository, or set {ENV_JARS} to their paths.") from exc
+                         f"the jars in ~/.m2/repository, or set {ENV_JARS} / {ENV_S3A_JARS} to their "
+                         f"paths.") from exc
     spark.stop()
     found = sorted((ivy / "jars").glob("*.jar"))
-    if not any("delta-spark" in j.name for j in found):
-        raise SetupError(f"Ivy finished but no delta-spark jar is in {ivy / 'jars'}; delete {ivy} and retry")
+    if not any(marker in j.name for j in found):
+        raise SetupError(f"Ivy finished but no {marker} jar is in {ivy / 'jars'}; delete {ivy} and retry")
     manifest = _manifest(coordinate)
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text("".join(f"{j}\n" for j in found))
     return found
+
+
+def ensure_delta_jars() -> list[Path]:
+    """Resolve the Delta Lake jars (with their dependencies) once and cache them; idempotent."""
+    coordinate = delta_coordinate()
+    return _ensure(coordinate, cached_delta_jars(coordinate), "delta-spark")
+
+
+def ensure_s3a_jars() -> list[Path]:
+    """Resolve hadoop-aws (pyspark's Hadoop version) and the AWS SDK bundle once and cache them (~700 MB)."""
+    return _ensure(s3a_coordinate(), cached_s3a_jars(), "hadoop-aws")
