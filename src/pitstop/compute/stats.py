@@ -5,7 +5,8 @@ Definitions (the report, the alerts and the tests rely on them):
   the non-null values of numeric features min, max, mean, stddev (sample) and approximate quantiles
   (Spark's percentile_approx at QUANTILES, relative error 1/ACCURACY);
 - drift of day D against a reference R (the previous materialized ds, and the pooled materialized days of
-  the baseline window [D - baseline_days, D - 1]): the bin edges are R's deciles (approximate, duplicates
+  the baseline window [D - baseline_days, D - 1]): the bin edges are R's deciles (approximate: one KLL
+  sketch per reference day, merged per comparison, rank error about 0.4% at SKETCH_K; duplicates
   dropped), a value x falls in bin i = the number of edges < x (so bins are (-inf, e1], (e1, e2], ...,
   (e_last, +inf)); p and q are D's and R's proportions of non-null values per bin;
   PSI = sum((p - q) * ln(p / q)) and KL = sum(p * ln(p / q)) (KL(current || reference)), with every
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DECILES = tuple(i / 10 for i in range(1, 10))
 ACCURACY = 10000
+SKETCH_K = 1000  # KLL sketches of the drift references: exact up to about this many values per day
 EPSILON = 1e-4
 NUMERIC_DTYPES = ("int64", "float64")
 
@@ -127,19 +129,35 @@ def comparison_frame(spark: SparkSession, plan: Sequence[Comparison]) -> DataFra
 
 
 def histograms(values: DataFrame, mapping: DataFrame) -> DataFrame:
-    """Per (target, kind, feature): the reference's decile edges and both sides' bin counts."""
+    """Per (target, kind, feature): the reference's decile edges and both sides' bin counts.
+
+    Each day is summarized once into a mergeable KLL sketch, and a reference's edges come from merging
+    the sketches of its days: a baseline window pools up to baseline_days days, and in a long backfill
+    every day is the reference of several comparisons, so taking percentiles over the pooled values
+    instead repeated every value once per comparison (90 days x 9M rows spent over 30 minutes there).
+    The bin counts are exact."""
     from pyspark.sql import functions as F
 
-    joined = (values.where("value IS NOT NULL AND NOT isnan(value)")
-              .join(F.broadcast(mapping), F.col(DS) == F.col("source_ds"))
+    spark = values.sparkSession
+    clean = values.where("value IS NOT NULL AND NOT isnan(value)")
+    references = mapping.where("role = 'reference'")
+    sketches = (clean.join(F.broadcast(references.select("source_ds").distinct()),
+                           F.col(DS) == F.col("source_ds"), "left_semi")
+                .groupBy(DS, "feature").agg(F.kll_sketch_agg_double("value", SKETCH_K).alias("sketch")))
+    deciles = F.array(*[F.lit(d) for d in DECILES])
+    edge_rows = (sketches.join(F.broadcast(references), F.col(DS) == F.col("source_ds"))
+                 .groupBy("target", "kind", "feature").agg(F.kll_merge_agg_double("sketch").alias("sketch"))
+                 .select("target", "kind", "feature",
+                         F.array_sort(F.array_distinct(F.kll_sketch_get_quantile_double("sketch", deciles)))
+                         .alias("edges"))
+                 .collect())  # one row per comparison and feature: small
+    edges = spark.createDataFrame(edge_rows, "target date, kind string, feature string, edges array<double>")
+    joined = (clean.join(F.broadcast(mapping), F.col(DS) == F.col("source_ds"))
               .select("target", "kind", "role", "feature", "value"))
-    edges = (joined.where("role = 'reference'").groupBy("target", "kind", "feature")
-             .agg(F.array_sort(F.array_distinct(F.percentile_approx("value", list(DECILES), ACCURACY)))
-                  .alias("edges")))
-    binned = joined.join(edges, ["target", "kind", "feature"]).withColumn(
+    binned = joined.join(F.broadcast(edges), ["target", "kind", "feature"]).withColumn(
         "bin", F.size(F.filter("edges", lambda e: e < F.col("value"))))
     counts = binned.groupBy("target", "kind", "feature", "role", "bin").count()
-    return counts.join(edges, ["target", "kind", "feature"])
+    return counts.join(F.broadcast(edges), ["target", "kind", "feature"])
 
 
 def collect_histograms(frame: DataFrame) -> dict[tuple[date, str, str], dict[str, Any]]:
