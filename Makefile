@@ -10,6 +10,7 @@ demo: setup
 	@bash scripts/demo.sh
 
 test: setup lint
+	$(BIN)/pitstop jars --s3   # the object-store test needs the S3A jars (cached after the first run)
 	$(BIN)/pitstop plan --check
 	$(BIN)/python -m pytest
 

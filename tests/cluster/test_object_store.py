@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pitstop.demo.data import generate_demo_data
-
-pytestmark = [
-    pytest.mark.redis, pytest.mark.objectstore, pytest.mark.slow,
-    # Blocked (issue 8, open): against moto 5.2.5, S3A (hadoop-aws 3.5.0, AWS SDK 2.35.4) re-sends every PUT
-    # of a file of a few MB (GX Data Docs' fonts and images) again and again with backoff, so the first
-    # materialize never finishes; small files (Delta logs, parquet parts) commit. Not yet run to the end.
-    pytest.mark.skip(reason="blocked: S3A re-sends PUTs of multi-MB files to moto without end (issue 8)"),
-]
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.redis, pytest.mark.objectstore, pytest.mark.slow]
 BUCKET = "lake"
 SECRET = "pitstop-test-secret-7f3a9c"  # must never appear in any output
 ACCESS_KEY = "pitstop-test-access-key"
@@ -85,21 +75,16 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def s3_repo(tmp_path: Path, s3_server: S3Server, redis_url: str) -> Path:
+def s3_repo(tmp_path: Path, s3_server: S3Server, redis_url: str, copy_demo: Callable[..., Path]) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    repo = tmp_path / "demo"
-    shutil.copytree(ROOT / "feature_defs", repo / "feature_defs", ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "dags").mkdir()
-    shutil.copy(ROOT / "dags" / "pitstop_plan.json", repo / "dags" / "pitstop_plan.json")
-    (repo / "pitstop.yaml").write_text(
-        f"project: demo\noffline_store:\n  path: s3a://{BUCKET}/pitstop\n"
-        f"s3:\n  endpoint: {s3_server.endpoint}\n  region: us-east-1\n"
-        f"spark:\n  master: local[2]\n  conf:\n    spark.sql.shuffle.partitions: '2'\n"
-        f"online_store:\n  url: {redis_url}\n")
-    generate_demo_data(repo / "data" / "source", transactions=2_000, users=100, merchants=10, days=8,
-                       end=date(2026, 10, 31))
+    repo = copy_demo(tmp_path / "demo",
+                     f"project: demo\noffline_store:\n  path: s3a://{BUCKET}/pitstop\n"
+                     f"s3:\n  endpoint: {s3_server.endpoint}\n  region: us-east-1\n"
+                     f"spark:\n  master: local[2]\n  conf:\n    spark.sql.shuffle.partitions: '2'\n"
+                     f"online_store:\n  url: {redis_url}\n",
+                     transactions=2_000, users=100, merchants=10, days=8)
     at = datetime(2026, 11, 1, tzinfo=UTC)
     pq.write_table(pa.table({
         "user_id": pa.array([u for u in range(100) for _ in range(2)], pa.int64()),
@@ -152,13 +137,13 @@ def test_offline_store_on_s3(s3_repo: Path, s3_server: S3Server, tmp_path: Path,
     # 1. materialize two days, validate and publish: every table on S3
     out = _cli(s3_repo, "materialize", "user_transactions", "--start", "2026-10-30", "--end", "2026-10-31")
     assert "user_transactions: materialized 2 day(s) 2026-10-30 .. 2026-10-31" in out
-    assert "validation passed: 2 day(s) x 13 checks (snapshot version 0)" in out
-    assert "user_transactions: published ds 2026-10-31 (Delta version 0) to Redis" in out
+    assert "validation passed: 2 day(s) x 13 checks (snapshot version 1)" in out, out
+    assert "user_transactions: published ds 2026-10-31 (Delta version 1) to Redis" in out
     snapshots = "pitstop/snapshots/user_transactions__v1/"
     keys = s3_server.keys(snapshots)
     assert f"{snapshots}_delta_log/00000000000000000000.json" in keys
     assert any(k.startswith(f"{snapshots}ds=2026-10-31/") and k.endswith(".parquet") for k in keys)
-    validation = s3_server.keys("pitstop/validation/user_transactions__v1/version=0/")
+    validation = s3_server.keys("pitstop/validation/user_transactions__v1/version=1/")
     assert any(k.endswith("/ds=2026-10-31.json") for k in validation), validation
     assert any("/docs/" in k and k.endswith(".html") for k in validation), validation  # GX Data Docs uploaded
     assert redis.Redis.from_url(redis_url).exists("pitstop:{demo:user_transactions__v1}:current")
@@ -170,7 +155,7 @@ def test_offline_store_on_s3(s3_repo: Path, s3_server: S3Server, tmp_path: Path,
     assert f"wrote 200 rows x 5 columns to {ts1} (parquet)" in out
     manifest = json.loads(s3_server.client().get_object(Bucket=BUCKET, Key="training/v1/_pitstop_manifest.json")
                           ["Body"].read())
-    assert manifest["tables"]["user_transactions"]["snapshot_version"] == 0
+    assert manifest["tables"]["user_transactions"]["version"] == 1
     first = _read_parquet(s3_server, "training/v1/")
     assert first.num_rows == 200
 
@@ -181,7 +166,7 @@ def test_offline_store_on_s3(s3_repo: Path, s3_server: S3Server, tmp_path: Path,
         amounts = pa.array([9_999.0] * table.num_rows, pa.float64())
         pq.write_table(table.set_column(table.schema.get_field_index("amount"), "amount", amounts), file)
     out = _cli(s3_repo, "materialize", "user_transactions", "--start", "2026-10-31", "--end", "2026-10-31")
-    assert "validation passed: 1 day(s) x 13 checks (snapshot version 1)" in out
+    assert "validation passed: 1 day(s) x 13 checks (snapshot version 2)" in out, out
     out = _cli(s3_repo, "history", "user_transactions")
     assert "2026-10-31" in out
 
@@ -202,5 +187,5 @@ def test_offline_store_on_s3(s3_repo: Path, s3_server: S3Server, tmp_path: Path,
     assert row["offline"]["status"] == "ok" and row["offline"]["ds"] == "2026-10-31", row["offline"]
     assert row["offline"]["first_ds"] == "2026-10-30"
     assert row["validation"]["status"] == "ok" and row["validation"]["success"] is True, row["validation"]
-    assert row["validation"]["days"] == ["2026-10-31"] and row["validation"]["snapshot_version"] == 1
+    assert row["validation"]["days"] == ["2026-10-31"] and row["validation"]["snapshot_version"] == 2
     assert row["online"]["status"] == "ok" and row["online"]["ds"] == "2026-10-31"

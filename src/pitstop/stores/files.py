@@ -3,6 +3,7 @@ system (local, s3a://, hdfs://, abfss://), through the active Spark session's Ha
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -18,9 +19,20 @@ def _fs(path: str) -> tuple[Any, Any, Any]:
 
 
 def upload_folder(local: str, path: str) -> None:
-    """Copy a local folder to ``path`` on the Hadoop file system."""
+    """Copy a local folder to ``path`` on the Hadoop file system, file by file through output streams.
+
+    Not ``FileSystem.copyFromLocalFile``: on S3A that sends each file as one PUT with a file body and
+    ``Expect: 100-continue``, and with the AWS SDK 2.35 in hadoop-aws 3.5.0 a file of a few MB then fails
+    against some S3-compatible servers (the SDK reports the interim ``100 Continue`` as the response and
+    retries without end); the stream path, which every Delta write takes, uploads the same bytes."""
     jvm, target, fs = _fs(path)
-    fs.copyFromLocalFile(False, True, jvm.org.apache.hadoop.fs.Path("file://" + local), target)
+    for folder, _, names in sorted(os.walk(local)):
+        relative = os.path.relpath(folder, local)
+        for name in sorted(names):
+            where = name if relative == "." else f"{relative}/{name}"
+            source = jvm.java.io.FileInputStream(os.path.join(folder, name))
+            out = fs.create(jvm.org.apache.hadoop.fs.Path(target, where), True)
+            jvm.org.apache.hadoop.io.IOUtils.copyBytes(source, out, 1 << 16, True)  # closes both streams
 
 
 def write_text(path: str, text: str) -> None:
