@@ -202,6 +202,10 @@ class Config:
         return (self.offline_store_path.startswith("s3a://") or self.s3_declared
                 or any(k.startswith("spark.hadoop.fs.s3a.") for k in self.spark_conf))
 
+    def arrow_s3(self) -> dict[str, Any] | None:
+        """pyarrow.fs.S3FileSystem options for the readers that need no Spark; None when S3 is not used."""
+        return self.s3.arrow_options() if self.uses_s3 else None
+
     @property
     def plan_path(self) -> Path:
         return self.repo / PLAN_FILE

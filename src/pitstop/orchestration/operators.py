@@ -118,7 +118,7 @@ class SourceReadySensor(BaseSensorOperator):
         from pitstop.config import load_config
 
         config = load_config(Path(self.repo))
-        return config.s3.arrow_options() if config.uses_s3 else None
+        return config.arrow_s3()
 
     def _target(self, context: Any) -> tuple[list[Check], datetime] | None:
         from pitstop.plan.naming import source_location

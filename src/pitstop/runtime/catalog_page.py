@@ -350,7 +350,7 @@ def offline_freshness(config: Config, plan: Mapping[str, Any], now: datetime) ->
     for name, entry in sorted(plan["views"].items()):
         path = delta.table_path(config.offline_store_path, naming.log_table(name, int(entry["version"])))
         try:
-            table = read_delta_table(path, ["ds", "kind"], s3=config.s3.arrow_options())
+            table = read_delta_table(path, ["ds", "kind"], s3=config.arrow_s3())
         except FileNotFoundError:
             out[name] = {"status": "never", "reason": f"no materialization log at {path} yet"}
             continue

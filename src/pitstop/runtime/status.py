@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def _rows(config: Config, path: str) -> list[dict[str, Any]] | None:
     """A small Delta table's rows, or None when there is no table yet."""
     try:
-        rows: list[dict[str, Any]] = read_delta_table(path, s3=config.s3.arrow_options()).to_pylist()
+        rows: list[dict[str, Any]] = read_delta_table(path, s3=config.arrow_s3()).to_pylist()
         return rows
     except FileNotFoundError:
         return None
