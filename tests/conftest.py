@@ -34,6 +34,30 @@ def write_events(folder: Path, rows: int = 20, *, extra: dict[str, Any] | None =
     return folder
 
 
+def _copy_demo(target: Path, yaml: str, *, transactions: int = 3_000, users: int = 200, merchants: int = 20,
+              days: int = 10) -> Path:
+    """The demo definitions and their checked-in plan copied into ``target``, ``yaml`` as its pitstop.yaml,
+    and demo data of the given size ending 2026-10-31 under data/source."""
+    import shutil
+    from datetime import date
+
+    from pitstop.demo.data import generate_demo_data
+
+    shutil.copytree(REPO_ROOT / "feature_defs", target / "feature_defs", ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "dags").mkdir()
+    shutil.copy(REPO_ROOT / "dags" / "pitstop_plan.json", target / "dags" / "pitstop_plan.json")
+    (target / "pitstop.yaml").write_text(yaml)
+    generate_demo_data(target / "data" / "source", transactions=transactions, users=users, merchants=merchants,
+                       days=days, end=date(2026, 10, 31))
+    return target
+
+
+@pytest.fixture(scope="session")
+def copy_demo() -> Callable[..., Path]:
+    """``copy_demo(target, yaml, transactions=, users=, merchants=, days=)``: a copy of the demo to run on."""
+    return _copy_demo
+
+
 SOURCE_DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
 

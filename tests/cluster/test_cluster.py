@@ -4,21 +4,18 @@ materialize (with the validation gate), publish and a training set give exactly 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pitstop.cli import main
-from pitstop.demo.data import generate_demo_data
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis, pytest.mark.cluster, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ["user_transactions", "user_profile"]
 FEATURES = ("user_transactions:count_7d,user_transactions:amount_sum_30d,user_transactions:amount_avg_7d,"
             "user_transactions:amount_max_1d,user_transactions:merchant_id_count_distinct_30d,"
@@ -42,19 +39,12 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, copy_demo: Callable[..., Path]) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    repo = tmp_path / "demo"
-    shutil.copytree(ROOT / "feature_defs", repo / "feature_defs", ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "dags").mkdir()
-    shutil.copy(ROOT / "dags" / "pitstop_plan.json", repo / "dags" / "pitstop_plan.json")
-    (repo / "pitstop.yaml").write_text(
-        "project: demo\nspark:\n  conf:\n    spark.sql.shuffle.partitions: '4'\n"
-        "    spark.databricks.delta.snapshotPartitions: '2'\n    spark.executor.memory: 1g\n")
-    generate_demo_data(repo / "data" / "source", transactions=3_000, users=200, merchants=20, days=10,
-                       end=date(2026, 10, 31))
+    repo = copy_demo(tmp_path / "demo", "project: demo\nspark:\n  conf:\n    spark.sql.shuffle.partitions: '4'\n"
+                     "    spark.databricks.delta.snapshotPartitions: '2'\n    spark.executor.memory: 1g\n")
     # spine rows before, at and after S(2026-10-31) = 2026-11-01T00:00Z, and a never-seen user
     at = datetime(2026, 11, 1, tzinfo=UTC)
     users = [*range(200), 999_999]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from pitstop.cli import main
-from pitstop.demo.data import generate_demo_data
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def demo_repo(tmp_path: Path, spark: Any, redis_url: str) -> Path:
-    repo = tmp_path / "demo"
-    shutil.copytree(ROOT / "feature_defs", repo / "feature_defs", ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "dags").mkdir()
-    shutil.copy(ROOT / "dags" / "pitstop_plan.json", repo / "dags" / "pitstop_plan.json")
-    (repo / "pitstop.yaml").write_text(f"project: demo\noffline_store:\n  path: {tmp_path / 'delta'}\n"
-                                       f"online_store:\n  url: {redis_url}\n")
-    generate_demo_data(repo / "data" / "source", transactions=3_000, users=200, merchants=20, days=10,
-                       end=date(2026, 10, 31))
-    return repo
+def demo_repo(tmp_path: Path, spark: Any, redis_url: str, copy_demo: Callable[..., Path]) -> Path:
+    return copy_demo(tmp_path / "demo", f"project: demo\noffline_store:\n  path: {tmp_path / 'delta'}\n"
+                                         f"online_store:\n  url: {redis_url}\n")
 
 
 def test_materialize_snapshot_history(demo_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
