@@ -128,45 +128,68 @@ def comparison_frame(spark: SparkSession, plan: Sequence[Comparison]) -> DataFra
     return spark.createDataFrame(rows, "target date, kind string, source_ds date, role string")
 
 
-def histograms(values: DataFrame, mapping: DataFrame) -> DataFrame:
-    """Per (target, kind, feature): the reference's decile edges and both sides' bin counts.
+Histograms = dict[tuple[date, str, str], dict[str, Any]]
 
-    Each day is summarized once into a mergeable KLL sketch, and a reference's edges come from merging
-    the sketches of its days: a baseline window pools up to baseline_days days, and in a long backfill
-    every day is the reference of several comparisons, so taking percentiles over the pooled values
-    instead repeated every value once per comparison (90 days x 9M rows spent over 30 minutes there).
-    The bin counts are exact."""
+
+def histograms(values: DataFrame, mapping: DataFrame) -> Histograms:
+    """{(target, kind, feature): {"edges": [...], "current": [...], "reference": [...]}}: the reference's
+    decile edges and both sides' bin counts, for the comparisons of ``mapping`` (comparison_frame).
+
+    Two passes over the values, each reading every value once, however many comparisons a day belongs to
+    (in a long backfill a day is the reference of up to baseline_days + 1 comparisons):
+    1. one KLL sketch per reference day and feature; a reference's edges come from merging the sketches
+       of its days (percentiles over the pooled values repeated every value once per comparison: a 90-day
+       backfill of 9M snapshot rows spent over 30 minutes there);
+    2. every value binned once against the union of the edges of all comparisons its day belongs to;
+       each comparison's bin counts are sums of those finer bins (every edge is a cut, so a finer bin
+       lies inside exactly one bin of each comparison). The counts are exact."""
+    from bisect import bisect_right
+    from collections import defaultdict
+
     from pyspark.sql import functions as F
 
     spark = values.sparkSession
     clean = values.where("value IS NOT NULL AND NOT isnan(value)")
-    references = mapping.where("role = 'reference'")
-    sketches = (clean.join(F.broadcast(references.select("source_ds").distinct()),
-                           F.col(DS) == F.col("source_ds"), "left_semi")
+    roles = [(r.target, r.kind, r.source_ds, r.role) for r in mapping.collect()]
+    references = sorted({source for _, _, source, role in roles if role == "reference"})
+    if not references:
+        return {}
+    sketches = (clean.where(F.col(DS).isin(references))
                 .groupBy(DS, "feature").agg(F.kll_sketch_agg_double("value", SKETCH_K).alias("sketch")))
     deciles = F.array(*[F.lit(d) for d in DECILES])
-    edge_rows = (sketches.join(F.broadcast(references), F.col(DS) == F.col("source_ds"))
+    edge_rows = (sketches.join(F.broadcast(mapping.where("role = 'reference'")), F.col(DS) == F.col("source_ds"))
                  .groupBy("target", "kind", "feature").agg(F.kll_merge_agg_double("sketch").alias("sketch"))
                  .select("target", "kind", "feature",
                          F.array_sort(F.array_distinct(F.kll_sketch_get_quantile_double("sketch", deciles)))
                          .alias("edges"))
-                 .collect())  # one row per comparison and feature: small
-    edges = spark.createDataFrame(edge_rows, "target date, kind string, feature string, edges array<double>")
-    joined = (clean.join(F.broadcast(mapping), F.col(DS) == F.col("source_ds"))
-              .select("target", "kind", "role", "feature", "value"))
-    binned = joined.join(F.broadcast(edges), ["target", "kind", "feature"]).withColumn(
-        "bin", F.size(F.filter("edges", lambda e: e < F.col("value"))))
-    counts = binned.groupBy("target", "kind", "feature", "role", "bin").count()
-    return counts.join(F.broadcast(edges), ["target", "kind", "feature"])
-
-
-def collect_histograms(frame: DataFrame) -> dict[tuple[date, str, str], dict[str, Any]]:
-    """The histograms as {(target, kind, feature): {"edges": [...], "current": [...], "reference": [...]}}."""
-    out: dict[tuple[date, str, str], dict[str, Any]] = {}
-    for r in frame.collect():
-        key = (r.target, r.kind, r.feature)
-        edges = [float(e) for e in r.edges]
-        entry = out.setdefault(key, {"edges": edges, "current": [0] * (len(edges) + 1),
-                                     "reference": [0] * (len(edges) + 1)})
-        entry[r.role][r.bin] += int(r["count"])
+                 .collect())
+    edges: dict[tuple[date, str], dict[str, list[float]]] = defaultdict(dict)  # (target, kind) -> feature -> edges
+    for r in edge_rows:
+        edges[(r.target, r.kind)][r.feature] = [float(e) for e in r.edges]
+    cuts: dict[tuple[date, str], set[float]] = defaultdict(set)
+    for target, kind, source, _ in roles:
+        for feature, found in edges.get((target, kind), {}).items():
+            cuts[(source, feature)].update(found)
+    if not cuts:
+        return {}
+    cut_lists = {key: sorted(found) for key, found in cuts.items()}
+    cut_frame = spark.createDataFrame([(d, f, c) for (d, f), c in cut_lists.items()],
+                                      f"{DS} date, feature string, cuts array<double>")
+    fine = (clean.join(F.broadcast(cut_frame), [DS, "feature"])
+            .withColumn("bin", F.size(F.filter("cuts", lambda e: e < F.col("value"))))
+            .groupBy(DS, "feature", "bin").count().collect())
+    counts: dict[tuple[date, str], dict[int, int]] = defaultdict(dict)
+    for r in fine:
+        counts[(r[DS], r.feature)][int(r.bin)] = int(r["count"])
+    out: Histograms = {}
+    for target, kind, source, role in roles:
+        for feature, coarse in edges.get((target, kind), {}).items():
+            entry = out.setdefault((target, kind, feature), {"edges": coarse, "current": [0] * (len(coarse) + 1),
+                                                             "reference": [0] * (len(coarse) + 1)})
+            day_cuts = cut_lists[(source, feature)]
+            for j, n in counts.get((source, feature), {}).items():
+                # the values of finer bin j lie in (day_cuts[j-1], day_cuts[j]] (bin 0: <= day_cuts[0]), and
+                # the comparison's edges are among the cuts: each value has as many of them below it as
+                # there are <= day_cuts[j-1]
+                entry[role][0 if j == 0 else bisect_right(coarse, day_cuts[j - 1])] += n
     return out

@@ -211,7 +211,7 @@ def _statistics(spark: SparkSession, view: dict[str, Any], table: DataFrame, day
     try:
         target_values = values.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")")
         basic = {(r[DS], r.feature): r.asDict() for r in st.feature_statistics(target_values).collect()}
-        hists = st.collect_histograms(st.histograms(values, st.comparison_frame(spark, plan))) if plan else {}
+        hists = st.histograms(values, st.comparison_frame(spark, plan)) if plan else {}
     finally:
         values.unpersist()
     by_target = {(c.target, c.kind): c for c in plan}
