@@ -138,6 +138,22 @@ def test_statistics_and_histograms_against_hand_computed_values(spark: Any) -> N
     assert psi is not None and psi > 0.2  # a one-sigma shift is drift
 
 
+def test_count_below_is_numpy_searchsorted(spark: Any) -> None:
+    """The binary search over a padded sorted array counts the elements < value, ties and ends included."""
+    rng = np.random.default_rng(3)
+    cases = []
+    for n in (0, 1, 2, 7, 8, 90):
+        cuts = sorted(set(rng.integers(-20, 20, n).astype(float).tolist()))
+        width = 1 << len(cuts).bit_length()
+        padded = cuts + [float("inf")] * (width - len(cuts))
+        values = [*cuts, *(c + 0.5 for c in cuts), -100.0, 100.0, 0.0]
+        cases.append((cuts, width, [(padded, v) for v in values]))
+    for cuts, width, rows in cases:
+        df = spark.createDataFrame(rows, "cuts array<double>, value double")
+        got = [r.n for r in df.select(st.count_below("cuts", "value", width).alias("n")).collect()]
+        assert got == np.searchsorted(cuts, [v for _, v in rows], side="left").tolist(), cuts
+
+
 def test_histograms_of_overlapping_comparisons_match_numpy(spark: Any) -> None:
     """Six days, each the current day of two comparisons and the reference of several (previous day, and
     a 3-day baseline that pools days): every comparison's counts equal numpy's over its own edges, although

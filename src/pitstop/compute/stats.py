@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pitstop.compute.aggregates import DS, q
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DECILES = tuple(i / 10 for i in range(1, 10))
@@ -131,6 +131,20 @@ def comparison_frame(spark: SparkSession, plan: Sequence[Comparison]) -> DataFra
 Histograms = dict[tuple[date, str, str], dict[str, Any]]
 
 
+def count_below(cuts: str, value: str, width: int) -> Column:
+    """How many elements of the sorted array column ``cuts`` (``width`` elements, a power of two, padded
+    with +inf) are < ``value``: a binary search of log2(width) steps in plain expressions, which Spark
+    compiles, instead of a lambda over every element (a higher-order function is interpreted per row)."""
+    from pyspark.sql import functions as F
+
+    found = F.lit(0)
+    step = width // 2
+    while step:
+        found = found + F.when(F.element_at(F.col(cuts), found + step) < F.col(value), step).otherwise(0)
+        step //= 2
+    return found
+
+
 def histograms(values: DataFrame, mapping: DataFrame) -> Histograms:
     """{(target, kind, feature): {"edges": [...], "current": [...], "reference": [...]}}: the reference's
     decile edges and both sides' bin counts, for the comparisons of ``mapping`` (comparison_frame).
@@ -173,10 +187,12 @@ def histograms(values: DataFrame, mapping: DataFrame) -> Histograms:
     if not cuts:
         return {}
     cut_lists = {key: sorted(found) for key, found in cuts.items()}
-    cut_frame = spark.createDataFrame([(d, f, c) for (d, f), c in cut_lists.items()],
-                                      f"{DS} date, feature string, cuts array<double>")
+    width = 1 << max(len(c) for c in cut_lists.values()).bit_length()  # > every list: room for +inf padding
+    cut_frame = spark.createDataFrame(
+        [(d, f, c + [math.inf] * (width - len(c))) for (d, f), c in cut_lists.items()],
+        f"{DS} date, feature string, cuts array<double>")
     fine = (clean.join(F.broadcast(cut_frame), [DS, "feature"])
-            .withColumn("bin", F.size(F.filter("cuts", lambda e: e < F.col("value"))))
+            .select(DS, "feature", count_below("cuts", "value", width).alias("bin"))
             .groupBy(DS, "feature", "bin").count().collect())
     counts: dict[tuple[date, str], dict[int, int]] = defaultdict(dict)
     for r in fine:
