@@ -7,7 +7,11 @@ A. one-day incremental run with 180 days of history vs 30 days at the same data 
    day's events);
 B. an N-day backfill in one run vs N one-day runs (target >= 10x at N = 90);
 C. throughput: an N-day backfill in one run over a dataset of exactly N days (--size large: 1M users,
-   30M events, 90 days): events/s and peak memory. Run it alone (--only C) so the peak is its own.
+   30M events, 90 days; --size xl: 5M users, 100M events, 90 days, the scale-out issue's run): the
+   backfill of the first N - 1 days in one run, then the last day as a one-day incremental run; events/s,
+   shuffle spill (Spark's stage metrics), peak memory, then the publish of the newest snapshot to a
+   private redis-server (--publish). Run it alone (--only C) so the peak is its own; xl needs hours and
+   most of the disk's free space (the generator's DuckDB features and Spark's spill).
 Each scenario uses a fresh offline store under --work (default: a temporary folder). Timed runs start
 after a warm-up run in the same Spark session, so no scenario pays the JVM's start-up alone.
 """
@@ -34,6 +38,7 @@ SIZES = {  # users, events per day, backfill days
     "small": (20_000, 30_000, 30),
     "medium": (100_000, 200_000, 90),
     "large": (1_000_000, 333_334, 90),  # 30M events over 90 days: scenario C
+    "xl": (5_000_000, 1_111_112, 90),  # 100M events over 90 days: scenario C at the scale-out issue's size
 }
 DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
@@ -177,22 +182,67 @@ def check_against_team_features(store: FeatureStore, repo: Path, spark: Any, day
     return expected.count(), differing.count()
 
 
-def throughput(root: Path, users: int, per_day: int, days: int, spark: Any,
-               generator: Path) -> tuple[int, float, int, tuple[int, int]]:
-    """Events read, seconds and snapshot rows written by one backfill of every day of the team's dataset,
-    and the check of its 7-day features against the generator's."""
+def spill(spark: Any) -> tuple[int, int]:
+    """(memory, disk) bytes spilled by every stage so far: Spark's own stage metrics."""
+    gateway = spark.sparkContext._gateway
+    # AppStatusStore.stageList(statuses, details, withSummaries, unsortedQuantiles, taskStatus): every stage
+    stages = spark._jsparkSession.sparkContext().statusStore().stageList(
+        None, False, False, gateway.new_array(gateway.jvm.double, 0), None)
+    memory = disk = 0
+    for i in range(stages.size()):
+        stage = stages.apply(i)
+        memory += int(stage.memoryBytesSpilled())
+        disk += int(stage.diskBytesSpilled())
+    return memory, disk
+
+
+def throughput(root: Path, users: int, per_day: int, days: int, spark: Any, generator: Path,
+               publish: bool) -> None:
+    """Scenario C: the backfill of days 1 .. N-1 of the team's dataset in one run, the last day as a one-day
+    incremental run, the check of the 7-day features against the generator's, and the publish."""
     began = time.monotonic()
     repo = team_repo(root, days, users, per_day, generator)
     print(f"   data generated in {time.monotonic() - began:.0f}s", flush=True)
     warm_up(repo, root, spark)
-    store = FeatureStore(repo, env={"PITSTOP_OFFLINE_STORE_PATH": str(root / "backfill")})
-    store.use_spark(spark)
-    began = time.monotonic()
-    (summary,) = store.materialize("v", END - timedelta(days=days - 1), END)
-    seconds = time.monotonic() - began
-    print(f"   (of which the validation gate: {summary.validation.seconds:.1f}s for {len(summary.snapshot_days)} "
-          f"day(s): GX suite, statistics, drift)")
-    return summary.events, seconds, summary.rows_written, check_against_team_features(store, repo, spark, days)
+    redis_server = None
+    env = {"PITSTOP_OFFLINE_STORE_PATH": str(root / "backfill")}
+    if publish:
+        from pitstop.stores.local_redis import free_port, start_redis
+
+        redis_server = start_redis(free_port(), root / "redis")
+        env["PITSTOP_ONLINE_STORE_URL"] = str(redis_server.url)
+        defs = repo / "feature_defs" / "defs.py"
+        defs.write_text(defs.read_text().replace("online=False", "online=True"))
+        registry.apply(FeatureStore(repo, env=env).config)
+    try:
+        store = FeatureStore(repo, env=env)
+        store.use_spark(spark)
+        first = END - timedelta(days=days - 1)
+        spilled = spill(spark)
+        began = time.monotonic()
+        (summary,) = store.materialize("v", first, END - timedelta(days=1), publish=False)
+        seconds = time.monotonic() - began
+        memory, disk = (now - before for now, before in zip(spill(spark), spilled, strict=True))
+        print(f"C. {days - 1}-day backfill of {summary.events:,} events for {users:,} users in one run: "
+              f"{seconds:.1f}s, {summary.events / seconds:,.0f} events/s; {summary.rows_written:,} snapshot rows "
+              f"written ({summary.rows_written / seconds:,.0f} rows/s); shuffle spill {memory / 2**30:.2f} GiB in "
+              f"memory, {disk / 2**30:.2f} GiB on disk", flush=True)
+        print(f"   (of which the validation gate: {summary.validation.seconds:.1f}s for "
+              f"{len(summary.snapshot_days)} day(s): GX suite, statistics, drift)", flush=True)
+        began = time.monotonic()
+        (last,) = store.materialize("v", END, END, publish=False)
+        print(f"   one-day incremental run ({END}, {last.events:,} events read): {time.monotonic() - began:.1f}s "
+              f"(of which the gate {last.validation.seconds:.1f}s)", flush=True)
+        checked, differing = check_against_team_features(store, repo, spark, days)
+        print(f"   7-day features vs the generator's own (DuckDB) on {checked:,} sampled user-days: "
+              f"{differing:,} differ", flush=True)
+        if publish:
+            (result,) = store.publish("v", END)
+            print(f"   publish of ds {END} to Redis: {result.entities:,} entities in {result.seconds:.1f}s "
+                  f"({result.entities / result.seconds:,.0f}/s)", flush=True)
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
 
 
 def main() -> None:
@@ -202,6 +252,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["A", "B", "C"], help="run one scenario (default: A and B; C with "
                         "--size large)")
     parser.add_argument("--generator", default=str(TEAM_GENERATOR), help="the team's data generator (scenario C)")
+    parser.add_argument("--publish", action="store_true", help="scenario C: publish the newest snapshot to a "
+                        "private redis-server started for the run")
     parser.add_argument("--driver-memory", default="4g", help="spark.driver.memory for the local session")
     parser.add_argument("--work", help="folder for data and tables (default: a temporary one, removed after)")
     args = parser.parse_args()
@@ -214,7 +266,7 @@ def main() -> None:
                           app_name="pitstop-bench")
     print(f"size={args.size}: {users:,} users, {per_day:,} events/day, local[2], driver memory "
           f"{args.driver_memory}", flush=True)
-    scenarios = [args.only] if args.only else (["C"] if args.size == "large" else ["A", "B"])
+    scenarios = [args.only] if args.only else (["C"] if args.size in ("large", "xl") else ["A", "B"])
     if "A" in scenarios:
         inc = incremental(root / "a", users, per_day, spark)
         (t30, r30, e30), (t180, r180, e180) = inc[30], inc[180]
@@ -227,12 +279,7 @@ def main() -> None:
         print(f"B. {backfill_days}-day backfill: one run {one_run:.1f}s vs {backfill_days} one-day runs "
               f"{daily:.1f}s, ratio {daily / one_run:.1f}x (target >= 10x at 90 days)")
     if "C" in scenarios:
-        events, seconds, rows, (checked, differing) = throughput(root / "c", users, per_day, backfill_days, spark,
-                                                                 Path(args.generator))
-        print(f"C. {backfill_days}-day backfill of {events:,} events for {users:,} users in one run: {seconds:.1f}s, "
-              f"{events / seconds:,.0f} events/s; {rows:,} snapshot rows written ({rows / seconds:,.0f} rows/s)")
-        print(f"   7-day features vs the generator's own (DuckDB) on {checked:,} sampled user-days: "
-              f"{differing:,} differ")
+        throughput(root / "c", users, per_day, backfill_days, spark, Path(args.generator), args.publish)
     jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
     status = Path(f"/proc/{jvm_pid}/status").read_text()
     jvm_peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
