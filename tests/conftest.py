@@ -126,13 +126,16 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def redis_url(redis_server: Any) -> Iterator[str]:
-    """The session server's URL, flushed before each test."""
+    """The session server's URL, flushed before and after each test: a test's published views must not
+    reach later tests that read the same server without this fixture (the Airflow tests' demo repository
+    has the same project name as the demo copies here)."""
     import redis
 
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
-    client.close()
     yield str(redis_server.url)
+    client.flushall()
+    client.close()
 
 
 Factory = Callable[..., Path]
