@@ -122,7 +122,7 @@ def test_statistics_and_histograms_against_hand_computed_values(spark: Any) -> N
     c = got[(d1, "country")]
     assert (c.rows, c.nulls, c.min, c.quantiles) == (400, 40, None, None)
     plan = st.comparisons([d2], [d1, d2], 7)
-    hists = st.histograms(values, st.comparison_frame(spark, plan))
+    hists = st.histograms(values, plan)
     h = hists[(d2, "previous", "amount")]
     edges = h["edges"]
     assert len(edges) == 9 and edges == sorted(edges)
@@ -175,7 +175,7 @@ def test_histograms_of_overlapping_comparisons_match_numpy(spark: Any) -> None:
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double, count_1d bigint")
     features = [{"name": "amount", "dtype": "float64"}, {"name": "count_1d", "dtype": "int64"}]
     plan = st.comparisons(days[1:], days, 3)
-    hists = st.histograms(st.long_values(df, features), st.comparison_frame(spark, plan))
+    hists = st.histograms(st.long_values(df, features), plan)
     source = {"amount": "amount", "count_1d": "count"}
     assert sorted(hists) == sorted((c.target, c.kind, f) for c in plan for f in source)
     for c in plan:

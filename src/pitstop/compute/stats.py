@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pitstop.compute.aggregates import DS, q
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DECILES = tuple(i / 10 for i in range(1, 10))
@@ -119,15 +119,6 @@ def feature_statistics(values: DataFrame) -> DataFrame:
     )
 
 
-def comparison_frame(spark: SparkSession, plan: Sequence[Comparison]) -> DataFrame:
-    """(target, kind, source_ds, role): which day's values play which role in which comparison."""
-    rows = []
-    for c in plan:
-        rows.append((c.target, c.kind, c.target, "current"))
-        rows += [(c.target, c.kind, d, "reference") for d in c.reference]
-    return spark.createDataFrame(rows, "target date, kind string, source_ds date, role string")
-
-
 Histograms = dict[tuple[date, str, str], dict[str, Any]]
 
 
@@ -145,9 +136,9 @@ def count_below(cuts: str, value: str, width: int) -> Column:
     return found
 
 
-def histograms(values: DataFrame, mapping: DataFrame) -> Histograms:
+def histograms(values: DataFrame, plan: Sequence[Comparison]) -> Histograms:
     """{(target, kind, feature): {"edges": [...], "current": [...], "reference": [...]}}: the reference's
-    decile edges and both sides' bin counts, for the comparisons of ``mapping`` (comparison_frame).
+    decile edges and both sides' bin counts, for the comparisons of ``plan``.
 
     Two passes over the values, each reading every value once, however many comparisons a day belongs to
     (in a long backfill a day is the reference of up to baseline_days + 1 comparisons):
@@ -164,14 +155,16 @@ def histograms(values: DataFrame, mapping: DataFrame) -> Histograms:
 
     spark = values.sparkSession
     clean = values.where("value IS NOT NULL AND NOT isnan(value)")
-    roles = [(r.target, r.kind, r.source_ds, r.role) for r in mapping.collect()]
-    references = sorted({source for _, _, source, role in roles if role == "reference"})
+    roles = [(c.target, c.kind, day, role) for c in plan
+             for day, role in [(c.target, "current"), *((d, "reference") for d in c.reference)]]
+    references = [(target, kind, day) for target, kind, day, role in roles if role == "reference"]
     if not references:
         return {}
-    sketches = (clean.where(F.col(DS).isin(references))
+    sketches = (clean.where(F.col(DS).isin(sorted({day for _, _, day in references})))
                 .groupBy(DS, "feature").agg(F.kll_sketch_agg_double("value", SKETCH_K).alias("sketch")))
+    reference_frame = spark.createDataFrame(references, "target date, kind string, source_ds date")
     deciles = F.array(*[F.lit(d) for d in DECILES])
-    edge_rows = (sketches.join(F.broadcast(mapping.where("role = 'reference'")), F.col(DS) == F.col("source_ds"))
+    edge_rows = (sketches.join(F.broadcast(reference_frame), F.col(DS) == F.col("source_ds"))
                  .groupBy("target", "kind", "feature").agg(F.kll_merge_agg_double("sketch").alias("sketch"))
                  .select("target", "kind", "feature",
                          F.array_sort(F.array_distinct(F.kll_sketch_get_quantile_double("sketch", deciles)))

@@ -200,7 +200,7 @@ def evaluate_alerts(monitoring: dict[str, Any], row: dict[str, Any]) -> list[Ale
     return hits
 
 
-def _statistics(spark: SparkSession, view: dict[str, Any], table: DataFrame, days: list[date],
+def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
                 materialized: list[date]) -> list[dict[str, Any]]:
     """Statistics and drift of ``days`` (rows for every feature, also on an empty day)."""
     monitoring = view["monitoring"]
@@ -211,7 +211,7 @@ def _statistics(spark: SparkSession, view: dict[str, Any], table: DataFrame, day
     try:
         target_values = values.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")")
         basic = {(r[DS], r.feature): r.asDict() for r in st.feature_statistics(target_values).collect()}
-        hists = st.histograms(values, st.comparison_frame(spark, plan)) if plan else {}
+        hists = st.histograms(values, plan) if plan else {}
     finally:
         values.unpersist()
     by_target = {(c.target, c.kind): c for c in plan}
@@ -270,7 +270,7 @@ def gate(config: Config, plan: dict[str, Any], view_name: str, days: list[date],
 
     actual = {f.name: spark_type_word(f.dataType.typeName()) for f in table.schema.fields}
     schema_problems = schema_violations(view, actual)
-    statistics = _statistics(spark, view, table, days, materialized)
+    statistics = _statistics(view, table, days, materialized)
     folder = report_folder(config, view_name, view["version"], snapshot_version, run_id)
     in_days = table.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")").cache()
     try:
