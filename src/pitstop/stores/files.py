@@ -31,7 +31,11 @@ def upload_folder(local: str, path: str) -> None:
         for name in sorted(names):
             where = name if relative == "." else f"{relative}/{name}"
             source = jvm.java.io.FileInputStream(os.path.join(folder, name))
-            out = fs.create(jvm.org.apache.hadoop.fs.Path(target, where), True)
+            try:
+                out = fs.create(jvm.org.apache.hadoop.fs.Path(target, where), True)
+            except Exception:
+                source.close()
+                raise
             jvm.org.apache.hadoop.io.IOUtils.copyBytes(source, out, 1 << 16, True)  # closes both streams
 
 
