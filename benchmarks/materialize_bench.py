@@ -148,21 +148,24 @@ TEAM_GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen
 
 
 def team_repo(root: Path, days: int, users: int, per_day: int, generator: Path) -> Path:
-    """A repo over the team's benchmark dataset (../shared/bench/gen_data.py), which also holds DuckDB's own
-    7-day features per user and day to check pitstop against."""
+    """A repo over the team's benchmark dataset (../shared/bench/gen_data.py's transactions, through
+    team_dataset.py), with the generator's own DuckDB 7-day features of its first users to check against."""
     import subprocess
     import sys
 
     repo = root / "repo_team"
     data = repo / "data" / "team"
-    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "feature_defs").mkdir(parents=True, exist_ok=True)
     (repo / "pitstop.yaml").write_text(f"project: bench\noffline_store:\n  path: {repo / 'delta'}\n")
     (repo / "feature_defs" / "defs.py").write_text(
         textwrap.dedent(DEFS).replace("data/source/transactions", "data/team/transactions.parquet"))
     start = END - timedelta(days=days - 1)
-    subprocess.run([sys.executable, str(generator), "--users", str(users), "--days", str(days),
-                    "--tx-per-user-day", f"{per_day / users:.6f}", "--entity-rows", "1000", "--no-verify",
-                    "--start-date", start.isoformat(), "--out", str(data)], check=True)
+    if (data / "user_daily_features.parquet").exists():  # a --work folder of an earlier run at this size
+        print(f"   reusing the dataset in {data}", flush=True)
+    else:
+        subprocess.run([sys.executable, str(Path(__file__).with_name("team_dataset.py")), "--generator", str(generator),
+                        "--users", str(users), "--days", str(days), "--tx-per-user-day",
+                        f"{per_day / users:.6f}", "--start-date", start.isoformat(), "--out", str(data)], check=True)
     registry.apply(FeatureStore(repo, env={}).config)
     return repo
 
@@ -171,7 +174,7 @@ def check_against_team_features(store: FeatureStore, repo: Path, spark: Any, day
     """pitstop's 7-day features vs the generator's own (DuckDB) on a sample of user-days: (checked, differing)."""
     expected = spark.read.parquet(str(repo / "data" / "team" / "user_daily_features.parquet")) \
         .selectExpr("user_id", "to_date(event_timestamp) AS ds", "transaction_count_7d", "total_amount_7d",
-                    "avg_amount_7d", "max_amount_7d", "unique_merchants_7d").sample(fraction=0.001, seed=7)
+                    "avg_amount_7d", "max_amount_7d", "unique_merchants_7d").sample(fraction=0.02, seed=7)
     got = spark.read.format("delta").load(str(Path(store.config.offline_store_path) / "snapshots" / "v__v1"))
     joined = expected.join(got, ["user_id", "ds"], "left")
     differing = joined.where("""NOT (coalesce(count_7d, 0) = transaction_count_7d
@@ -200,6 +203,8 @@ def throughput(root: Path, users: int, per_day: int, days: int, spark: Any, gene
                publish: bool) -> None:
     """Scenario C: the backfill of days 1 .. N-1 of the team's dataset in one run, the last day as a one-day
     incremental run, the check of the 7-day features against the generator's, and the publish."""
+    for store_folder in ("backfill", "warm_up"):  # a --work folder of an earlier run: start from empty stores
+        shutil.rmtree(root / store_folder, ignore_errors=True)
     began = time.monotonic()
     repo = team_repo(root, days, users, per_day, generator)
     print(f"   data generated in {time.monotonic() - began:.0f}s", flush=True)

@@ -109,20 +109,28 @@ def test_statistics_and_histograms_against_hand_computed_values(spark: Any) -> N
     cur = rng.normal(11, 2, 300).round(3)
     rows = [(i, d1, float(v), None if i % 10 == 0 else "x") for i, v in enumerate(ref)]
     rows += [(i, d2, float(v), "y") for i, v in enumerate(cur)] + [(999, d2, None, None)]
+    d3 = d2 + timedelta(days=1)
+    rows += [(1, d3, None, "z")]  # a day without a value: an empty sketch
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double, country string")
     features = [{"name": "amount", "dtype": "float64"}, {"name": "country", "dtype": "string"}]
-    values = st.long_values(df, features)
-    got = {(r.ds, r.feature): r for r in st.feature_statistics(values).collect()}
+    profiled = st.profile(df, features)
+    got = st.feature_statistics(profiled)
     a = got[(d2, "amount")]
-    assert (a.rows, a.nulls) == (301, 1)
-    assert a.min == cur.min() and a.max == cur.max()
-    assert a.mean == pytest.approx(cur.mean(), rel=1e-12)
-    assert a.stddev == pytest.approx(cur.std(ddof=1), rel=1e-12)
-    assert a.quantiles[3] == pytest.approx(np.quantile(cur, 0.5), abs=0.05)
+    assert (a["rows"], a["nulls"]) == (301, 1)
+    assert a["min"] == cur.min() and a["max"] == cur.max()
+    assert a["mean"] == pytest.approx(cur.mean(), rel=1e-12)
+    assert a["stddev"] == pytest.approx(cur.std(ddof=1), rel=1e-12)
+    # fewer values than the sketch keeps: its quantiles are order statistics of the values themselves
+    assert all(x in cur for x in a["quantiles"])
+    assert a["quantiles"] == sorted(a["quantiles"])
+    assert a["quantiles"][3] == pytest.approx(np.quantile(cur, 0.5), abs=0.05)
     c = got[(d1, "country")]
-    assert (c.rows, c.nulls, c.min, c.quantiles) == (400, 40, None, None)
+    assert (c["rows"], c["nulls"], c["min"], c["quantiles"]) == (400, 40, None, None)
+    e = got[(d3, "amount")]
+    assert (e["rows"], e["nulls"], e["min"], e["max"], e["mean"], e["quantiles"]) == (1, 1, None, None, None, None)
+    assert sorted(got) == sorted((d, f["name"]) for d in (d1, d2, d3) for f in features)
     plan = st.comparisons([d2], [d1, d2], 7)
-    hists = st.histograms(values, plan)
+    hists = st.histograms(st.long_values(df, features), plan, profiled)
     h = hists[(d2, "previous", "amount")]
     edges = h["edges"]
     assert len(edges) == 9 and edges == sorted(edges)
@@ -175,7 +183,7 @@ def test_histograms_of_overlapping_comparisons_match_numpy(spark: Any) -> None:
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double, count_1d bigint")
     features = [{"name": "amount", "dtype": "float64"}, {"name": "count_1d", "dtype": "int64"}]
     plan = st.comparisons(days[1:], days, 3)
-    hists = st.histograms(st.long_values(df, features), plan)
+    hists = st.histograms(st.long_values(df, features), plan, st.profile(df, features))
     source = {"amount": "amount", "count_1d": "count"}
     assert sorted(hists) == sorted((c.target, c.kind, f) for c in plan for f in source)
     for c in plan:

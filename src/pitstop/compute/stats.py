@@ -3,7 +3,8 @@
 Definitions (the report, the alerts and the tests rely on them):
 - statistics per (ds, feature): rows, nulls, null_fraction = nulls / rows (0 on an empty day), and over
   the non-null values of numeric features min, max, mean, stddev (sample) and approximate quantiles
-  (Spark's percentile_approx at QUANTILES, relative error 1/ACCURACY);
+  (the KLL sketch of the day's non-NaN values at QUANTILES, rank error about 0.4% at SKETCH_K, exact up
+  to about SKETCH_K values);
 - drift of day D against a reference R (the previous materialized ds, and the pooled materialized days of
   the baseline window [D - baseline_days, D - 1]): the bin edges are R's deciles (approximate: one KLL
   sketch per reference day, merged per comparison, rank error about 0.4% at SKETCH_K; duplicates
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DECILES = tuple(i / 10 for i in range(1, 10))
-ACCURACY = 10000
 SKETCH_K = 1000  # KLL sketches of the drift references: exact up to about this many values per day
 EPSILON = 1e-4
 NUMERIC_DTYPES = ("int64", "float64")
@@ -90,33 +90,59 @@ def comparisons(targets: Sequence[date], materialized: Sequence[date], baseline_
 
 
 def long_values(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFrame:
-    """One row per (ds, feature, value) with the value as a double (null for non-numeric features'
-    values, which keep only their null flag)."""
+    """One row per (ds, numeric feature, value), the value as a double: what the drift histograms bin."""
     from pyspark.sql import functions as F
 
+    parts = [F.struct(F.lit(f["name"]).alias("feature"), F.col(q(f["name"])).cast("double").alias("value"))
+             for f in features if f["dtype"] in NUMERIC_DTYPES]
+    if not parts:
+        return snapshots.select(DS, F.lit(None).cast("string").alias("feature"),
+                                F.lit(None).cast("double").alias("value")).where(F.lit(False))
+    return snapshots.select(F.col(DS), F.explode(F.array(*parts)).alias("_v")).select(DS, "_v.feature", "_v.value")
+
+
+def profile(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFrame:
+    """One pass over the (wide) snapshot rows: per (ds, feature) ``rows``, ``nulls`` and, for numeric
+    features, ``min``, ``max``, ``mean``, ``stddev`` and ``sketch``, a KLL sketch of the non-NaN values
+    (null for other features). One aggregation per ds over every feature at once: the rows are never
+    turned into one row per value, so the cost is one scan whatever the number of features."""
+    from pyspark.sql import functions as F
+
+    aggregates = [F.count(F.lit(1)).alias("rows")]
     parts = []
-    for f in features:
-        numeric = f["dtype"] in NUMERIC_DTYPES
-        value = F.col(q(f["name"])).cast("double") if numeric else F.lit(None).cast("double")
-        parts.append(F.struct(F.lit(f["name"]).alias("feature"), value.alias("value"),
-                              F.col(q(f["name"])).isNull().alias("is_null")))
-    return (snapshots.select(F.col(DS), F.explode(F.array(*parts)).alias("_v"))
-            .select(DS, "_v.feature", "_v.value", "_v.is_null"))
+    for i, f in enumerate(features):
+        column = F.col(q(f["name"]))
+        aggregates.append(F.count_if(column.isNull()).alias(f"nulls{i}"))
+        measures = [F.col(f"nulls{i}").alias("nulls")]
+        if f["dtype"] in NUMERIC_DTYPES:
+            value = column.cast("double")
+            aggregates += [F.min(value).alias(f"min{i}"), F.max(value).alias(f"max{i}"),
+                           F.avg(value).alias(f"mean{i}"), F.stddev_samp(value).alias(f"stddev{i}"),
+                           F.kll_sketch_agg_double(F.when(~F.isnan(value), value), SKETCH_K).alias(f"sketch{i}")]
+            measures += [F.col(f"{m}{i}").alias(m) for m in ("min", "max", "mean", "stddev", "sketch")]
+        else:
+            measures += [F.lit(None).cast("double").alias(m) for m in ("min", "max", "mean", "stddev")]
+            measures.append(F.lit(None).cast("binary").alias("sketch"))
+        parts.append(F.struct(F.lit(f["name"]).alias("feature"), *measures))
+    return (snapshots.groupBy(DS).agg(*aggregates)
+            .select(DS, "rows", F.explode(F.array(*parts)).alias("_p")).select(DS, "rows", "_p.*"))
 
 
-def feature_statistics(values: DataFrame) -> DataFrame:
-    """Per (ds, feature): rows, nulls, min, max, mean, stddev, quantiles (of the long values)."""
+def _has_values(sketch: Column) -> Column:
     from pyspark.sql import functions as F
 
-    return values.groupBy(DS, "feature").agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(F.col("is_null").cast("long")).alias("nulls"),
-        F.min("value").alias("min"),
-        F.max("value").alias("max"),
-        F.avg("value").alias("mean"),
-        F.stddev_samp("value").alias("stddev"),
-        F.percentile_approx("value", list(QUANTILES), ACCURACY).alias("quantiles"),
-    )
+    return F.coalesce(F.kll_sketch_get_n_double(sketch), F.lit(0)) > 0
+
+
+def feature_statistics(profiled: DataFrame) -> dict[tuple[date, str], dict[str, Any]]:
+    """{(ds, feature): rows, nulls, min, max, mean, stddev, quantiles at QUANTILES (from the KLL sketch;
+    None without a non-NaN value)} of a ``profile``."""
+    from pyspark.sql import functions as F
+
+    quantiles = F.kll_sketch_get_quantile_double("sketch", F.array(*[F.lit(x) for x in QUANTILES]))
+    rows = profiled.select(DS, "feature", "rows", "nulls", "min", "max", "mean", "stddev",
+                           F.when(_has_values(F.col("sketch")), quantiles).alias("quantiles")).collect()
+    return {(r[DS], r.feature): r.asDict() for r in rows}
 
 
 Histograms = dict[tuple[date, str, str], dict[str, Any]]
@@ -136,16 +162,17 @@ def count_below(cuts: str, value: str, width: int) -> Column:
     return found
 
 
-def histograms(values: DataFrame, plan: Sequence[Comparison]) -> Histograms:
+def histograms(values: DataFrame, plan: Sequence[Comparison], profiled: DataFrame) -> Histograms:
     """{(target, kind, feature): {"edges": [...], "current": [...], "reference": [...]}}: the reference's
-    decile edges and both sides' bin counts, for the comparisons of ``plan``.
+    decile edges and both sides' bin counts, for the comparisons of ``plan``; ``values`` are the
+    ``long_values`` of every day the plan names, ``profiled`` their ``profile``.
 
-    Two passes over the values, each reading every value once, however many comparisons a day belongs to
-    (in a long backfill a day is the reference of up to baseline_days + 1 comparisons):
-    1. one KLL sketch per reference day and feature; a reference's edges come from merging the sketches
-       of its days (percentiles over the pooled values repeated every value once per comparison: a 90-day
-       backfill of 9M snapshot rows spent over 30 minutes there);
-    2. every value binned once against the union of the edges of all comparisons its day belongs to;
+    Each value is read once, however many comparisons its day belongs to (in a long backfill a day is the
+    reference of up to baseline_days + 1 comparisons):
+    1. a reference's edges come from merging the profile's KLL sketches of its days (percentiles over the
+       pooled values repeated every value once per comparison: a 90-day backfill of 9M snapshot rows
+       spent over 30 minutes there);
+    2. every value is binned once against the union of the edges of all comparisons its day belongs to;
        each comparison's bin counts are sums of those finer bins (every edge is a cut, so a finer bin
        lies inside exactly one bin of each comparison). The counts are exact."""
     from bisect import bisect_right
@@ -160,12 +187,12 @@ def histograms(values: DataFrame, plan: Sequence[Comparison]) -> Histograms:
     references = [(target, kind, day) for target, kind, day, role in roles if role == "reference"]
     if not references:
         return {}
-    sketches = (clean.where(F.col(DS).isin(sorted({day for _, _, day in references})))
-                .groupBy(DS, "feature").agg(F.kll_sketch_agg_double("value", SKETCH_K).alias("sketch")))
     reference_frame = spark.createDataFrame(references, "target date, kind string, source_ds date")
     deciles = F.array(*[F.lit(d) for d in DECILES])
-    edge_rows = (sketches.join(F.broadcast(reference_frame), F.col(DS) == F.col("source_ds"))
+    edge_rows = (profiled.where(F.col("sketch").isNotNull())
+                 .join(F.broadcast(reference_frame), F.col(DS) == F.col("source_ds"))
                  .groupBy("target", "kind", "feature").agg(F.kll_merge_agg_double("sketch").alias("sketch"))
+                 .where(_has_values(F.col("sketch")))
                  .select("target", "kind", "feature",
                          F.array_sort(F.array_distinct(F.kll_sketch_get_quantile_double("sketch", deciles)))
                          .alias("edges"))

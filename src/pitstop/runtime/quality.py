@@ -207,13 +207,15 @@ def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
     plan = st.comparisons(days, sorted(set(materialized) | set(days)), monitoring["baseline_days"])
     needed = sorted(set(days) | {d for c in plan for d in c.reference})
     in_days = "ds IN (" + ", ".join(f"DATE '{d}'" for d in needed) + ")"
-    values = st.long_values(table.where(in_days), view["features"]).cache()
+    snapshots = table.where(in_days)
+    # one scan for the statistics and the sketches (a small result, cached for the edges' merges), one
+    # for the drift bins: nothing of the size of the data is cached
+    profiled = st.profile(snapshots, view["features"]).cache()
     try:
-        target_values = values.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")")
-        basic = {(r[DS], r.feature): r.asDict() for r in st.feature_statistics(target_values).collect()}
-        hists = st.histograms(values, plan) if plan else {}
+        basic = st.feature_statistics(profiled)
+        hists = st.histograms(st.long_values(snapshots, view["features"]), plan, profiled) if plan else {}
     finally:
-        values.unpersist()
+        profiled.unpersist()
     by_target = {(c.target, c.kind): c for c in plan}
     rows = []
     for day in days:
@@ -272,12 +274,12 @@ def gate(config: Config, plan: dict[str, Any], view_name: str, days: list[date],
     schema_problems = schema_violations(view, actual)
     statistics = _statistics(view, table, days, materialized)
     folder = report_folder(config, view_name, view["version"], snapshot_version, run_id)
-    in_days = table.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")").cache()
-    try:
-        with _docs_folder(folder) as docs:
-            checked = validator.run_days(in_days, days, docs_dir=docs)
-    finally:
-        in_days.unpersist()
+    # not cached: GX runs a few Spark jobs per check, each reading only its columns of the days'
+    # partitions, which the Delta table serves as well as a cache would (a cache of a long backfill's
+    # snapshots, every column, would not fit in memory and spill all of it to disk first)
+    in_days = table.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")")
+    with _docs_folder(folder) as docs:
+        checked = validator.run_days(in_days, days, docs_dir=docs)
     results = []
     for day in days:
         outcomes, raws = checked[day]
