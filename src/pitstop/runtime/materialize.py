@@ -349,8 +349,9 @@ def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: dict[str
             print(f"{summary.view}: chunk {number}/{len(chunks)} ({chunk[0]}..{chunk[-1]}) done; {rows:,} rows, "
                   f"{rows / max(elapsed, 1e-9):,.0f} rows/s, ETA {eta:.0f}s", file=sys.stderr, flush=True)
         columns = _snapshots(tiles, view, chunks[0], running).columns
+        # the staging folder holds one file per day already: copied without a second shuffle
         delta.replace(spark.read.parquet(staging).select(*columns), tables.snapshots, _in(days),
-                      partition_by=[agg.DS], metadata=meta, properties=tables.properties)
+                      partition_by=[agg.DS], metadata=meta, properties=tables.properties, grouped=True)
     finally:
         tiles.unpersist()
         _remove(spark, staging)

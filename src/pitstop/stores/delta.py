@@ -29,10 +29,13 @@ def read(spark: SparkSession, path: str, version: int | None = None) -> DataFram
 
 
 def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str] | None = None,
-            metadata: dict[str, Any] | None = None, properties: dict[str, str] | None = None) -> None:
+            metadata: dict[str, Any] | None = None, properties: dict[str, str] | None = None,
+            grouped: bool = False) -> None:
     """Replace exactly the rows matching ``predicate`` with ``df`` in ONE Delta commit (idempotent:
     the same input gives the same content). A missing table is first created, empty, with
-    ``properties`` (its version 0). With ``partition_by``, each partition value is written as one file."""
+    ``properties`` (its version 0). With ``partition_by``, each partition value is written as one file,
+    unless ``grouped`` says ``df``'s input already holds each value in few partitions (files written
+    partitioned that way): then the rows go as they are read, without a shuffle."""
     from delta.tables import DeltaTable
 
     spark = df.sparkSession
@@ -43,7 +46,7 @@ def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str]
         for key, value in sorted((properties or {}).items()):
             builder = builder.property(key, value)
         builder.execute()
-    if partition_by:
+    if partition_by and not grouped:
         df = df.repartition(*partition_by)  # one file per partition value, not one per task and value
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
     if metadata is not None:
