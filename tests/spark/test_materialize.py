@@ -236,6 +236,10 @@ def test_backfill_in_one_run_equals_daily_runs(store_for, tmp_path: Path, monkey
     assert [c["operation"] for c in one.history("spend")] == ["WRITE", "CREATE TABLE"]  # one commit
     assert not (Path(one.config.offline_store_path) / "_staging").exists() or \
         not any((Path(one.config.offline_store_path) / "_staging").iterdir())
+    # the staged days were copied as they were staged, one file per day (no second shuffle)
+    files = one.spark.read.format("delta").load(str(Path(one.config.offline_store_path) / "snapshots" /
+                                                     "spend__v1")).inputFiles()
+    assert len(files) == 10 and len({f.split("/ds=")[1].split("/")[0] for f in files}) == 10
     backfilled = {d: snap(one, D1 + timedelta(days=d)) for d in range(2, 12)}
     other_root = tmp_path / "daily"
     daily = FeatureStore(one.repo, env={"PITSTOP_OFFLINE_STORE_PATH": str(other_root)})
