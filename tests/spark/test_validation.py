@@ -113,24 +113,27 @@ def test_statistics_and_histograms_against_hand_computed_values(spark: Any) -> N
     rows += [(1, d3, None, "z")]  # a day without a value: an empty sketch
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double, country string")
     features = [{"name": "amount", "dtype": "float64"}, {"name": "country", "dtype": "string"}]
-    profiled = st.profile(df, features)
-    got = st.feature_statistics(profiled)
+    got = st.feature_statistics(st.profile(df, features))
     a = got[(d2, "amount")]
     assert (a["rows"], a["nulls"]) == (301, 1)
     assert a["min"] == cur.min() and a["max"] == cur.max()
     assert a["mean"] == pytest.approx(cur.mean(), rel=1e-12)
     assert a["stddev"] == pytest.approx(cur.std(ddof=1), rel=1e-12)
+    values = st.long_values(df, features)
+    sketched = st.sketches(values)
+    quantiles = st.quantiles(sketched)
     # fewer values than the sketch keeps: its quantiles are order statistics of the values themselves
-    assert all(x in cur for x in a["quantiles"])
-    assert a["quantiles"] == sorted(a["quantiles"])
-    assert a["quantiles"][3] == pytest.approx(np.quantile(cur, 0.5), abs=0.05)
+    qa = quantiles[(d2, "amount")]
+    assert all(x in cur for x in qa) and qa == sorted(qa) and len(qa) == len(st.QUANTILES)
+    assert qa[3] == pytest.approx(np.quantile(cur, 0.5), abs=0.05)
     c = got[(d1, "country")]
-    assert (c["rows"], c["nulls"], c["min"], c["quantiles"]) == (400, 40, None, None)
+    assert (c["rows"], c["nulls"], c["min"]) == (400, 40, None)
     e = got[(d3, "amount")]
-    assert (e["rows"], e["nulls"], e["min"], e["max"], e["mean"], e["quantiles"]) == (1, 1, None, None, None, None)
+    assert (e["rows"], e["nulls"], e["min"], e["max"], e["mean"]) == (1, 1, None, None, None)
     assert sorted(got) == sorted((d, f["name"]) for d in (d1, d2, d3) for f in features)
+    assert sorted(quantiles) == [(d1, "amount"), (d2, "amount")]  # not numeric, or no value: none
     plan = st.comparisons([d2], [d1, d2], 7)
-    hists = st.histograms(st.long_values(df, features), plan, profiled)
+    hists = st.histograms(values, plan, sketched)
     h = hists[(d2, "previous", "amount")]
     edges = h["edges"]
     assert len(edges) == 9 and edges == sorted(edges)
@@ -162,6 +165,22 @@ def test_count_below_is_numpy_searchsorted(spark: Any) -> None:
         assert got == np.searchsorted(cuts, [v for _, v in rows], side="left").tolist(), cuts
 
 
+def test_sample_keeps_small_days_whole_and_the_same_rows_of_large_ones(spark: Any) -> None:
+    """A day over the per-day size keeps about that many rows, chosen by a hash of (keys, ds): the same
+    rows however the data is partitioned; a smaller day keeps every row."""
+    big, small = D0, D0 + timedelta(days=1)
+    rows = [(i, big, float(i)) for i in range(20_000)] + [(i, small, float(i)) for i in range(500)]
+    df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double")
+    counts = {big: 20_000, small: 500}
+    first = st.sample(df, ["user_id"], counts, per_day=1000)
+    kept = {(r.user_id, r.ds) for r in first.collect()}
+    again = {(r.user_id, r.ds) for r in st.sample(df.repartition(7), ["user_id"], counts, per_day=1000).collect()}
+    assert kept == again
+    assert {u for u, d in kept if d == small} == set(range(500))
+    assert 850 <= sum(1 for _, d in kept if d == big) <= 1150  # 1,000 expected, binomial sd about 31
+    assert st.sample(df, ["user_id"], counts, per_day=20_000) is df  # no day over the size: no filter
+
+
 def test_histograms_of_overlapping_comparisons_match_numpy(spark: Any) -> None:
     """Six days, each the current day of two comparisons and the reference of several (previous day, and
     a 3-day baseline that pools days): every comparison's counts equal numpy's over its own edges, although
@@ -183,7 +202,8 @@ def test_histograms_of_overlapping_comparisons_match_numpy(spark: Any) -> None:
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double, count_1d bigint")
     features = [{"name": "amount", "dtype": "float64"}, {"name": "count_1d", "dtype": "int64"}]
     plan = st.comparisons(days[1:], days, 3)
-    hists = st.histograms(st.long_values(df, features), plan, st.profile(df, features))
+    values = st.long_values(df, features)
+    hists = st.histograms(values, plan, st.sketches(values))
     source = {"amount": "amount", "count_1d": "count"}
     assert sorted(hists) == sorted((c.target, c.kind, f) for c in plan for f in source)
     for c in plan:

@@ -2,14 +2,16 @@
 
 Definitions (the report, the alerts and the tests rely on them):
 - statistics per (ds, feature): rows, nulls, null_fraction = nulls / rows (0 on an empty day), and over
-  the non-null values of numeric features min, max, mean, stddev (sample) and approximate quantiles
-  (the KLL sketch of the day's non-NaN values at QUANTILES, rank error about 0.4% at SKETCH_K, exact up
-  to about SKETCH_K values);
+  the non-null values of numeric features min, max, mean, stddev (sample), all exact, and approximate
+  quantiles at QUANTILES (from the day's sample below);
+- the sample of a day: every row of a day of at most SAMPLE_ROWS rows; of a larger day, the rows whose
+  hash of (join keys, ds) falls below SAMPLE_ROWS / rows (about SAMPLE_ROWS rows, the same ones on every
+  run); quantiles and drift are computed over it, so their cost per day is bounded;
 - drift of day D against a reference R (the previous materialized ds, and the pooled materialized days of
   the baseline window [D - baseline_days, D - 1]): the bin edges are R's deciles (approximate: one KLL
-  sketch per reference day, merged per comparison, rank error about 0.4% at SKETCH_K; duplicates
+  sketch per reference day's sample, merged per comparison, rank error about 0.4% at SKETCH_K; duplicates
   dropped), a value x falls in bin i = the number of edges < x (so bins are (-inf, e1], (e1, e2], ...,
-  (e_last, +inf)); p and q are D's and R's proportions of non-null values per bin;
+  (e_last, +inf)); p and q are D's and R's proportions of the non-null sampled values per bin;
   PSI = sum((p - q) * ln(p / q)) and KL = sum(p * ln(p / q)) (KL(current || reference)), with every
   proportion floored at EPSILON so that an empty bin gives a large finite value instead of infinity.
 """
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DECILES = tuple(i / 10 for i in range(1, 10))
 SKETCH_K = 1000  # KLL sketches of the drift references: exact up to about this many values per day
+SAMPLE_ROWS = 100_000  # quantiles and drift read about this many rows of a day (all of a smaller day)
 EPSILON = 1e-4
 NUMERIC_DTYPES = ("int64", "float64")
 
@@ -103,9 +106,9 @@ def long_values(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> Dat
 
 def profile(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFrame:
     """One pass over the (wide) snapshot rows: per (ds, feature) ``rows``, ``nulls`` and, for numeric
-    features, ``min``, ``max``, ``mean``, ``stddev`` and ``sketch``, a KLL sketch of the non-NaN values
-    (null for other features). One aggregation per ds over every feature at once: the rows are never
-    turned into one row per value, so the cost is one scan whatever the number of features."""
+    features, ``min``, ``max``, ``mean`` and ``stddev`` (null for other features). One aggregation per ds
+    over every feature at once, of plain aggregates that Spark compiles: exact, and the cheapest scan of
+    the data there is."""
     from pyspark.sql import functions as F
 
     aggregates = [F.count(F.lit(1)).alias("rows")]
@@ -117,15 +120,48 @@ def profile(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFra
         if f["dtype"] in NUMERIC_DTYPES:
             value = column.cast("double")
             aggregates += [F.min(value).alias(f"min{i}"), F.max(value).alias(f"max{i}"),
-                           F.avg(value).alias(f"mean{i}"), F.stddev_samp(value).alias(f"stddev{i}"),
-                           F.kll_sketch_agg_double(F.when(~F.isnan(value), value), SKETCH_K).alias(f"sketch{i}")]
-            measures += [F.col(f"{m}{i}").alias(m) for m in ("min", "max", "mean", "stddev", "sketch")]
+                           F.avg(value).alias(f"mean{i}"), F.stddev_samp(value).alias(f"stddev{i}")]
+            measures += [F.col(f"{m}{i}").alias(m) for m in ("min", "max", "mean", "stddev")]
         else:
             measures += [F.lit(None).cast("double").alias(m) for m in ("min", "max", "mean", "stddev")]
-            measures.append(F.lit(None).cast("binary").alias("sketch"))
         parts.append(F.struct(F.lit(f["name"]).alias("feature"), *measures))
     return (snapshots.groupBy(DS).agg(*aggregates)
             .select(DS, "rows", F.explode(F.array(*parts)).alias("_p")).select(DS, "rows", "_p.*"))
+
+
+def feature_statistics(profiled: DataFrame) -> dict[tuple[date, str], dict[str, Any]]:
+    """{(ds, feature): rows, nulls, min, max, mean, stddev} of a ``profile``."""
+    return {(r[DS], r.feature): r.asDict() for r in profiled.collect()}
+
+
+SAMPLE_BUCKETS = 1 << 31
+
+
+def sample(snapshots: DataFrame, keys: Sequence[str], rows_per_day: dict[date, int],
+           per_day: int = SAMPLE_ROWS) -> DataFrame:
+    """The rows of each day whose hash of (join keys, ds) falls below the day's rate per_day / rows: about
+    ``per_day`` rows of a larger day, every row of a smaller one. The same data gives the same rows every
+    time (no random seed), so re-validating a day reproduces its quantiles and drift exactly."""
+    from pyspark.sql import functions as F
+
+    bucket = F.pmod(F.xxhash64(*[F.col(q(k)) for k in keys], F.col(DS)), F.lit(SAMPLE_BUCKETS))
+    limit = None
+    for day, rows in sorted(rows_per_day.items()):
+        if rows > per_day:
+            threshold = F.lit(int(SAMPLE_BUCKETS * per_day / rows))
+            limit = (F.when(F.col(DS) == F.lit(day), threshold) if limit is None
+                     else limit.when(F.col(DS) == F.lit(day), threshold))
+    if limit is None:
+        return snapshots
+    return snapshots.where(bucket < limit.otherwise(F.lit(SAMPLE_BUCKETS)))
+
+
+def sketches(values: DataFrame) -> DataFrame:
+    """Per (ds, feature) a KLL sketch of the non-NaN ``long_values`` (``sketch``)."""
+    from pyspark.sql import functions as F
+
+    return (values.where("value IS NOT NULL AND NOT isnan(value)").groupBy(DS, "feature")
+            .agg(F.kll_sketch_agg_double("value", SKETCH_K).alias("sketch")))
 
 
 def _has_values(sketch: Column) -> Column:
@@ -134,15 +170,13 @@ def _has_values(sketch: Column) -> Column:
     return F.coalesce(F.kll_sketch_get_n_double(sketch), F.lit(0)) > 0
 
 
-def feature_statistics(profiled: DataFrame) -> dict[tuple[date, str], dict[str, Any]]:
-    """{(ds, feature): rows, nulls, min, max, mean, stddev, quantiles at QUANTILES (from the KLL sketch;
-    None without a non-NaN value)} of a ``profile``."""
+def quantiles(sketched: DataFrame) -> dict[tuple[date, str], list[float]]:
+    """{(ds, feature): the values at QUANTILES} of ``sketches`` (days without a value left out)."""
     from pyspark.sql import functions as F
 
-    quantiles = F.kll_sketch_get_quantile_double("sketch", F.array(*[F.lit(x) for x in QUANTILES]))
-    rows = profiled.select(DS, "feature", "rows", "nulls", "min", "max", "mean", "stddev",
-                           F.when(_has_values(F.col("sketch")), quantiles).alias("quantiles")).collect()
-    return {(r[DS], r.feature): r.asDict() for r in rows}
+    at = F.kll_sketch_get_quantile_double("sketch", F.array(*[F.lit(x) for x in QUANTILES]))
+    rows = sketched.where(_has_values(F.col("sketch"))).select(DS, "feature", at.alias("q")).collect()
+    return {(r[DS], r.feature): [float(x) for x in r.q] for r in rows}
 
 
 Histograms = dict[tuple[date, str, str], dict[str, Any]]
@@ -162,14 +196,14 @@ def count_below(cuts: str, value: str, width: int) -> Column:
     return found
 
 
-def histograms(values: DataFrame, plan: Sequence[Comparison], profiled: DataFrame) -> Histograms:
+def histograms(values: DataFrame, plan: Sequence[Comparison], sketched: DataFrame) -> Histograms:
     """{(target, kind, feature): {"edges": [...], "current": [...], "reference": [...]}}: the reference's
     decile edges and both sides' bin counts, for the comparisons of ``plan``; ``values`` are the
-    ``long_values`` of every day the plan names, ``profiled`` their ``profile``.
+    ``long_values`` of every day the plan names, ``sketched`` their ``sketches``.
 
     Each value is read once, however many comparisons its day belongs to (in a long backfill a day is the
     reference of up to baseline_days + 1 comparisons):
-    1. a reference's edges come from merging the profile's KLL sketches of its days (percentiles over the
+    1. a reference's edges come from merging the KLL sketches of its days (percentiles over the
        pooled values repeated every value once per comparison: a 90-day backfill of 9M snapshot rows
        spent over 30 minutes there);
     2. every value is binned once against the union of the edges of all comparisons its day belongs to;
@@ -189,8 +223,7 @@ def histograms(values: DataFrame, plan: Sequence[Comparison], profiled: DataFram
         return {}
     reference_frame = spark.createDataFrame(references, "target date, kind string, source_ds date")
     deciles = F.array(*[F.lit(d) for d in DECILES])
-    edge_rows = (profiled.where(F.col("sketch").isNotNull())
-                 .join(F.broadcast(reference_frame), F.col(DS) == F.col("source_ds"))
+    edge_rows = (sketched.join(F.broadcast(reference_frame), F.col(DS) == F.col("source_ds"))
                  .groupBy("target", "kind", "feature").agg(F.kll_merge_agg_double("sketch").alias("sketch"))
                  .where(_has_values(F.col("sketch")))
                  .select("target", "kind", "feature",

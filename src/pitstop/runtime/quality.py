@@ -203,19 +203,29 @@ def evaluate_alerts(monitoring: dict[str, Any], row: dict[str, Any]) -> list[Ale
 def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
                 materialized: list[date]) -> list[dict[str, Any]]:
     """Statistics and drift of ``days`` (rows for every feature, also on an empty day)."""
+    from pyspark import StorageLevel
+
     monitoring = view["monitoring"]
     plan = st.comparisons(days, sorted(set(materialized) | set(days)), monitoring["baseline_days"])
     needed = sorted(set(days) | {d for c in plan for d in c.reference})
     in_days = "ds IN (" + ", ".join(f"DATE '{d}'" for d in needed) + ")"
     snapshots = table.where(in_days)
-    # one scan for the statistics and the sketches (a small result, cached for the edges' merges), one
-    # for the drift bins: nothing of the size of the data is cached
-    profiled = st.profile(snapshots, view["features"]).cache()
+    # exact statistics in one compiled scan; quantiles and drift from a sample of at most about
+    # SAMPLE_ROWS rows a day (cached: bounded by days x SAMPLE_ROWS whatever the data's size)
+    basic = st.feature_statistics(st.profile(snapshots, view["features"]))
+    rows_per_day = {day: int(b["rows"]) for (day, _), b in basic.items()}
+    keys = [k["name"] for k in view["join_keys"]]
+    sampled = st.sample(snapshots, keys, rows_per_day).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        basic = st.feature_statistics(profiled)
-        hists = st.histograms(st.long_values(snapshots, view["features"]), plan, profiled) if plan else {}
+        values = st.long_values(sampled, view["features"])
+        sketched = st.sketches(values).cache()
+        try:
+            quantiles = st.quantiles(sketched)
+            hists = st.histograms(values, plan, sketched) if plan else {}
+        finally:
+            sketched.unpersist()
     finally:
-        profiled.unpersist()
+        sampled.unpersist()
     by_target = {(c.target, c.kind): c for c in plan}
     rows = []
     for day in days:
@@ -226,7 +236,7 @@ def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
                 "ds": day, "feature": f["name"], "rows": n, "nulls": nulls,
                 "null_fraction": nulls / n if n else 0.0,
                 "min": b.get("min"), "max": b.get("max"), "mean": b.get("mean"), "stddev": b.get("stddev"),
-                "quantiles": [float(x) for x in b["quantiles"]] if b.get("quantiles") else None,
+                "quantiles": quantiles.get((day, f["name"])),
                 "previous_ds": None, "psi_previous": None, "kl_previous": None, "baseline_first": None,
                 "baseline_last": None, "baseline_days": None, "psi_baseline": None, "kl_baseline": None,
                 "edges": None, "histogram": None, "baseline_histogram": None,
