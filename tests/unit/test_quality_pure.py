@@ -209,3 +209,10 @@ def test_type_mismatched_declarations_are_plan_errors(make_repo: object) -> None
     assert "defs.py:6: expectation country between 0 and None: Expect.between needs a numeric feature, but " \
            "'country' is string" in text
     assert "defs.py:8: Alert.psi on 'country': drift is measured on numeric features only" in text
+
+
+def test_ds_in_selects_the_days_in_order_as_date_literals() -> None:
+    from pitstop.compute.aggregates import ds_in
+
+    assert ds_in([date(2026, 3, 2), date(2026, 1, 31)]) == "ds IN (DATE '2026-01-31', DATE '2026-03-02')"
+    assert ds_in({date(2026, 1, 1)}) == "ds IN (DATE '2026-01-01')"

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pyspark.sql import DataFrame
 
 DS = "ds"
@@ -25,6 +27,11 @@ FEATURE_TS = "feature_timestamp"
 BASE = "_is_base"  # a merged "everything before the range" row, used by lifetime windows only
 GRID = "_is_grid"  # one row per key and snapshot day; the frames around it are the windows
 DAY = "_day"  # ds as a day number, the window frames' order
+
+
+def ds_in(days: Iterable[date]) -> str:
+    """The SQL predicate ``ds IN (DATE '...', ...)`` selecting ``days`` (partition pruning on ds)."""
+    return f"{DS} IN (" + ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days)) + ")"
 
 
 def q(name: str) -> str:

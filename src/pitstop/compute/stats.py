@@ -141,7 +141,7 @@ def sample(snapshots: DataFrame, keys: Sequence[str], rows_per_day: dict[date, i
            per_day: int = SAMPLE_ROWS) -> DataFrame:
     """The rows of each day whose hash of (join keys, ds) falls below the day's rate per_day / rows: about
     ``per_day`` rows of a larger day, every row of a smaller one. The same data gives the same rows every
-    time (no random seed), so re-validating a day reproduces its quantiles and drift exactly."""
+    time (no random seed); only the KLL sketches over it compact at random, within their rank error."""
     from pyspark.sql import functions as F
 
     bucket = F.pmod(F.xxhash64(*[F.col(q(k)) for k in keys], F.col(DS)), F.lit(SAMPLE_BUCKETS))

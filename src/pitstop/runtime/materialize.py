@@ -88,10 +88,6 @@ def _ranges(days: list[date]) -> str:
     return ", ".join(str(lo) if lo == hi else f"{lo}..{hi}" for lo, hi in contiguous_runs(days))
 
 
-def _in(days: list[date]) -> str:
-    return "ds IN (" + ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days)) + ")"
-
-
 def _days(lo: date, hi: date) -> list[date]:
     return agg.snapshot_days(lo, hi) if lo <= hi else []
 
@@ -184,9 +180,9 @@ def _write_log(spark: SparkSession, view: dict[str, Any], tables: ViewTables, su
         summary.events = summary.rows_written  # a latest-value view copies each event row
     log_rows += [(d, "tiles", 0, run_id) for d in summary.tile_days]
     log_df = spark.createDataFrame(log_rows, LOG_SCHEMA)
-    predicate = f"(kind = 'snapshot' AND {_in(summary.snapshot_days)})"
+    predicate = f"(kind = 'snapshot' AND {agg.ds_in(summary.snapshot_days)})"
     if summary.tile_days:
-        predicate += f" OR (kind = 'tiles' AND {_in(summary.tile_days)})"
+        predicate += f" OR (kind = 'tiles' AND {agg.ds_in(summary.tile_days)})"
     delta.replace(log_df, tables.log, predicate, metadata=meta, properties=tables.properties)
 
 
@@ -220,7 +216,7 @@ def first_line(exc: BaseException) -> str:
 def _rows_per_day(spark: SparkSession, path: str, summary: RunSummary) -> list[tuple[date, int]]:
     table = delta.read(spark, path)
     assert table is not None  # written just before
-    counts = {r.ds: r["count"] for r in table.where(_in(summary.snapshot_days)).groupBy("ds").count().collect()}
+    counts = {r.ds: r["count"] for r in table.where(agg.ds_in(summary.snapshot_days)).groupBy("ds").count().collect()}
     summary.rows_written = sum(counts.values())
     return [(d, int(counts.get(d, 0))) for d in sorted(summary.snapshot_days)]
 
@@ -275,7 +271,7 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
     if todo:
         from pyspark import StorageLevel
 
-        events = agg.prepare_events(source, view, todo[0], todo[-1]).where(_in(todo))
+        events = agg.prepare_events(source, view, todo[0], todo[-1]).where(agg.ds_in(todo))
         # one pass over the raw events: tiles (null-key groups included) are cached, counted, then written
         tiles = agg.compute_tiles(events, view).persist(StorageLevel.MEMORY_AND_DISK)
         null_key = agg.null_key_condition(view)
@@ -283,7 +279,7 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
                                   f"sum(CASE WHEN {null_key} THEN rows__count ELSE 0 END) AS bad").first()
         summary.events = int(counts.n or 0) if counts else 0
         summary.invalid_rows = (int(counts.bad or 0) if counts else 0) + _count_null_timestamps(source, view)
-        delta.replace(tiles.where(f"NOT ({null_key})"), tables.tiles, _in(todo), partition_by=[agg.DS],
+        delta.replace(tiles.where(f"NOT ({null_key})"), tables.tiles, agg.ds_in(todo), partition_by=[agg.DS],
                       metadata={**meta, "tiles_first": todo[0].isoformat(), "tiles_last": todo[-1].isoformat()},
                       properties=tables.properties)
         tiles.unpersist()
@@ -311,7 +307,7 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
     try:
         if len(chunks) == 1:
             snapshots = _snapshots(all_tiles, view, days, running)
-            delta.replace(snapshots, tables.snapshots, _in(days), partition_by=[agg.DS], metadata=meta,
+            delta.replace(snapshots, tables.snapshots, agg.ds_in(days), partition_by=[agg.DS], metadata=meta,
                           properties=tables.properties)
         else:
             _chunked_snapshots(spark, all_tiles, view, tables, chunks, running, summary, meta)
@@ -350,7 +346,7 @@ def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: dict[str
                   f"{rows / max(elapsed, 1e-9):,.0f} rows/s, ETA {eta:.0f}s", file=sys.stderr, flush=True)
         columns = _snapshots(tiles, view, chunks[0], running).columns
         # the staging folder holds one file per day already: copied without a second shuffle
-        delta.replace(spark.read.parquet(staging).select(*columns), tables.snapshots, _in(days),
+        delta.replace(spark.read.parquet(staging).select(*columns), tables.snapshots, agg.ds_in(days),
                       partition_by=[agg.DS], metadata=meta, properties=tables.properties, grouped=True)
     finally:
         tiles.unpersist()

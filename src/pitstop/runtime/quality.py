@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pitstop.compute import stats as st
-from pitstop.compute.aggregates import DS
+from pitstop.compute.aggregates import DS, ds_in
 from pitstop.config import Config
 from pitstop.errors import UsageError, ValidationFailed
 from pitstop.plan import naming
@@ -208,8 +208,7 @@ def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
     monitoring = view["monitoring"]
     plan = st.comparisons(days, sorted(set(materialized) | set(days)), monitoring["baseline_days"])
     needed = sorted(set(days) | {d for c in plan for d in c.reference})
-    in_days = "ds IN (" + ", ".join(f"DATE '{d}'" for d in needed) + ")"
-    snapshots = table.where(in_days)
+    snapshots = table.where(ds_in(needed))
     # exact statistics in one compiled scan; quantiles and drift from a sample of at most about
     # SAMPLE_ROWS rows a day (cached: bounded by days x SAMPLE_ROWS whatever the data's size)
     basic = st.feature_statistics(st.profile(snapshots, view["features"]))
@@ -287,7 +286,7 @@ def gate(config: Config, plan: dict[str, Any], view_name: str, days: list[date],
     # not cached: GX runs a few Spark jobs per check, each reading only its columns of the days'
     # partitions, which the Delta table serves as well as a cache would (a cache of a long backfill's
     # snapshots, every column, would not fit in memory and spill all of it to disk first)
-    in_days = table.where("ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")")
+    in_days = table.where(ds_in(days))
     with _docs_folder(folder) as docs:
         checked = validator.run_days(in_days, days, docs_dir=docs)
     results = []
@@ -400,8 +399,7 @@ def write_statistics(spark: SparkSession, path: str, view_name: str, view: dict[
             for r in statistics]
     frame = spark.createDataFrame(rows, STATS_SCHEMA).coalesce(1)
     days = sorted({r["ds"] for r in statistics})
-    delta.replace(frame, path,
-                  "ds IN (" + ", ".join(f"DATE '{d}'" for d in days) + ")", partition_by=None,
+    delta.replace(frame, path, ds_in(days), partition_by=None,
                   properties={"pitstop.view": view_name, "pitstop.view_version": str(view["version"])})
 
 
