@@ -166,19 +166,61 @@ def test_count_below_is_numpy_searchsorted(spark: Any) -> None:
 
 
 def test_sample_keeps_small_days_whole_and_the_same_rows_of_large_ones(spark: Any) -> None:
-    """A day over the per-day size keeps about that many rows, chosen by a hash of (keys, ds): the same
-    rows however the data is partitioned; a smaller day keeps every row."""
-    big, small = D0, D0 + timedelta(days=1)
-    rows = [(i, big, float(i)) for i in range(20_000)] + [(i, small, float(i)) for i in range(500)]
+    """Each day over the per-day size keeps about that many rows, chosen by a hash of (keys, ds): the same
+    rows however the data is partitioned; a smaller day, and a day the counts do not name, keep every row."""
+    before, big, small, unnamed, other = (D0 + timedelta(days=i) for i in (-1, 0, 1, 2, 3))
+    sizes = {before: 200, big: 20_000, small: 500, unnamed: 300, other: 8_000}
+    rows = [(i, d, float(i)) for d, n in sizes.items() for i in range(n)]
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double")
-    counts = {big: 20_000, small: 500}
+    counts = {big: 20_000, small: 500, other: 8_000}
     first = st.sample(df, ["user_id"], counts, per_day=1000)
     kept = {(r.user_id, r.ds) for r in first.collect()}
     again = {(r.user_id, r.ds) for r in st.sample(df.repartition(7), ["user_id"], counts, per_day=1000).collect()}
     assert kept == again
+    per_day = {d: sum(1 for _, k in kept if k == d) for d in sizes}
+    assert {d: per_day[d] for d in (before, small, unnamed)} == {before: 200, small: 500, unnamed: 300}
     assert {u for u, d in kept if d == small} == set(range(500))
-    assert 850 <= sum(1 for _, d in kept if d == big) <= 1150  # 1,000 expected, binomial sd about 31
+    assert 850 <= per_day[big] <= 1150  # 1,000 expected, binomial sd about 31
+    assert 850 <= per_day[other] <= 1150  # its own rate, 1/8: sd about 30
     assert st.sample(df, ["user_id"], counts, per_day=20_000) is df  # no day over the size: no filter
+
+
+def test_sample_of_a_latest_value_view_spreads_over_one_keys_events(spark: Any) -> None:
+    """A latest-value view holds every event of a key and day: hashing the event timestamp too keeps about
+    the day's rate of one busy key's events, not all or none of them."""
+    rows = [(1, D0, datetime(2026, 4, 1) + timedelta(seconds=i), float(i)) for i in range(5_000)]
+    df = spark.createDataFrame(rows, "user_id bigint, ds date, event_timestamp timestamp, amount double")
+    by_key = st.sample(df, ["user_id"], {D0: 5_000}, per_day=1000).count()
+    by_event = st.sample(df, ["user_id", "event_timestamp"], {D0: 5_000}, per_day=1000).count()
+    assert by_key in (0, 5_000)
+    assert 850 <= by_event <= 1150  # 1,000 expected, binomial sd about 28
+
+
+def test_gate_statistics_are_exact_while_quantiles_and_drift_read_the_sample(spark: Any, monkeypatch: Any) -> None:
+    """With days over the sample size: rows, nulls, min, max, mean and stddev over every row; the drift
+    histograms count exactly the sampled non-null values (a fifth of the current day is null, so its
+    sample holds about 800 of them); a half-sd shift is still seen."""
+    from pitstop.runtime import quality
+
+    monkeypatch.setattr(st, "SAMPLE_ROWS", 1000)
+    rng = np.random.default_rng(5)
+    before, today = D0, D0 + timedelta(days=1)
+    ref, cur = rng.normal(0, 1, 5000), rng.normal(0.5, 1, 4000)
+    rows = [(i, before, float(x)) for i, x in enumerate(ref)] + [(i, today, float(x)) for i, x in enumerate(cur)]
+    rows += [(9000 + i, today, None) for i in range(1000)]
+    df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double")
+    view = {"monitoring": {"baseline_days": 7, "min_rows": 100}, "join_keys": [{"name": "user_id", "dtype": "int64"}],
+            "features": [{"name": "amount", "dtype": "float64"}]}
+    (row,) = quality._statistics(view, df, [today], [before])
+    assert (row["rows"], row["nulls"], row["null_fraction"]) == (5000, 1000, 0.2)
+    assert row["min"] == pytest.approx(cur.min()) and row["max"] == pytest.approx(cur.max())
+    assert row["mean"] == pytest.approx(cur.mean()) and row["stddev"] == pytest.approx(cur.std(ddof=1))
+    sampled = st.sample(df, ["user_id"], {before: 5000, today: 5000}).where("amount IS NOT NULL")
+    n_ref, n_cur = (sampled.where(f"ds = DATE '{d}'").count() for d in (before, today))
+    assert 700 <= n_cur <= 900 and 850 <= n_ref <= 1150
+    assert (sum(row["histogram"]), sum(row["baseline_histogram"])) == (n_cur, n_ref)
+    assert row["quantiles"][3] == pytest.approx(0.5, abs=0.15)  # the sample's median of N(0.5, 1)
+    assert row["psi_previous"] > 0.1 and row["psi_baseline"] == pytest.approx(row["psi_previous"])
 
 
 def test_histograms_of_overlapping_comparisons_match_numpy(spark: Any) -> None:

@@ -216,3 +216,4 @@ def test_ds_in_selects_the_days_in_order_as_date_literals() -> None:
 
     assert ds_in([date(2026, 3, 2), date(2026, 1, 31)]) == "ds IN (DATE '2026-01-31', DATE '2026-03-02')"
     assert ds_in({date(2026, 1, 1)}) == "ds IN (DATE '2026-01-01')"
+    assert ds_in([]) == "FALSE"  # no day: a predicate that selects nothing, not the SQL error "IN ()"

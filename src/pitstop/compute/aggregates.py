@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection
 
     from pyspark.sql import DataFrame
 
@@ -29,8 +29,11 @@ GRID = "_is_grid"  # one row per key and snapshot day; the frames around it are 
 DAY = "_day"  # ds as a day number, the window frames' order
 
 
-def ds_in(days: Iterable[date]) -> str:
-    """The SQL predicate ``ds IN (DATE '...', ...)`` selecting ``days`` (partition pruning on ds)."""
+def ds_in(days: Collection[date]) -> str:
+    """The SQL predicate ``ds IN (DATE '...', ...)`` selecting ``days`` (partition pruning on ds); FALSE for
+    no day."""
+    if not days:
+        return "FALSE"
     return f"{DS} IN (" + ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days)) + ")"
 
 

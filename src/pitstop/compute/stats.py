@@ -6,7 +6,8 @@ Definitions (the report, the alerts and the tests rely on them):
   quantiles at QUANTILES (from the day's sample below);
 - the sample of a day: every row of a day of at most SAMPLE_ROWS rows; of a larger day, the rows whose
   hash of (join keys, ds) falls below SAMPLE_ROWS / rows (about SAMPLE_ROWS rows, the same ones on every
-  run); quantiles and drift are computed over it, so their cost per day is bounded;
+  run; a feature's share of them is its non-null fraction); quantiles and drift are computed over it, so
+  their cost per day is bounded;
 - drift of day D against a reference R (the previous materialized ds, and the pooled materialized days of
   the baseline window [D - baseline_days, D - 1]): the bin edges are R's deciles (approximate: one KLL
   sketch per reference day's sample, merged per comparison, rank error about 0.4% at SKETCH_K; duplicates
@@ -21,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pitstop.compute.aggregates import DS, q
@@ -137,23 +138,28 @@ def feature_statistics(profiled: DataFrame) -> dict[tuple[date, str], dict[str, 
 SAMPLE_BUCKETS = 1 << 31
 
 
-def sample(snapshots: DataFrame, keys: Sequence[str], rows_per_day: dict[date, int],
-           per_day: int = SAMPLE_ROWS) -> DataFrame:
-    """The rows of each day whose hash of (join keys, ds) falls below the day's rate per_day / rows: about
-    ``per_day`` rows of a larger day, every row of a smaller one. The same data gives the same rows every
-    time (no random seed); only the KLL sketches over it compact at random, within their rank error."""
+def sample(snapshots: DataFrame, columns: Sequence[str], rows_per_day: dict[date, int],
+           per_day: int | None = None) -> DataFrame:
+    """The rows of each day whose hash of ``columns`` (what identifies a row: the join keys, and the event
+    and created timestamps of a latest-value view) and ds falls below the day's rate per_day / rows: about
+    ``per_day`` (default SAMPLE_ROWS) rows of a larger day, every row of a smaller one. The hash is Spark's
+    xxhash64 with its fixed seed, so the same rows give the same sample every time; only the KLL sketches
+    over it compact at random, within their rank error."""
     from pyspark.sql import functions as F
 
-    bucket = F.pmod(F.xxhash64(*[F.col(q(k)) for k in keys], F.col(DS)), F.lit(SAMPLE_BUCKETS))
-    limit = None
-    for day, rows in sorted(rows_per_day.items()):
-        if rows > per_day:
-            threshold = F.lit(int(SAMPLE_BUCKETS * per_day / rows))
-            limit = (F.when(F.col(DS) == F.lit(day), threshold) if limit is None
-                     else limit.when(F.col(DS) == F.lit(day), threshold))
-    if limit is None:
+    per_day = SAMPLE_ROWS if per_day is None else per_day
+    over = {day: rows for day, rows in rows_per_day.items() if rows > per_day}
+    if not over:
         return snapshots
-    return snapshots.where(bucket < limit.otherwise(F.lit(SAMPLE_BUCKETS)))
+    first, last = min(over), max(over)
+    # the day's threshold by its offset from the first sampled day: one array lookup per row
+    thresholds = [int(SAMPLE_BUCKETS * per_day / over[d]) if d in over else SAMPLE_BUCKETS
+                  for d in (first + timedelta(days=i) for i in range((last - first).days + 1))]
+    offset = F.datediff(F.col(DS), F.lit(first))
+    limit = F.when((offset >= 0) & (offset < len(thresholds)),
+                   F.try_element_at(F.array(*[F.lit(t) for t in thresholds]), (offset + 1).cast("int")))
+    bucket = F.pmod(F.xxhash64(*[F.col(q(c)) for c in columns], F.col(DS)), F.lit(SAMPLE_BUCKETS))
+    return snapshots.where(bucket < F.coalesce(limit, F.lit(SAMPLE_BUCKETS)))
 
 
 def sketches(values: DataFrame) -> DataFrame:

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pitstop.compute import stats as st
-from pitstop.compute.aggregates import DS, ds_in
+from pitstop.compute.aggregates import CREATED, DS, TS, ds_in, q
 from pitstop.config import Config
 from pitstop.errors import UsageError, ValidationFailed
 from pitstop.plan import naming
@@ -207,14 +207,19 @@ def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
 
     monitoring = view["monitoring"]
     plan = st.comparisons(days, sorted(set(materialized) | set(days)), monitoring["baseline_days"])
-    needed = sorted(set(days) | {d for c in plan for d in c.reference})
-    snapshots = table.where(ds_in(needed))
-    # exact statistics in one compiled scan; quantiles and drift from a sample of at most about
-    # SAMPLE_ROWS rows a day (cached: bounded by days x SAMPLE_ROWS whatever the data's size)
-    basic = st.feature_statistics(st.profile(snapshots, view["features"]))
+    references = sorted({d for c in plan for d in c.reference} - set(days))
+    # exact statistics of the run's days in one compiled scan; quantiles and drift from a sample of at most
+    # about SAMPLE_ROWS rows a day (cached: bounded by days x SAMPLE_ROWS whatever the data's size)
+    basic = st.feature_statistics(st.profile(table.where(ds_in(days)), view["features"]))
     rows_per_day = {day: int(b["rows"]) for (day, _), b in basic.items()}
-    keys = [k["name"] for k in view["join_keys"]]
-    sampled = st.sample(snapshots, keys, rows_per_day).persist(StorageLevel.MEMORY_AND_DISK)
+    if references:  # the reference days' sizes only (a count reads no column)
+        counted = table.where(ds_in(references)).groupBy(DS).count().collect()
+        rows_per_day.update({r[DS]: int(r["count"]) for r in counted})
+    identity = [k["name"] for k in view["join_keys"]] + [c for c in (TS, CREATED) if c in table.columns]
+    numeric = [f["name"] for f in view["features"] if f["dtype"] in st.NUMERIC_DTYPES]
+    needed = table.where(ds_in(sorted(set(days) | set(references)))).select(
+        DS, *[q(c) for c in dict.fromkeys(identity + numeric)])
+    sampled = st.sample(needed, identity, rows_per_day).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         values = st.long_values(sampled, view["features"])
         sketched = st.sketches(values).cache()
