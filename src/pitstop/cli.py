@@ -150,7 +150,7 @@ def cmd_jars(args: argparse.Namespace) -> int:
 def cmd_materialize(args: argparse.Namespace) -> int:
     store = _store(args)
     for summary in store.materialize(args.views, args.start, args.end, cascade=not args.no_cascade,
-                                     publish=not args.no_publish):
+                                     publish=not args.no_publish, force=args.force):
         print(summary.describe())
     return 0
 
@@ -452,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not recompute later materialized snapshots whose windows include a recomputed day")
     p.add_argument("--no-publish", action="store_true",
                    help="compute only: do not publish the newest materialized day to the online store")
+    p.add_argument("--force", action="store_true",
+                   help="compute days the source check refuses: days before the view's start_date or the source's "
+                        "first event, or whose source is not ready under the view's readiness rule")
     p.set_defaults(func=cmd_materialize)
 
     p = add("validate", help="run a view's validation gate (its Great Expectations suite, statistics and alerts) "

@@ -69,6 +69,11 @@ class SourceError(TerminalError):
     """A source is missing or no longer matches its definition."""
 
 
+class SourceNotReady(SourceError):
+    """A day cannot be computed honestly: its source has not landed, or the day lies before the source's
+    first event or the view's start_date (``--force`` computes it anyway)."""
+
+
 class UsageError(TerminalError):
     """A command or API call was given arguments that cannot work (e.g. --start after --end)."""
 

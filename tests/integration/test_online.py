@@ -23,8 +23,8 @@ D1 = D0 + timedelta(days=1)
 DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
-profiles = BatchSource("profiles", path="data/profiles", created_timestamp_field="created")
+events = BatchSource("events", path="data/events", readiness="none")
+profiles = BatchSource("profiles", path="data/profiles", created_timestamp_field="created", readiness="none")
 spend = FeatureView("spend", entities=[user], source=events, aggregations=[
     Aggregation("count", windows=["1d", "2d"]),
     Aggregation("sum", column="amount", windows=["2d"]),
@@ -244,7 +244,7 @@ def test_bad_requests_are_clear_errors(store: FeatureStore, redis_url: str) -> N
 FLAT = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
+events = BatchSource("events", path="data/events", readiness="none")
 flat = FeatureView("flat", entities=[user], source=events, aggregations=[Aggregation("count", windows=["1d"])])
 """
 

@@ -60,7 +60,7 @@ def test_delta_source_schema_and_plan(spark: Any, make_repo: Any) -> None:
     repo = make_repo("""
         from pitstop import Aggregation, BatchSource, Entity, FeatureView
         account = Entity("account", join_keys=["account_id", "device"])
-        logins = BatchSource("logins", path="data/logins", format="delta", timestamp_field="ts")
+        logins = BatchSource("logins", path="data/logins", format="delta", timestamp_field="ts", readiness="none")
         v = FeatureView("logins", entities=[account], source=logins,
                         aggregations=[Aggregation("count", windows=["7d"]),
                                       Aggregation("max", column="score", windows=["7d"])])
