@@ -305,8 +305,9 @@ def _training_entry(ts: TrainingSet, views: dict[str, Any], failed: dict[str, _N
                           f"{_suggest(feature, feature_names)}; its features: {', '.join(feature_names)}",
                           ts.location)
     if knock_on:
-        failed_views = ", ".join(repr(v) for v in dict.fromkeys(knock_on))
-        checker.skip(f"TrainingSet {ts.name!r} at {ts.location} (view {failed_views})")
+        failed_views = list(dict.fromkeys(knock_on))
+        checker.skip(f"TrainingSet {ts.name!r} at {ts.location} (view{'s' if len(failed_views) > 1 else ''} "
+                     f"{', '.join(map(repr, failed_views))})")
     if len(checker.errors) > n_errors or knock_on:
         return None
     return {

@@ -45,7 +45,7 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
-from pitstop.definitions import BatchSource, Entity, FeatureView, TrainingSet
+from pitstop.definitions import Aggregation, Alert, BatchSource, Entity, Expect, Feature, FeatureView, TrainingSet
 from pitstop.definitions._validate import display_path
 from pitstop.errors import DefinitionError
 
@@ -147,6 +147,27 @@ def _definitions_written(stmt: ast.stmt) -> set[tuple[str, str]]:
     return found
 
 
+def _definition_calls() -> set[Any]:
+    calls: set[Any] = {Entity, BatchSource, FeatureView, TrainingSet, Aggregation, Feature}
+    for factory in (Expect, Alert):
+        calls.update(getattr(factory, n) for n in vars(factory) if not n.startswith("_"))
+    return calls
+
+
+_DEFINITION_CALLS = _definition_calls()
+
+
+def _resolve(node: ast.expr, namespace: dict[str, Any]) -> Any:
+    """What a call's ``Name`` or ``module.Name`` / ``Class.attr`` refers to, by lookup only (no code runs)."""
+    if isinstance(node, ast.Name):
+        return namespace.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = _resolve(node.value, namespace)
+        if isinstance(base, ModuleType | type):
+            return vars(base).get(node.attr) if isinstance(base, ModuleType) else getattr(base, node.attr, None)
+    return None
+
+
 class _Run(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """The state of one discovery (the errors, what failed and where) and the finder and loader of the
     package feature_defs while it runs."""
@@ -227,6 +248,7 @@ class _Run(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                     used, root = knock_on
                     self.skipped.append(f"{where} (uses {used}, which failed at {root})")
                     self._unbind(namespace, failed, names, defs, cause=root)
+                    self._probe(stmt, namespace, filename, flags, seen=set())
                     continue
                 if isinstance(exc, DefinitionError):
                     error = exc
@@ -239,6 +261,28 @@ class _Run(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                     defs.add(exc.subject)
                 self._error(error, failed, cause=error.location or where, names=names, defs=defs,
                             namespace=namespace)
+                self._probe(stmt, namespace, filename, flags, seen={str(error)})
+
+    def _probe(self, stmt: ast.stmt, namespace: dict[str, Any], filename: str, flags: int,
+               seen: set[str]) -> None:
+        """After a statement failed: build each definition it writes (``Aggregation(...)``,
+        ``Expect.between(...)``, ``FeatureView(...)``, ...) on its own, so a second mistake in the same
+        statement is reported too. Definitions are pure data, so building one again changes nothing; a call
+        that needs what failed (or a comprehension's variable) cannot be built alone and is left out."""
+        for node in ast.walk(stmt):
+            if not isinstance(node, ast.Call) or _resolve(node.func, namespace) not in _DEFINITION_CALLS:
+                continue
+            try:
+                code = compile(ast.Expression(body=node), filename, "eval", flags=flags, dont_inherit=True)
+                eval(code, dict(namespace))
+            except DefinitionError as exc:
+                if str(exc) not in seen:
+                    seen.add(str(exc))
+                    self.errors.append(exc)
+                    if exc.subject is not None:
+                        self.failed_defs.setdefault(exc.subject, exc.location or filename)
+            except (Exception, SystemExit):
+                continue  # needs a failed name or a local one: only the statement's own error counts
 
     def _error(self, error: DefinitionError, failed: dict[str, str], *, cause: str, names: set[str],
                defs: set[tuple[str, str]], namespace: dict[str, Any] | None = None) -> None:
