@@ -246,3 +246,22 @@ count = FeatureView("count", entities=[usr], source=events, aggregations=[Aggreg
         f"windows=[\"7d\"])])",
     ]
     assert skipped == []
+
+
+def test_a_source_that_cannot_be_read_skips_its_views_and_their_training_sets(make_repo) -> None:
+    repo = make_repo(HEAD + """
+lost = BatchSource("lost", path="data/lost")
+spend = FeatureView("spend", entities=[user], source=lost, aggregations=[Aggregation("count", windows=["7d"])])
+train = TrainingSet("train", spine_sql="SELECT 1", features=["spend:count_7d", "spend:count_1d"], output="out")
+""")
+    errors, skipped = plan_errors(repo)
+    assert errors == [
+        f"{at(repo, 'defs.py', 'lost =')}: cannot read source 'lost' at 'data/lost' (format parquet) to learn its "
+        f"column types, and the checked-in plan records none: create the data first (for the demo: `pitstop "
+        f"demo-data`) or fix the path",
+        # the view's features are known without its source: naming one it does not declare is a mistake
+        f"{at(repo, 'defs.py', 'train =')}: TrainingSet 'train': view 'spend' has no feature 'count_1d' (did you "
+        f"mean 'count_7d'?); its features: count_7d",
+    ]
+    assert skipped == [f"FeatureView 'spend' at {at(repo, 'defs.py', 'spend =')} (source 'lost')",
+                       f"TrainingSet 'train' at {at(repo, 'defs.py', 'train =')} (view 'spend')"]

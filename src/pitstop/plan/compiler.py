@@ -345,6 +345,7 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
         if schema is None:  # the source's error is reported; the view's features are still known
             declared = list(view.feature_names())
             failed[view.name] = _Names(declared, declared, set(declared))
+            checker.skip(f"FeatureView {view.name!r} at {view.location} (source {view.source.name!r})")
             continue
         entry, names = _view_entry(view, schema, checker, expectation_check)
         if entry is not None:
