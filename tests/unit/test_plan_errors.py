@@ -96,8 +96,9 @@ def test_a_mistake_of_the_check_itself_is_still_reported_beside_a_column_typo(ma
     assert errors == [
         f"{at(repo, 'defs.py', 'amout')}: aggregation column of sum: 'amout' {MISSING} (did you mean "
         f"'amount'?); its columns are: {COLUMNS}",
+        # the closest name is the one the view will have once the column is fixed
         f"{at(repo, 'defs.py', 'Alert.psi')}: FeatureView 'spend' Alert.psi: unknown feature 'amount_sm_7d' (did "
-        f"you mean 'amout_sum_7d'?); the view's columns are: user_id, count_7d, amout_sum_1d, amout_sum_7d, ds, "
+        f"you mean 'amount_sum_7d'?); the view's columns are: user_id, count_7d, amout_sum_1d, amout_sum_7d, ds, "
         f"feature_timestamp",
         f"{at(repo, 'defs.py', 'Alert.psi')}: FeatureView 'spend' Alert.null_fraction: unknown feature "
         f"'count_7dd' (did you mean 'count_7d'?); the view's columns are: user_id, count_7d, amout_sum_1d, "

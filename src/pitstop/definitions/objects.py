@@ -2,7 +2,9 @@
 
 Every object is a frozen dataclass validated eagerly when it is built, so a mistake is reported
 with the file and line of the call that made it. Checks that need the source schema (does the
-column exist, is its type right) run at plan time, in pitstop.plan.compiler.
+column exist, is its type right) run at plan time, in pitstop.plan.compiler, and so does the check
+that an expectation or alert names a feature of its view: a feature named after a mistyped column is
+then reported once, at the column's line, not at every check that names it.
 """
 
 from __future__ import annotations

@@ -65,7 +65,13 @@ class _Names:
     columns: list[str]   # the declared snapshot columns (keys, features, ds, timestamp), for messages
     good: set[str]
     doubtful: set[str] = field(default_factory=set)
+    would_be: set[str] = field(default_factory=set)  # the names failed parts would produce, fixed as suggested
     open: bool = False
+
+    @property
+    def suggestions(self) -> list[str]:
+        """Names to suggest for an unknown one: the good columns, and what a failed part would produce."""
+        return [*(c for c in self.columns if c in self.good), *sorted(self.would_be - self.good)]
 
     def verdict(self, name: str) -> str:
         if name in self.good:
@@ -144,6 +150,7 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
         """A missing or mistyped column: what it produces is doubtful, and so is what it would produce fixed."""
         names.doubtful.update(produced)
         names.doubtful.update(would_be)
+        names.would_be.update(would_be)
 
     def use(column: str, role: str, location: str | None) -> str | None:
         dtype = checker.column(schema, src, column, role, location)
@@ -264,7 +271,7 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
     # the declared checks and alerts are vetted even when the view failed (their own mistakes are
     # independent), but those naming a feature that failed are skipped: the cause is reported already
     expectations, alerts = declared_checks(f"FeatureView {view.name!r}", view.name, tuple(view.expectations),
-                                           tuple(view.alerts), names.verdict, names.columns, loc,
+                                           tuple(view.alerts), names.verdict, names.columns, names.suggestions, loc,
                                            checker.error, checker.skip)
     entry["validation"] = {"suite": validation_entry(entry, expectations, expectation_check, checker.error)}
     entry["monitoring"] = monitoring_entry(entry, alerts, view.baseline_days, checker.error)
@@ -290,8 +297,9 @@ def _training_entry(ts: TrainingSet, views: dict[str, Any], failed: dict[str, _N
             if names.verdict(feature) != "unknown":
                 knock_on.append(view_name)
                 continue
+            hints = [f for f in names.suggestions if f in names.features or f in names.would_be]
             checker.error(f"TrainingSet {ts.name!r}: view {view_name!r} has no feature {feature!r}"
-                          f"{_suggest(feature, names.features)}; its features: {', '.join(names.features)}",
+                          f"{_suggest(feature, hints)}; its features: {', '.join(names.features)}",
                           ts.location)
             continue
         if view is None:

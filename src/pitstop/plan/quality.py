@@ -72,7 +72,8 @@ def _resolve(metric: str, feature: str, rules: tuple[AlertRule, ...]) -> dict[st
 
 
 def declared_checks(what: str, view: str, expectations: tuple[Expectation, ...], alerts: tuple[AlertRule, ...],
-                    verdict: Callable[[str], str], columns: list[str], location: str | None,
+                    verdict: Callable[[str], str], columns: list[str], suggestions: list[str],
+                    location: str | None,
                     error: Callable[[str, str | None], None],
                     skip: Callable[[str], None]) -> tuple[tuple[Expectation, ...], tuple[AlertRule, ...]]:
     """The declared expectations and alerts whose every named feature is a column of the compiled view.
@@ -80,6 +81,7 @@ def declared_checks(what: str, view: str, expectations: tuple[Expectation, ...],
     ``verdict(name)`` says "ok", "unknown" (a mistake of the check itself: reported at its line, with the
     closest name) or "knock-on" (the feature belongs to a part of the view that failed, e.g. an aggregation
     over a mistyped column: that error is reported at its own line, the check is only noted as skipped).
+    ``columns`` are listed in the message, the closest of ``suggestions`` is proposed.
     """
     kept_exps: list[Expectation] = []
     kept_rules: list[AlertRule] = []
@@ -94,7 +96,7 @@ def declared_checks(what: str, view: str, expectations: tuple[Expectation, ...],
                 continue
             fine = False
             if judged == "unknown":
-                close = difflib.get_close_matches(name, columns, n=1)
+                close = difflib.get_close_matches(name, suggestions, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 error(f"{what} {label}: unknown feature {name!r}{hint}; the view's columns are: "
                       f"{', '.join(columns)}", where or location)
