@@ -28,10 +28,8 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from pitstop.runtime.scaffold import init_repository
-
     from pitstop.runtime.feature_store import FeatureStore
-    from pitstop.runtime.scaffold import SAMPLE_END, SAMPLE_START
+    from pitstop.runtime.scaffold import SAMPLE_END, SAMPLE_START, init_repository
 
     written = init_repository(Path(args.dir), args.project)
     target = Path(args.dir).resolve()

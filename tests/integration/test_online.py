@@ -1,4 +1,5 @@
-"""The online store against a real redis-server, published from a real Spark session (design.md §3, Online)."""
+"""The online store against a real redis-server, published from a real Spark session (docs/semantics.md,
+Online reads)."""
 
 from __future__ import annotations
 

@@ -190,7 +190,8 @@ def test_online_script_prints_the_read_script_and_a_views_layout(tmp_path: Path,
     plan = json.loads((tmp_path / "shop" / "dags" / "pitstop_plan.json").read_text())
     assert layout == {
         "view": "customer_last_order", "version": 1, "kind": "latest",
-        "keys": ["pitstop:{shop:customer_last_order__v1}:current"], "args": ["pitstop:{shop:customer_last_order__v1}:g"],
+        "keys": ["pitstop:{shop:customer_last_order__v1}:current"],
+        "args": ["pitstop:{shop:customer_last_order__v1}:g"],
         "schema": f"1:{plan['views']['customer_last_order']['data_fingerprint']}",
         "join_keys": [{"name": "customer_id", "dtype": "int64"}],
         "values": [{"name": "event_timestamp", "dtype": "timestamp", "empty_value": None},

@@ -1,4 +1,4 @@
-"""Online reads: get_online_features over the published snapshots (design.md §3, Online).
+"""Online reads: get_online_features over the published snapshots (docs/semantics.md, Online reads).
 
 Per view, the values of the latest published snapshot D_pub; a key without a row there has the
 empty-window values (0 for count-likes, null otherwise), as offline; a view with nothing published has
