@@ -16,7 +16,8 @@ DESCRIPTION = """\
 pitstop: batch features from definitions to Delta Lake, Airflow and Redis.
 
 Run from a feature repository (the folder holding pitstop.yaml) or pass --repo DIR.
-Typical flow: pitstop init DIR -> edit feature_defs/ -> pitstop plan -> pitstop apply -> pitstop ls.
+Typical flow: pitstop init DIR (scaffold and compile) -> edit feature_defs/ -> pitstop plan -> pitstop apply
+-> pitstop ls.
 """
 
 
@@ -27,14 +28,23 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from pitstop.runtime.scaffold import init_repository
+    from pitstop.runtime.feature_store import FeatureStore
+    from pitstop.runtime.scaffold import SAMPLE_END, SAMPLE_START, init_repository
 
     written = init_repository(Path(args.dir), args.project)
     target = Path(args.dir).resolve()
+    result = FeatureStore(target).apply()  # compile the example, so the repository is usable at once
+    for warning in result.compiled.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"Created a feature repository in {target}:")
     for path in written:
         print(f"  {path.relative_to(target)}")
-    print(f"Next: cd {args.dir} && pitstop plan && pitstop apply && pitstop ls")
+    views = ", ".join(sorted(result.compiled.data["views"]))
+    print(f"  {_plan_rel(args)} (the compiled plan: {views})")
+    print(f"Next:\n  cd {args.dir}\n  pitstop ls\n"
+          f"  pitstop materialize {views.replace(',', '')} --start {SAMPLE_START} --end {SAMPLE_END}"
+          f"   # the sample data's days (--no-publish: without Redis)\n"
+          f"  edit feature_defs/example.py, then: pitstop plan && pitstop apply")
     return 0
 
 
@@ -225,6 +235,16 @@ def cmd_get(args: argparse.Namespace) -> int:
     out = {"rows": response.to_list(), "metadata": {k: v.to_dict() for k, v in response.metadata.items()}} \
         if args.metadata else response.to_list()
     print(json.dumps(out, indent=2, default=_json_value))
+    return 0
+
+
+def cmd_online_script(args: argparse.Namespace) -> int:
+    from pitstop.runtime.online import read_layout, read_script
+
+    if args.layout is None:
+        sys.stdout.write(read_script())
+        return 0
+    print(json.dumps(read_layout(_store(args).load_plan(), args.layout), indent=2))
     return 0
 
 
@@ -421,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, parents=[common])
 
-    p = add("init", help="start a new feature repository in DIR (config, example, sample data)")
+    p = add("init", help="start a new feature repository in DIR (config, example definitions, DAG file, jobs, "
+                         "sample data) and compile its plan; never overwrites a file")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--project", help="project name (default: from DIR)")
     p.set_defaults(func=cmd_init)
@@ -492,6 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", action="store_true",
                    help="print {rows, metadata} with each view's published ds, snapshot time and staleness")
     p.set_defaults(func=cmd_get)
+
+    p = add("online-script", help="print the Lua script of an atomic online read, for readers outside Python "
+                                  "(redis-cli EVAL, any Redis client); --layout VIEW: its keys and values")
+    p.add_argument("--layout", metavar="VIEW",
+                   help="print, as JSON, what to pass the script for VIEW (KEYS[1], ARGV[1]), the schema it "
+                        "must return, the join keys and the meaning of each value of the packed list")
+    p.set_defaults(func=cmd_online_script)
 
     p = add("consistency", help="compare N random entities between Redis and the Delta snapshot they were "
                                 "published from; exit 2 on any mismatch")

@@ -1,4 +1,4 @@
-"""The aggregation engine on tiny hand-made cases: real Spark, real Delta (design.md §3, exactly)."""
+"""The aggregation engine on tiny hand-made cases: real Spark, real Delta (docs/semantics.md, exactly)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ def test_delta_write_and_time_travel(spark: Any, tmp_path: Path) -> None:
 
 
 def test_naive_parquet_timestamps_read_as_utc(spark: Any, tmp_path: Path) -> None:
-    """A timezone-naive source timestamp is UTC (design.md §3): compared as epoch micros inside Spark,
+    """A timezone-naive source timestamp is UTC (docs/semantics.md): compared as epoch micros inside Spark,
     so the test does not depend on the machine's or the Python process's time zone."""
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -1,4 +1,4 @@
-"""Point-in-time training sets on tiny hand-made cases: real Spark, real Delta (design.md §3, exactly)."""
+"""Point-in-time training sets on tiny hand-made cases: real Spark, real Delta (docs/semantics.md, exactly)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The validation gate on real Spark, Delta, Great Expectations 1.x and redis-server (design.md §3: only a
+"""The validation gate on real Spark, Delta, Great Expectations 1.x and redis-server (docs/semantics.md: only a
 day that passed counts as materialized; data that fails never reaches Redis)."""
 
 from __future__ import annotations

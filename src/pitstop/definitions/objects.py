@@ -1,4 +1,4 @@
-"""The definition language: what feature_defs/*.py build (design.md §4 rule 1: data, nothing else).
+"""The definition language: what feature_defs/*.py build (data, nothing else: no I/O, no Spark).
 
 Every object is a frozen dataclass validated eagerly when it is built, so a mistake is reported
 with the file and line of the call that made it. Checks that need the source schema (does the

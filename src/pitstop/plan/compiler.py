@@ -2,7 +2,8 @@
 
 The plan is plain, deterministic JSON (sorted keys, enums as words, no JSON inside JSON) with a
 schema_version, one entry per view holding everything jobs, DAGs and readers need, and a data
-fingerprint separate from a metadata fingerprint (design.md §4 rule 3).
+fingerprint separate from a metadata fingerprint: a change that alters values needs a version bump, a
+description or owner edit does not.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class FeatureStore:
     def get_historical_features(self, entity_df: Any, features: Sequence[str], *, accuracy: str = "snapshot",
                                 full_feature_names: bool = False,
                                 timestamp_column: str = "event_timestamp") -> DataFrame:
-        """A point-in-time-correct training set (design.md §3) as a Spark DataFrame: every spine row, every
+        """A point-in-time-correct training set (docs/semantics.md) as a Spark DataFrame: every spine row, every
         spine column, one column per feature. ``entity_df``: a Spark or pandas DataFrame, a path (parquet,
         csv, Delta) or a Spark SQL query, holding the join keys and ``timestamp_column``. Use
         ``training_set`` for the SQL it runs and the manifest that rebuilds it."""

@@ -1,9 +1,9 @@
 """Materialize views for a range of days: tiles -> snapshots (aggregates) or copied rows (latest values).
 
-The job's whole world is (plan, view, first ds, last ds) plus config (design.md §4 rule 4). Each run
-writes one commit per table (a table's first run also creates it), every write replaces exactly the
-partitions it owns (rule 5), and the materialization log is written last: a day counts as
-materialized only once its snapshot is committed.
+The job's whole world is (plan, view, first ds, last ds) plus config: no clock, no "latest partition".
+Each run writes one commit per table (a table's first run also creates it), every write replaces exactly
+the partitions it owns (re-running a day changes nothing), and the materialization log is written last:
+a day counts as materialized only once its snapshot is committed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Online reads: get_online_features over the published snapshots (design.md §3, Online).
+"""Online reads: get_online_features over the published snapshots (docs/semantics.md, Online reads).
 
 Per view, the values of the latest published snapshot D_pub; a key without a row there has the
 empty-window values (0 for count-likes, null otherwise), as offline; a view with nothing published has
@@ -267,6 +267,33 @@ def _typed(value: Any, dtype: str) -> Any:
     if dtype == "float64":
         return float(value)
     return value
+
+
+def read_script() -> str:
+    """The Lua script every online read runs (one EVAL per view): KEYS[1] is the view version's ``current``
+    hash, ARGV[1] the prefix of its generation hashes, ARGV[2...] the entity fields. It returns ``{}`` when
+    nothing is published, else ``{gen, ds, Delta version, schema, value of entity 1, ...}`` (nil for an
+    entity without a row), all read in one atomic step, so a publish switch never mixes two snapshots."""
+    return online.READ.strip() + "\n"
+
+
+def read_layout(plan: dict[str, Any], view: str) -> dict[str, Any]:
+    """What a reader outside Python needs to read one view with ``read_script``: the key and prefix to pass,
+    the schema to expect, how to build an entity field, and the meaning of each value in the packed list."""
+    from pitstop.runtime.catalog import view_entry
+
+    entry = view_entry(plan, view)
+    if not entry["online"]:
+        raise UsageError(f"view {view!r} is not served online (online=False in its definition)")
+    keys = online.ViewKeys.of(plan["project"], view, int(entry["version"]))
+    values: list[dict[str, Any]] = []
+    if entry["kind"] == "latest":
+        values.append({"name": "event_timestamp", "dtype": "timestamp", "empty_value": None})
+    values += [{"name": f["name"], "dtype": f["dtype"], "empty_value": empty_value(f)} for f in entry["features"]]
+    return {"view": view, "version": int(entry["version"]), "kind": entry["kind"],
+            "keys": [keys.pointer], "args": [keys.data_prefix], "schema": online.schema_id(entry),
+            "join_keys": [{"name": k["name"], "dtype": k["dtype"]} for k in entry["join_keys"]],
+            "values": values, "ttl_seconds": entry["ttl_seconds"]}
 
 
 def parse_entity(text: str, plan: dict[str, Any], refs: Sequence[str]) -> dict[str, Any]:
