@@ -15,7 +15,8 @@ def _texts() -> list[Path]:
     for folder in folders:
         files += [p for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in
                   {".py", ".md", ".sh", ".toml", ".yaml", ".yml", ".json", ".txt", ".properties", ""}]
-    return [p for p in files if p.is_file() and "__pycache__" not in p.parts]
+    return [p for p in files if p.is_file() and "__pycache__" not in p.parts
+            and not any(part.endswith(".egg-info") for part in p.parts)]  # build output, not the repository's text
 
 
 def test_nothing_cites_a_file_outside_the_repository() -> None:
