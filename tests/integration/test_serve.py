@@ -329,7 +329,7 @@ def test_hostile_json_never_gets_a_500(server: Server) -> None:
     """Random and hostile bodies (any JSON, near-miss requests, huge and boundary ints, wrong types, unicode
     with lone surrogates, invalid UTF-8, garbage bytes, deep nesting): always 200, 400 or 413, always JSON."""
     import httpx
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, example, given, settings
     from hypothesis import strategies as st
 
     scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=2**62, max_value=2**70),
@@ -349,8 +349,20 @@ def test_hostile_json_never_gets_a_500(server: Server) -> None:
               "full_feature_names": st.booleans() | values}
     requests = st.builds(lambda known, extra: {**known, **extra}, st.fixed_dictionaries({}, optional=fields),
                          st.just({}) | st.dictionaries(st.text(max_size=20), values, max_size=2))
+    spend = st.lists(st.sampled_from(["spend:count_1d", "spend:amount_sum_1d", "spend:merchant_last_1d"]),
+                     min_size=1, max_size=3)
+    near_misses = st.one_of(  # the right shape, so that values and keys reach the reader
+        st.fixed_dictionaries({"features": spend, "entities": st.fixed_dictionaries({"user_id": st.lists(
+            st.integers(min_value=-(2**63), max_value=2**63 - 1) | key_values, max_size=5)})},
+            optional={"full_feature_names": st.booleans()}),
+        st.fixed_dictionaries({"features": st.just(["spend:count_1d", "shop:count_1d"]) | spend,
+                               "entity_rows": st.lists(st.fixed_dictionaries({"user_id": key_values},
+                                                                             optional={"merchant": key_values}),
+                                                       max_size=4),
+                               "full_feature_names": st.just(True)}))
     shaped = b'{"features": ["spend:count_1d"], "entities": {"user_id": [%s]}}'
     bodies = st.one_of(
+        near_misses.map(lambda r: json.dumps(r).encode()),
         requests.map(lambda r: json.dumps(r).encode()),
         requests.map(lambda r: json.dumps(r, ensure_ascii=False).encode("utf-8", "surrogatepass")),
         values.map(lambda v: json.dumps(v).encode()),
@@ -367,6 +379,8 @@ def test_hostile_json_never_gets_a_500(server: Server) -> None:
     with httpx.Client(base_url=server.base, timeout=30) as client:
         @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
         @given(bodies)
+        @example(shaped % b"1, 2")
+        @example(b"[" * 100_000)
         def never_a_500(body: bytes) -> None:
             answer = client.post(URL, content=body, headers={"content-type": "application/json"})
             seen[answer.status_code] = seen.get(answer.status_code, 0) + 1
