@@ -166,3 +166,14 @@ def test_the_dag_file_and_jobs_are_what_init_writes(tmp_path: Path, capsys: pyte
     assert run(capsys, "init", str(tmp_path / "r"))[0] == 0
     assert (tmp_path / "r" / "dags" / "pitstop_dags.py").read_text() == DAG_FILE
     assert (tmp_path / "r" / "jobs" / "training_set.py").read_text() == job_file("training_set")
+
+
+def test_serve_body_limit_option_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--max-body-bytes", "4096"]).max_body_bytes == 4096
+    assert parser.parse_args(["serve"]).max_body_bytes is None  # then serve.max_body_bytes from pitstop.yaml
+    for bad, message in (("0", "'0' must be at least 1"), ("1MB", "'1MB' is not a whole number")):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["serve", "--max-body-bytes", bad])
+        assert exit_.value.code == 2
+        assert f"argument --max-body-bytes: {message}" in capsys.readouterr().err

@@ -180,9 +180,9 @@ def _entity_rows(body: Mapping[str, Any], max_entities: int) -> list[dict[str, A
         raise UsageError("give 'entities' ({\"user_id\": [1, 2]}) or 'entity_rows' ([{\"user_id\": 1}])")
     entities = body["entities"]
     if not isinstance(entities, dict) or not entities:
+        got = "an empty object" if isinstance(entities, dict) else f"a JSON {_json_type(entities)}"
         raise UsageError(f"'entities' must be an object of join keys to lists of values, e.g. "
-                         f"{{\"user_id\": [1, 2]}}, got {'an empty object' if entities == {} else 'a JSON '}"
-                         f"{'' if entities == {} else _json_type(entities)}")
+                         f"{{\"user_id\": [1, 2]}}, got {got}")
     columns = list(entities.items())
     wrong = next((k for k, v in columns if not isinstance(v, list)), None)
     if wrong is not None:
