@@ -259,10 +259,20 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return 0 if report.ok else 2
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pitstop.runtime.serve import serve
 
-    serve(_store(args), args.host, args.port)
+    serve(_store(args), args.host, args.port, args.max_body_bytes)
     return 0
 
 
@@ -530,6 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", help="serve online features over HTTP: POST /get-online-features, GET /health, GET /metrics")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6566, help="port (default 6566)")
+    p.add_argument("--max-body-bytes", type=_positive, default=None, metavar="N",
+                   help="refuse request bodies over N bytes with 413 (default: serve.max_body_bytes in "
+                        "pitstop.yaml, 1048576)")
     p.set_defaults(func=cmd_serve)
 
     p = add("training-set", help="a point-in-time-correct training set: the spine joined to features as known at "

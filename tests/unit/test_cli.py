@@ -204,3 +204,14 @@ def test_online_script_prints_the_read_script_and_a_views_layout(tmp_path: Path,
         ("amount_sum_lifetime", 0.0), ("amount_max_7d", None)]
     code, _, err = run(capsys, "--repo", str(tmp_path / "shop"), "online-script", "--layout", "customer_order")
     assert code == 1 and "unknown view 'customer_order'. Did you mean 'customer_orders'?" in err
+
+
+def test_serve_body_limit_option_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--max-body-bytes", "4096"]).max_body_bytes == 4096
+    assert parser.parse_args(["serve"]).max_body_bytes is None  # then serve.max_body_bytes from pitstop.yaml
+    for bad, message in (("0", "'0' must be at least 1"), ("1MB", "'1MB' is not a whole number")):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["serve", "--max-body-bytes", bad])
+        assert exit_.value.code == 2
+        assert f"argument --max-body-bytes: {message}" in capsys.readouterr().err
