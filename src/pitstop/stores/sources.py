@@ -34,10 +34,11 @@ def _type_label(arrow_type: Any) -> str:
     return str(t)
 
 
-def parquet_file_types(location: str, columns: list[str]) -> dict[str, str]:
-    """Each of ``columns`` present in the parquet files under ``location`` (a hive-partitioned folder or
-    a file) → its type label, read from every file's footer (no data). SourceError naming two files and
-    both types when a column's type differs between files: Spark reads all files with one file's types."""
+def parquet_file_types(location: str, columns: list[str] | None = None) -> dict[str, str]:
+    """Each of ``columns`` (default: every column) present in the parquet files under ``location`` (a
+    hive-partitioned folder or a file) → its type label, read from every file's footer (no data).
+    SourceError naming two files and both types when a column's type differs between files: Spark reads
+    all files with one file's types."""
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
@@ -53,7 +54,7 @@ def parquet_file_types(location: str, columns: list[str]) -> dict[str, str]:
         except (OSError, ValueError) as exc:
             raise SourceError(f"{file} is not a readable parquet file ({exc}); remove it from the source "
                               f"folder or rewrite it") from exc
-        for column in columns:
+        for column in schema.names if columns is None else columns:
             index = schema.get_field_index(column)
             if index < 0 or pa.types.is_null(schema.field(index).type):
                 continue  # absent from this file, or all-null with no type: Spark reads nulls
@@ -67,6 +68,14 @@ def parquet_file_types(location: str, columns: list[str]) -> dict[str, str]:
     return {column: label for column, (label, _) in seen.items()}
 
 
+def nanos_to_micros_sql(column: str) -> str:
+    """SQL turning ``column``'s epoch nanoseconds (spark.sql.legacy.parquet.nanosAsLong) into a TIMESTAMP,
+    truncated to the microsecond (floor, also before 1970). Integer division: as a double, today's epoch
+    nanoseconds would lose their last digits."""
+    quoted = f"`{column.replace('`', '``')}`"
+    return f"timestamp_micros(({quoted} - pmod({quoted}, 1000)) div 1000)"
+
+
 def _utc_timestamps(df: DataFrame, nanos: set[str]) -> DataFrame:
     """``timestamp_ntz`` columns cast to TIMESTAMP (the session time zone is UTC, so a naive value is read
     as UTC); the ``nanos`` columns (epoch nanoseconds, spark.sql.legacy.parquet.nanosAsLong) turned into
@@ -77,13 +86,11 @@ def _utc_timestamps(df: DataFrame, nanos: set[str]) -> DataFrame:
     changed = False
     columns: list[Column] = []
     for field in df.schema.fields:
-        quoted = f"`{field.name.replace('`', '``')}`"
-        col = F.col(quoted)
+        col = F.col(f"`{field.name.replace('`', '``')}`")
         if isinstance(field.dataType, TimestampNTZType):
             col, changed = col.cast("timestamp"), True
         elif isinstance(field.dataType, LongType) and field.name in nanos:
-            # integer division, exact: as a double, today's epoch nanoseconds lose their last digits
-            col, changed = F.expr(f"timestamp_micros(({quoted} - pmod({quoted}, 1000)) div 1000)"), True
+            col, changed = F.expr(nanos_to_micros_sql(field.name)), True
         columns.append(col.alias(field.name))
     return df.select(*columns) if changed else df
 
