@@ -147,3 +147,21 @@ def test_training_set_and_snapshot_export_keep_utc_microseconds(store: FeatureSt
     assert parquet_timestamps(tmp_path) == {"INT64 microseconds utc=True"}  # the export and the training set
     assert rows(export) == rows(store.snapshot("profile", D0).toArrow())
     assert {r["user_id"]: r["signed_up"] for r in export.to_pylist()} == {1: ts(date(2025, 1, 1), 7.25), 2: None}
+
+
+def test_spine_range_warning_says_what_rows_outside_get(store: FeatureStore) -> None:
+    import pandas as pd
+
+    from pitstop.runtime.training_set import SpineRangeWarning
+
+    spine = pd.DataFrame({"user_id": [1, 1, 1], "event_timestamp": pd.to_datetime(
+        [ts(D0, 10), ts(D0, 60), ts(D0, 73)])})  # before S(D0); within the 1d ttl after S(D1); beyond it
+    with pytest.warns(SpineRangeWarning) as caught:
+        got = store.get_historical_features(spine, ["spend:count_lifetime"]).toPandas()
+    assert [str(w.message) for w in caught] == [
+        "the spine's times (2026-03-01 10:00 .. 2026-03-04 01:00 UTC) reach outside what 'spend' has materialized "
+        "(2026-03-01 .. 2026-03-02): rows before 2026-03-02 00:00 UTC (when the snapshot of 2026-03-01 becomes "
+        "visible) get null features; later rows get the snapshot of 2026-03-02 up to 2026-03-04 00:00 UTC (the "
+        "view's ttl is 1d) and null features after that"]
+    in_time_order = got.sort_values("event_timestamp")["count_lifetime"]
+    assert [None if pd.isna(v) else int(v) for v in in_time_order] == [None, 3, None]
