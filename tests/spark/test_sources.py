@@ -149,6 +149,11 @@ def test_hive_ds_folders(tmp_path: Path, spark: Any) -> None:
     frame.to_parquet(folder, partition_cols=["ds"])  # pandas' (pyarrow's) hive layout: ds=YYYY-MM-DD/
     assert sorted(p.name for p in folder.iterdir()) == ["ds=1969-12-31", "ds=2026-03-01", "ds=2026-03-02"]
     assert read_back(spark, folder) == WANT
+    view = view_for(folder)
+    view["source"]["columns"]["ds"] = read_source_schema(str(folder), "parquet", tmp_path)["ds"]  # type: ignore[index]
+    assert view["source"]["columns"]["ds"] == "string"  # as pyarrow (so the plan) sees a folder value
+    got = read_source(spark, "v", view, tmp_path).selectExpr("ds", "date_format(event_timestamp, 'yyyy-MM-dd')")
+    assert sorted(tuple(r) for r in got.collect()) == sorted((t[:10], t[:10]) for t in EXPECTED)
 
 
 def test_delta_written_by_spark(tmp_path: Path, spark: Any) -> None:

@@ -98,6 +98,8 @@ def _utc_timestamps(df: DataFrame, nanos: set[str]) -> DataFrame:
 def read_source(spark: SparkSession, view_name: str, view: dict[str, Any], repo: Path) -> DataFrame:
     """The source as a DataFrame, its timestamps UTC TIMESTAMPs; SourceError (before any write) when it is
     missing, its files disagree on a column's type, or its columns no longer match what the plan recorded."""
+    from pyspark.sql import functions as F
+
     src = view["source"]
     location = source_location(src["path"], repo)
     local = "://" not in location
@@ -128,6 +130,11 @@ def read_source(spark: SparkSession, view_name: str, view: dict[str, Any], repo:
     else:  # Delta has no nanosecond timestamps; a remote parquet source: the plan recorded a timestamp
         nanos = {c for c, dtype in planned.items() if dtype == "timestamp"}
     df = _utc_timestamps(df, nanos if src["format"] != "delta" else set())
+    if file_types is not None:  # hive folder columns: Spark infers dates where pyarrow (the plan) says string
+        folders = {c for c in planned if c not in file_types and planned[c] == "string" and c in df.columns}
+        if folders:
+            df = df.select(*[F.col(f"`{c}`").cast("string").alias(c) if c in folders else F.col(f"`{c}`")
+                             for c in df.columns])
     actual = {f.name: spark_type_word(f.dataType.typeName()) for f in df.schema.fields}
     problems = []
     for column, dtype in sorted(planned.items()):
