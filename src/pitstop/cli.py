@@ -318,13 +318,17 @@ def _json_value(value: object) -> object:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     df = _store(args).snapshot(args.view, args.ds)
     table = df.toArrow()
+    # like every parquet file pitstop writes: timestamps as TIMESTAMP(MICROS) with isAdjustedToUTC=true
+    utc = pa.timestamp("us", tz="UTC")
+    table = table.cast(pa.schema([f.with_type(utc) if pa.types.is_timestamp(f.type) else f for f in table.schema]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out)
+    pq.write_table(table, out, coerce_timestamps="us")
     print(f"wrote {table.num_rows:,} rows of {args.view} for {args.ds} to {out}")
     return 0
 

@@ -12,7 +12,7 @@ from pitstop.config import load_config
 from pitstop.runtime import registry
 from pitstop.runtime.doctor import run_checks
 from pitstop.stores.source_schema import read_source_schema
-from pitstop.stores.spark import DELTA_CATALOG, DELTA_EXTENSION, delta_coordinate, session_conf
+from pitstop.stores.spark import DELTA_CATALOG, DELTA_EXTENSION, delta_coordinate, log_dir, session_conf
 
 pytestmark = pytest.mark.spark
 
@@ -23,6 +23,10 @@ def test_session_conf_is_utc_with_delta() -> None:
     assert conf["spark.sql.extensions"] == DELTA_EXTENSION
     assert conf["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
     assert conf["spark.sql.shuffle.partitions"] == "3"  # user conf wins
+    # outputs: INT64 TIMESTAMP(MICROS, UTC), never INT96; sources: pandas' nanoseconds readable
+    assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
+    assert conf["spark.sql.legacy.parquet.nanosAsLong"] == "true"
+    assert f"-Dpitstop.log.dir={log_dir()}" in conf["spark.driver.extraJavaOptions"]
     assert delta_coordinate() == "io.delta:delta-spark_4.2_2.13:4.4.0"
 
 

@@ -130,9 +130,9 @@ def _check_source(source: BatchSource, schema: dict[str, str], checker: _Checker
         if ts_field is None:
             continue
         dtype = checker.column(schema, source, ts_field, f"{role} of source {source.name!r}:", source.location)
-        if dtype is not None and dtype != "timestamp":
+        if dtype is not None and dtype not in ("timestamp", "date"):  # a date is midnight UTC of its day
             checker.error(f"{role} {ts_field!r} of source {source.name!r} has type {dtype}; it must be a "
-                          f"timestamp column (cast it in the source)", source.location)
+                          f"timestamp or date column (cast it in the source)", source.location)
 
 
 def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,

@@ -106,7 +106,45 @@ def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str
         spark.sql(setup)
         return name, {"kind": "path", "format": "csv", "path": location, "setup_sql": [setup]}, spark.table(name)
     relation = f"parquet.`{location}`"
+    nanos = _nanosecond_columns(location) if local else set()
+    if nanos:  # pandas' default: TIMESTAMP(NANOS) columns, read as microsecond UTC timestamps (like sources)
+        from pitstop.stores.sources import nanos_to_micros_sql
+
+        statements = ["SET spark.sql.legacy.parquet.nanosAsLong = true"]
+        spark.sql(statements[0])
+        columns = [nanos_to_micros_sql(c) + f" AS {q(c)}" if c in nanos else q(c)
+                   for c in spark.read.parquet(location).columns]
+        statements.append(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT {', '.join(columns)} FROM {relation}")
+        spark.sql(statements[1])
+        described = {"kind": "path", "format": "parquet", "path": location, "setup_sql": statements}
+        return name, described, spark.table(name)
     return relation, {"kind": "path", "format": "parquet", "path": location}, spark.sql(f"SELECT * FROM {relation}")
+
+
+def _range_effects(entry: dict[str, Any], first: date, last: date, before: bool, after: bool) -> str:
+    """What the join gives spine rows outside the materialized days (design: snapshot accuracy)."""
+    delay = timedelta(seconds=entry.get("availability_delay_seconds") or 0)
+    parts = []
+    if before:
+        start = datetime.combine(first + timedelta(days=1), datetime.min.time()) + delay
+        parts.append(f"rows before {start:%Y-%m-%d %H:%M} UTC (when the snapshot of {first} becomes visible) get "
+                     f"null features")
+    if after:
+        ttl = entry.get("ttl_seconds")
+        if ttl is None:
+            parts.append(f"later rows get the snapshot of {last} (the view has no ttl)")
+        else:
+            until = datetime.combine(last + timedelta(days=1), datetime.min.time()) + timedelta(seconds=ttl)
+            span = f"{ttl // 86400}d" if ttl % 86400 == 0 else f"{ttl / 3600:g}h"
+            parts.append(f"later rows get the snapshot of {last} up to {until:%Y-%m-%d %H:%M} UTC (the view's ttl "
+                         f"is {span}) and null features after that")
+    return "; ".join(parts)
+
+
+def _nanosecond_columns(location: str) -> set[str]:
+    from pitstop.stores.sources import parquet_file_types
+
+    return {c for c, label in parquet_file_types(location).items() if label.startswith("timestamp[ns")}
 
 
 def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], source: str) -> str:
@@ -257,10 +295,11 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
                                  tuple(asof.Column(f, c, SQL_TYPES[_dtype(view.entry, f)]) for f, c in view.features),
                                  None)
         elif read.kind == "aggregate" and spine.first is not None and spine.last is not None and read.days:
-            have = f"{read.days[0]} .. {read.days[-1]}"
-            if spine.first <= read.days[0] or spine.last > read.days[-1] + timedelta(days=1):
+            before, after = spine.first <= read.days[0], spine.last > read.days[-1] + timedelta(days=1)
+            if before or after:
                 notes.append(f"the spine's times ({lo:%Y-%m-%d %H:%M} .. {hi:%Y-%m-%d %H:%M} UTC) reach outside "
-                             f"what {view.name!r} has materialized ({have}); rows outside get null features")
+                             f"what {view.name!r} has materialized ({read.days[0]} .. {read.days[-1]}): "
+                             + _range_effects(view.entry, read.days[0], read.days[-1], before, after))
         views.append(read)
     for note in notes:
         warnings.warn(note, SpineRangeWarning, stacklevel=2)
@@ -302,7 +341,7 @@ def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: boo
     if exists and not overwrite:
         raise UsageError(f"{location} already exists; choose another --out or pass --overwrite")
     began = time.monotonic()
-    result.df.write.format(fmt).mode("overwrite").save(location)
+    _utc(result.df).write.format(fmt).mode("overwrite").save(location)
     manifest = {**result.manifest, "output": {"path": location, "format": fmt},
                 "seconds": round(time.monotonic() - began, 3)}
     text = json.dumps(manifest, indent=2, default=str) + "\n"
@@ -311,6 +350,18 @@ def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: boo
     else:
         files.write_text(f"{location}/{MANIFEST_FILE}", text)
     return manifest
+
+
+def _utc(df: DataFrame) -> DataFrame:
+    """Naive (timestamp_ntz) spine columns as UTC TIMESTAMPs: every timestamp pitstop writes is
+    TIMESTAMP(MICROS) with isAdjustedToUTC=true, which pyarrow, polars and pandas read as UTC."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampNTZType
+
+    if not any(isinstance(f.dataType, TimestampNTZType) for f in df.schema.fields):
+        return df
+    return df.select(*[F.col(q(f.name)).cast("timestamp").alias(f.name) if isinstance(f.dataType, TimestampNTZType)
+                       else F.col(q(f.name)) for f in df.schema.fields])
 
 
 def load_manifest(path: str) -> dict[str, Any]:

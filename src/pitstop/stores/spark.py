@@ -15,6 +15,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +63,15 @@ def s3a_coordinate() -> str:
 
 def cache_dir() -> Path:
     return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "pitstop")
+
+
+def log_dir() -> Path:
+    """Where Spark's own log (``spark.log``) and the jar resolution logs go: ``<cache>/logs``."""
+    return cache_dir() / "logs"
+
+
+def spark_log() -> Path:
+    return log_dir() / "spark.log"
 
 
 def _ivy_dir(coordinate: str) -> Path:
@@ -131,10 +142,17 @@ def session_conf(master: str, extra: dict[str, str] | None = None, *, s3: bool =
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J2_FILE}",
+        "spark.driver.extraJavaOptions": (f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J2_FILE} "
+                                          f"-Dpitstop.log.dir={log_dir()}"),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "true",
+        # every parquet file pitstop writes (Delta data files, training sets, exports): INT64
+        # TIMESTAMP(MICROS, isAdjustedToUTC=true), which pyarrow, polars and delta-rs read as UTC (not INT96)
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # sources written by pandas hold TIMESTAMP(NANOS) columns, which Spark cannot read as timestamps: they
+        # come in as their epoch nanoseconds and read_source turns them into microsecond UTC timestamps
+        "spark.sql.legacy.parquet.nanosAsLong": "true",
     }
     if master.startswith("local"):
         # one machine: the Delta log's default 50 state partitions cost seconds per table read
@@ -176,6 +194,7 @@ def build_session_conf(master: str, settings: dict[str, str], app_name: str) -> 
     """A SparkSession with exactly ``settings`` (from session_conf / config_conf)."""
     check_java()
     _prepare_environment(master)
+    log_dir().mkdir(parents=True, exist_ok=True)
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
@@ -184,17 +203,41 @@ def build_session_conf(master: str, settings: dict[str, str], app_name: str) -> 
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        if os.environ.get("PYSPARK_GATEWAY_PORT"):
+            session = builder.getOrCreate()
+        else:
+            with _jvm_output_to(spark_log()):
+                session = builder.getOrCreate()
     except Exception as exc:
         if "JAVA_GATEWAY_EXITED" in str(exc) or "Java gateway process exited" in str(exc):
             wanted = settings.get("spark.jars.packages", delta_coordinate())
             raise SetupError(
-                f"Spark could not start ({type(exc).__name__}). If the log above shows `unresolved "
+                f"Spark could not start ({type(exc).__name__}). If its log, {spark_log()}, shows `unresolved "
                 f"dependency` for {wanted}, the jars could not be downloaded from Maven Central: run "
                 f"`make setup` (or `pitstop jars`, `pitstop jars --s3` for S3) on a machine with access to "
                 f"it, put the jars in ~/.m2/repository, or set {ENV_JARS} / {ENV_S3A_JARS} to their "
                 f"paths.") from exc
         raise
+    return session
+
+
+@contextmanager
+def _jvm_output_to(log: Path) -> Iterator[None]:
+    """While a session starts, file descriptor 2 is ``log`` (appended to): a JVM that pyspark launches then
+    inherits it as its stderr for good, so what Java itself prints there never reaches the terminal (the
+    JVM's "Using incubator modules" notice, DataSketches' "Java versions > Java 11 can only operate in
+    restricted mode" warning, Ivy's resolution output, a crash report); log4j's own log is the same file."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    target = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
 
 
 def session_for(config: Config, app_name: str = "pitstop") -> SparkSession:
@@ -202,32 +245,44 @@ def session_for(config: Config, app_name: str = "pitstop") -> SparkSession:
 
 
 def _ensure(coordinate: str, cached: list[Path] | None, marker: str) -> list[Path]:
-    """Resolve ``coordinate`` (with its dependencies) once with Spark's Ivy and cache the jar list."""
+    """Resolve ``coordinate`` (with its dependencies) once with Spark's Ivy and cache the jar list. Ivy's
+    output (hundreds of lines, more behind a proxy) goes to ``<cache>/logs/jars-*.log``, named on failure."""
     if cached:
         return cached
     check_java()
     _prepare_environment("local[1]")
     ivy = _ivy_dir(coordinate)
     ivy.mkdir(parents=True, exist_ok=True)
-    from pyspark.sql import SparkSession
-
-    try:
-        spark = (SparkSession.builder.master("local[1]").appName("pitstop-jars")
-                 .config("spark.jars.packages", coordinate).config("spark.jars.ivy", str(ivy))
-                 .config("spark.ui.enabled", "false").getOrCreate())
-    except Exception as exc:
-        raise SetupError(f"could not download the jars {coordinate} from Maven Central "
-                         f"({type(exc).__name__}; Ivy's log is above). Check the network or proxy, or put "
-                         f"the jars in ~/.m2/repository, or set {ENV_JARS} / {ENV_S3A_JARS} to their "
-                         f"paths.") from exc
-    spark.stop()
+    log = log_dir() / f"jars-{ivy.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # a child process, so that the JVM it starts writes to the log, not to this terminal
+    with log.open("w") as out:
+        done = subprocess.run([sys.executable, "-c", "import sys; from pitstop.stores.spark import "
+                               "resolve_in_process; resolve_in_process(sys.argv[1], sys.argv[2])",
+                               coordinate, str(ivy)], stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise SetupError(f"could not download the jars {coordinate} from Maven Central (Ivy's log: {log}). "
+                         f"Check the network or proxy, or put the jars in ~/.m2/repository, or set "
+                         f"{ENV_JARS} / {ENV_S3A_JARS} to their paths.")
     found = sorted((ivy / "jars").glob("*.jar"))
     if not any(marker in j.name for j in found):
-        raise SetupError(f"Ivy finished but no {marker} jar is in {ivy / 'jars'}; delete {ivy} and retry")
+        raise SetupError(f"Ivy finished but no {marker} jar is in {ivy / 'jars'} (Ivy's log: {log}); delete "
+                         f"{ivy} and retry")
     manifest = _manifest(coordinate)
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text("".join(f"{j}\n" for j in found))
     return found
+
+
+def resolve_in_process(coordinate: str, ivy: str) -> None:
+    """Start (and stop) a local Spark session that resolves ``coordinate`` into the Ivy folder ``ivy``; run
+    by ``_ensure`` in a child process whose output goes to a log file."""
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[1]").appName("pitstop-jars")
+             .config("spark.jars.packages", coordinate).config("spark.jars.ivy", ivy)
+             .config("spark.ui.enabled", "false").getOrCreate())
+    spark.stop()
 
 
 def ensure_delta_jars() -> list[Path]:
