@@ -314,14 +314,26 @@ def cmd_training_set(args: argparse.Namespace) -> int:
                          "view:feature,...; or --from-manifest FILE")
     if not args.out and not args.print_sql:
         raise UsageError("give --out PATH to write the training set (or --print-sql to only print its SQL)")
+    # every check that needs no data answers before the Spark session starts
+    features = [f.strip() for part in args.features or () for f in part.split(",") if f.strip()]
+    remote_manifest = bool(args.from_manifest) and "://" in args.from_manifest \
+        and not args.from_manifest.startswith("file://")
+    manifest = None
+    if args.from_manifest and not remote_manifest:
+        manifest = ts.load_manifest(args.from_manifest)
+    elif not args.from_manifest:
+        ts.check_request(store.load_plan(), args.spine or args.spine_sql, features,
+                         timestamp_column=args.timestamp_column, full_feature_names=args.full_names)
+    if args.out:
+        ts.check_out(args.out, args.format, overwrite=args.overwrite)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ts.SpineRangeWarning)
         if args.from_manifest:
             spark = store.spark  # a manifest on s3a:// is read through the session's Hadoop configuration
-            manifest = ts.load_manifest(args.from_manifest)
+            if manifest is None:
+                manifest = ts.load_manifest(args.from_manifest)
             result = ts.from_manifest(store.config, store.load_plan(), spark, manifest)
         else:
-            features = [f.strip() for part in args.features for f in part.split(",") if f.strip()]
             result = store.training_set(args.spine or args.spine_sql, features, full_feature_names=args.full_names,
                                         timestamp_column=args.timestamp_column)
     for warning in caught:

@@ -71,12 +71,13 @@ class FeatureStore:
         per table per view), then publish each online view's newest materialized day to Redis
         (``publish=False`` / ``--no-publish`` skips that). ``cascade=False`` leaves later snapshots
         untouched (with a warning)."""
-        from pitstop.runtime.materialize import check_view_names, materialize
+        from pitstop.runtime.materialize import check_range, check_view_names, materialize
 
         plan = self.load_plan()
         names = [views] if isinstance(views, str) else list(views)
         check_view_names(plan, names)
         first, last = _day(start), _day(end)
+        check_range(first, last)  # every check that needs no data comes before the Spark session starts
         summaries = []
         for name in names:
             summary = materialize(self.config, plan, name, first, last, self.spark, cascade=cascade)
@@ -132,9 +133,13 @@ class FeatureStore:
         """Like ``get_historical_features``, with the standalone SQL (``.printable_sql()``) and the manifest
         (``.manifest``: the Delta version of every table read); write it with ``pitstop.runtime.training_set.
         write`` or the CLI's ``pitstop training-set``."""
-        from pitstop.runtime.training_set import get_historical_features
+        from pitstop.runtime.training_set import check_request, get_historical_features
 
-        return get_historical_features(self.config, self.load_plan(), self.spark, entity_df, list(features),
+        plan = self.load_plan()
+        # every check that needs no data answers before the Spark session starts
+        check_request(plan, entity_df, list(features), timestamp_column=timestamp_column,
+                      full_feature_names=full_feature_names, accuracy=accuracy)
+        return get_historical_features(self.config, plan, self.spark, entity_df, list(features),
                                        timestamp_column=timestamp_column, full_feature_names=full_feature_names,
                                        accuracy=accuracy)
 

@@ -60,9 +60,10 @@ def compile_repo(config: Config, previous: dict[str, Any] | None) -> CompiledPla
         return read_source_schema(source.path, source.format, config.repo)
 
     def check_expectation(name: str, kwargs: dict[str, Any]) -> str | None:
-        from pitstop.stores.gx_suite import check_expectation as ask_gx  # imports GX: only for Expect.gx
+        # imports GX only for an Expect.gx not yet checked under the installed GX version (answers kept per version)
+        from pitstop.stores.gx_suite import cached_check_expectation
 
-        return ask_gx(name, kwargs)
+        return cached_check_expectation(name, kwargs, config.repo / ".pitstop" / "cache")
 
     return compile_plan(config.project, discover(config.repo), lookup, previous, check_expectation)
 

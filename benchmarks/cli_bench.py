@@ -1,0 +1,120 @@
+"""Cold command-line timings: each command in a fresh Python process, the median of N runs.
+
+    .venv/bin/python benchmarks/cli_bench.py [--repo DIR] [--runs 5] [--src DIR]
+
+Runs, in the feature repository (default: this one, the demo):
+- `pitstop plan` with nothing changed (the checked-in plan up to date);
+- `pitstop get` of a feature of an online view for one entity (against what is published in the configured
+  Redis; when nothing is published the read is against an empty key space, and the output says so);
+- `pitstop --help`;
+- argument mistakes of `training-set` (an unknown feature; an existing `--out`; a spine without the
+  timestamp column) and of `materialize` (--start after --end; an unknown view), each of which must be
+  answered with its error (exit 1) before any Spark session starts.
+Every run's exit code is checked against the expected one. ``--src DIR`` puts DIR first on PYTHONPATH, to
+time another checkout's code on the same repository (e.g. the baseline's ``src``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(cmd: list[str], repo: Path, env: dict[str, str]) -> tuple[float, int, str, str]:
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pitstop.cli", *cmd], cwd=repo, env=env, capture_output=True,
+                          text=True, check=False)
+    return time.perf_counter() - began, done.returncode, done.stdout, done.stderr
+
+
+def first_online_feature(repo: Path) -> tuple[str, str, str] | None:
+    plan: dict[str, Any] = json.loads((repo / "dags" / "pitstop_plan.json").read_text())
+    for name, entry in sorted(plan["views"].items()):
+        if entry["online"] and entry["features"] and entry["join_keys"][0]["dtype"] == "int64":
+            return name, entry["features"][0]["name"], entry["join_keys"][0]["name"]
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the feature repository (default: the demo)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per command (default 5)")
+    parser.add_argument("--src", type=Path, help="put this folder first on PYTHONPATH (another checkout's src/)")
+    args = parser.parse_args()
+    repo = args.repo.resolve()
+    env = dict(os.environ)
+    if args.src:
+        env["PYTHONPATH"] = os.pathsep.join([str(args.src.resolve()), *filter(None, [env.get("PYTHONPATH")])])
+    work = Path(tempfile.mkdtemp(prefix="pitstop-cli-bench-"))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    spine = work / "spine.parquet"
+    pq.write_table(pa.table({"user_id": pa.array([1, 2], pa.int64()),
+                             "event_timestamp": pa.array([0, 0], pa.timestamp("us", tz="UTC"))}), spine)
+    no_ts = work / "spine_no_ts.parquet"
+    pq.write_table(pa.table({"user_id": pa.array([1, 2], pa.int64())}), no_ts)
+    existing = work / "existing_out"
+    existing.mkdir()
+    (existing / "part-0.parquet").write_bytes(b"x")
+    online = first_online_feature(repo)
+    cases: list[tuple[str, list[str], int]] = [("pitstop plan (nothing changed)", ["plan"], 0)]
+    note = ""
+    if online is not None:
+        view, feature, key = online
+        cases.append((f"pitstop get {view}:{feature} --entity {key}=1",
+                      ["get", f"{view}:{feature}", "--entity", f"{key}=1", "--metadata"], 0))
+    cases += [
+        ("pitstop --help", ["--help"], 0),
+        ("training-set: unknown feature", ["training-set", "--spine", str(spine), "--features",
+                                           f"{online[0] if online else 'v'}:no_such_feature",
+                                           "--out", str(work / "o1")], 1),
+        ("training-set: --out exists", ["training-set", "--spine", str(spine), "--features",
+                                        f"{online[0]}:{online[1]}" if online else "v:f", "--out", str(existing)], 1),
+        ("training-set: spine lacks the timestamp column", ["training-set", "--spine", str(no_ts), "--features",
+                                                             f"{online[0]}:{online[1]}" if online else "v:f",
+                                                             "--out", str(work / "o2")], 1),
+        ("materialize: --start after --end", ["materialize", online[0] if online else "v", "--start", "2026-10-02",
+                                              "--end", "2026-10-01", "--no-publish"], 1),
+        ("materialize: unknown view", ["materialize", "no_such_view", "--start", "2026-10-01", "--end", "2026-10-01",
+                                       "--no-publish"], 1),
+    ]
+    print(f"cold CLI timings in {repo}: median of {args.runs} fresh processes each "
+          f"(python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} at start)")
+    failed = False
+    for label, cmd, expected in cases:
+        times, codes, last = [], set(), ("", "")
+        for _ in range(args.runs):
+            seconds, code, out, err = run(cmd, repo, env)
+            times.append(seconds)
+            codes.add(code)
+            last = (out, err)
+        if label.startswith("pitstop get"):
+            try:
+                metadata = json.loads(last[0])["metadata"]
+                ds = next(iter(metadata.values()))["ds"]
+                note = f"published ds {ds}" if ds else "nothing published: read against an empty Redis key space"
+            except (ValueError, KeyError, StopIteration):
+                note = "no JSON answer"
+        message = last[1].strip().splitlines()[-1][:110] if expected and last[1].strip() else ""
+        ok = codes == {expected}
+        failed |= not ok
+        extra = f" ({note})" if label.startswith("pitstop get") else (f"  -> {message}" if message else "")
+        print(f"  {label:50} {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f}; "
+              f"exit {sorted(codes)}{'' if ok else f', expected {expected}'}){extra}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
