@@ -59,20 +59,21 @@ def main() -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    online = first_online_feature(repo)
+    key_column = online[2] if online else "user_id"
     spine = work / "spine.parquet"
-    pq.write_table(pa.table({"user_id": pa.array([1, 2], pa.int64()),
+    pq.write_table(pa.table({key_column: pa.array([1, 2], pa.int64()),
                              "event_timestamp": pa.array([0, 0], pa.timestamp("us", tz="UTC"))}), spine)
     no_ts = work / "spine_no_ts.parquet"
-    pq.write_table(pa.table({"user_id": pa.array([1, 2], pa.int64())}), no_ts)
+    pq.write_table(pa.table({key_column: pa.array([1, 2], pa.int64())}), no_ts)
     existing = work / "existing_out"
     existing.mkdir()
     (existing / "part-0.parquet").write_bytes(b"x")
-    online = first_online_feature(repo)
     cases: list[tuple[str, list[str], int]] = [("pitstop plan (nothing changed)", ["plan"], 0)]
     note = ""
     if online is not None:
         view, feature, key = online
-        cases.append((f"pitstop get {view}:{feature} --entity {key}=1",
+        cases.append((f"pitstop get {view}:{feature}",
                       ["get", f"{view}:{feature}", "--entity", f"{key}=1", "--metadata"], 0))
     cases += [
         ("pitstop --help", ["--help"], 0),
@@ -110,7 +111,7 @@ def main() -> int:
         ok = codes == {expected}
         failed |= not ok
         extra = f" ({note})" if label.startswith("pitstop get") else (f"  -> {message}" if message else "")
-        print(f"  {label:50} {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f}; "
+        print(f"  {label:48} {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f}; "
               f"exit {sorted(codes)}{'' if ok else f', expected {expected}'}){extra}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 1 if failed else 0

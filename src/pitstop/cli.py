@@ -216,12 +216,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    from pitstop.runtime.online import parse_entity
+    from pitstop.runtime.online import OnlineReader, parse_entity
 
     store = _store(args)
     plan = store.load_plan()
     rows = [parse_entity(text, plan, args.features) for text in args.entity]
-    response = store.get_online_features(args.features, rows, full_feature_names=args.full_names)
+    reader = OnlineReader(store.config, plan, one_shot=True)  # a plain redis:// URL: no redis-py import
+    try:
+        response = reader.read(args.features, rows, full_feature_names=args.full_names)
+    finally:
+        reader.close()
     out = {"rows": response.to_list(), "metadata": {k: v.to_dict() for k, v in response.metadata.items()}} \
         if args.metadata else response.to_list()
     print(json.dumps(out, indent=2, default=_json_value))
