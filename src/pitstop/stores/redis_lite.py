@@ -35,7 +35,22 @@ class ReplyError(Exception):
     """Redis answered a command with an error (redis-py's ResponseError)."""
 
 
-_AUTH_ERRORS = ("NOAUTH", "WRONGPASS", "ERR invalid password", "ERR AUTH", "ERR Client sent AUTH")
+_NO_RETRY = ("AuthenticationError",)
+
+
+def _failure(reply: ReplyError) -> LiteFailure | None:
+    """The error replies redis-py raises as connection failures, under redis-py's class names."""
+    text = str(reply)
+    code, _, rest = text.partition(" ")
+    if code in ("NOAUTH", "WRONGPASS") or (code == "ERR" and (
+            rest == "invalid password" or rest.startswith(("AUTH <password> called without",
+                                                           "Client sent AUTH, but no password")))):
+        return LiteFailure("AuthenticationError", rest)
+    if code == "LOADING":
+        return LiteFailure("BusyLoadingError", rest)
+    if code == "ERR" and rest == "max number of clients reached":
+        return LiteFailure("ConnectionError", rest)
+    return None
 
 
 class LiteClient:
@@ -74,9 +89,7 @@ class LiteClient:
                 setup.append(["SELECT", self.db])
             for reply in self._exchange(setup):
                 if isinstance(reply, ReplyError):
-                    if str(reply).startswith(_AUTH_ERRORS):
-                        raise LiteFailure("AuthenticationError", str(reply))
-                    raise reply
+                    raise _failure(reply) or reply
         except BaseException:
             self.close()
             raise
@@ -169,10 +182,15 @@ class LiteClient:
         while True:
             try:
                 self._connect()
-                return self._exchange(commands)
+                replies = self._exchange(commands)
+                for reply in replies:
+                    failure = _failure(reply) if isinstance(reply, ReplyError) else None
+                    if failure is not None:
+                        raise failure
+                return replies
             except LiteFailure as exc:
                 self.close()
-                if exc.kind == "AuthenticationError" or failures >= RETRIES:
+                if exc.kind in _NO_RETRY or failures >= RETRIES:
                     raise
                 failures += 1
                 time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** failures)))
