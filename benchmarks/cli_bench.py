@@ -12,6 +12,11 @@ Runs, in the feature repository (default: this one, the demo):
   answered with its error (exit 1) before any Spark session starts.
 Every run's exit code is checked against the expected one. ``--src DIR`` puts DIR first on PYTHONPATH, to
 time another checkout's code on the same repository (e.g. the baseline's ``src``).
+
+Bytecode: as an installed package has its ``.pyc`` files, each command first runs once untimed with Python's
+bytecode cache on (written under a private PYTHONPYCACHEPREFIX, never into the source trees), whatever
+PYTHONDONTWRITEBYTECODE says; ``--no-bytecode-cache`` times every run compiling every module from source
+instead (what a machine with PYTHONDONTWRITEBYTECODE=1 and no ``.pyc`` files in site-packages sees).
 """
 
 from __future__ import annotations
@@ -50,12 +55,20 @@ def main() -> int:
     parser.add_argument("--repo", type=Path, default=ROOT, help="the feature repository (default: the demo)")
     parser.add_argument("--runs", type=int, default=5, help="runs per command (default 5)")
     parser.add_argument("--src", type=Path, help="put this folder first on PYTHONPATH (another checkout's src/)")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="compile every module from source in every run (no .pyc files, no warm-up run)")
     args = parser.parse_args()
     repo = args.repo.resolve()
     env = dict(os.environ)
     if args.src:
         env["PYTHONPATH"] = os.pathsep.join([str(args.src.resolve()), *filter(None, [env.get("PYTHONPATH")])])
     work = Path(tempfile.mkdtemp(prefix="pitstop-cli-bench-"))
+    if args.no_bytecode_cache:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPYCACHEPREFIX"] = str(work / "no-pycache")  # nothing there: every module compiled from source
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -91,10 +104,13 @@ def main() -> int:
                                        "--no-publish"], 1),
     ]
     print(f"cold CLI timings in {repo}: median of {args.runs} fresh processes each "
-          f"(python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} at start)")
+          f"({'no bytecode cache' if args.no_bytecode_cache else 'bytecode cached'}, python "
+          f"{sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} at start)")
     failed = False
     for label, cmd, expected in cases:
         times, codes, last = [], set(), ("", "")
+        if not args.no_bytecode_cache:
+            run(cmd, repo, env)  # untimed: writes the bytecode cache
         for _ in range(args.runs):
             seconds, code, out, err = run(cmd, repo, env)
             times.append(seconds)

@@ -79,7 +79,44 @@ def test_plan_with_nothing_changed_does_not_import_great_expectations(demo: Path
         assert result["code"] == 0, result["stderr"]
         assert "No changes: the checked-in plan is up to date." in result["stdout"]
         assert "The checked-in plan is up to date." in result["stdout"]
-    assert not {"great_expectations", "pyspark", "redis", "airflow"} & set(third["imported"]), third["imported"]
+    # nor pyarrow's dataset reader (and pandas with it): the sources' column types are kept while their files are
+    # unchanged
+    assert not {"great_expectations", "pyspark", "redis", "airflow", "pandas"} & set(third["imported"]), \
+        third["imported"]
+    assert "pyarrow.dataset" not in third["stdout"]
+
+
+def test_source_types_are_read_again_when_a_file_changes(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pitstop.stores import schema_cache
+
+    folder = tmp_path / "data" / "events" / "ds=2026-01-01"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"user_id": pa.array([1], pa.int64()), "amount": pa.array([1.5])}), folder / "a.parquet")
+    cache = tmp_path / ".pitstop" / "cache"
+    first = schema_cache.read_source_schema("data/events", "parquet", tmp_path, cache)
+    assert first == {"user_id": "int64", "amount": "float64", "ds": "string"}
+    kept = json.loads((cache / schema_cache.CACHE_FILE).read_text())
+    assert list(kept) == [f"parquet:{(tmp_path / 'data' / 'events').resolve()}"]
+    assert next(iter(kept.values()))["schema"] == first
+    # a cached answer is the one returned while nothing changed (shown by editing the kept copy)
+    key = next(iter(kept))
+    kept[key]["schema"]["amount"] = "kept"
+    (cache / schema_cache.CACHE_FILE).write_text(json.dumps(kept))
+    assert schema_cache.read_source_schema("data/events", "parquet", tmp_path, cache)["amount"] == "kept"
+    # a rewritten file, an added file: read again
+    pq.write_table(pa.table({"user_id": pa.array([1], pa.int64()), "amount": pa.array(["x"])}), folder / "a.parquet")
+    os.utime(folder / "a.parquet", ns=(1, 1))
+    assert schema_cache.read_source_schema("data/events", "parquet", tmp_path, cache) == \
+        {"user_id": "int64", "amount": "string", "ds": "string"}
+    (tmp_path / "data" / "events" / "ds=2025-12-31").mkdir()
+    pq.write_table(pa.table({"user_id": pa.array([1], pa.int64()), "amount": pa.array(["y"]), "extra": [1]}),
+                   tmp_path / "data" / "events" / "ds=2025-12-31" / "b.parquet")
+    assert "extra" in (schema_cache.read_source_schema("data/events", "parquet", tmp_path, cache) or {})
+    # a source that does not exist (yet) is not kept
+    assert schema_cache.read_source_schema("data/none", "parquet", tmp_path, cache) is None
 
 
 def test_a_changed_expectation_is_checked_by_gx_and_its_answer_kept(demo: Path, tmp_path: Path) -> None:
