@@ -57,6 +57,8 @@ def main() -> int:
     parser.add_argument("--src", type=Path, help="put this folder first on PYTHONPATH (another checkout's src/)")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="compile every module from source in every run (no .pyc files, no warm-up run)")
+    parser.add_argument("--only", action="append", metavar="WORD",
+                        help="time only the commands whose label holds WORD (repeatable), e.g. --only plan")
     args = parser.parse_args()
     repo = args.repo.resolve()
     env = dict(os.environ)
@@ -108,6 +110,8 @@ def main() -> int:
           f"{sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} at start)")
     failed = False
     for label, cmd, expected in cases:
+        if args.only and not any(word in label for word in args.only):
+            continue
         times, codes, last = [], set(), ("", "")
         if not args.no_bytecode_cache:
             run(cmd, repo, env)  # untimed: writes the bytecode cache

@@ -4,9 +4,9 @@ Reading a parquet source's schema imports pyarrow's dataset module, which import
 before anything is read. `pitstop plan` with nothing changed should answer in well under that, so the types
 read by ``source_schema.read_source_schema`` are kept in ``<repo>/.pitstop/cache/source-schemas.json``,
 stamped with every file of the source (relative name, size, modification time; for Delta, the files of
-``_delta_log``), the pyarrow version and the reading code itself. Any added, removed, rewritten or touched
-file, another pyarrow or a changed reader reads the source again. A cache that cannot be read or written is
-ignored.
+``_delta_log``), the pyarrow version and the reading code (the modules of ``pitstop.stores``). Any added,
+removed, rewritten or touched file, another pyarrow or changed reading code reads the source again. A cache
+that cannot be read or written is ignored.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def _stamp(local: Path, fmt: str) -> str | None:
     """A digest of everything the schema read depends on, or None when the source cannot be stamped."""
     from importlib.metadata import PackageNotFoundError, version
 
-    digest = hashlib.sha1(Path(source_schema.__file__).read_bytes())
+    digest = hashlib.sha1()
+    for module in sorted(Path(source_schema.__file__).parent.glob("*.py")):  # the reader and whatever it calls
+        digest.update(module.read_bytes())
     try:
         digest.update(version("pyarrow").encode())
     except PackageNotFoundError:
