@@ -10,7 +10,9 @@ Runs, in the feature repository (default: this one, the demo):
 - argument mistakes of `training-set` (an unknown feature; an existing `--out`; a spine without the
   timestamp column) and of `materialize` (--start after --end; an unknown view), each of which must be
   answered with its error (exit 1) before any Spark session starts.
-Every run's exit code is checked against the expected one. ``--src DIR`` puts DIR first on PYTHONPATH, to
+Each line gives the median wall time, its min and max, and the median CPU time (user + system) of the command's
+process, which a busy machine does not inflate as much. Every run's exit code is checked against the expected
+one. ``--src DIR`` puts DIR first on PYTHONPATH, to
 time another checkout's code on the same repository (e.g. the baseline's ``src``).
 
 Bytecode: as an installed package has its ``.pyc`` files, each command first runs once untimed with Python's
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,11 +38,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(cmd: list[str], repo: Path, env: dict[str, str]) -> tuple[float, int, str, str]:
+def run(cmd: list[str], repo: Path, env: dict[str, str]) -> tuple[float, float, int, str, str]:
+    """(wall seconds, CPU seconds of the process, exit code, stdout, stderr). The CPU time (user + system, from
+    getrusage of the waited child) is what the command costs whatever else the machine runs; the wall time
+    also holds the waits for a busy machine's cores."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pitstop.cli", *cmd], cwd=repo, env=env, capture_output=True,
                           text=True, check=False)
-    return time.perf_counter() - began, done.returncode, done.stdout, done.stderr
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.returncode, done.stdout, done.stderr
 
 
 def first_online_feature(repo: Path) -> tuple[str, str, str] | None:
@@ -112,12 +122,13 @@ def main() -> int:
     for label, cmd, expected in cases:
         if args.only and not any(word in label for word in args.only):
             continue
-        times, codes, last = [], set(), ("", "")
+        times, cpus, codes, last = [], [], set(), ("", "")
         if not args.no_bytecode_cache:
             run(cmd, repo, env)  # untimed: writes the bytecode cache
         for _ in range(args.runs):
-            seconds, code, out, err = run(cmd, repo, env)
+            seconds, cpu, code, out, err = run(cmd, repo, env)
             times.append(seconds)
+            cpus.append(cpu)
             codes.add(code)
             last = (out, err)
         if label.startswith("pitstop get"):
@@ -132,7 +143,8 @@ def main() -> int:
         failed |= not ok
         extra = f" ({note})" if label.startswith("pitstop get") else (f"  -> {message}" if message else "")
         print(f"  {label:48} {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f}; "
-              f"exit {sorted(codes)}{'' if ok else f', expected {expected}'}){extra}")
+              f"CPU {statistics.median(cpus):.2f} s; exit {sorted(codes)}{'' if ok else f', expected {expected}'})"
+              f"{extra}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 1 if failed else 0
 
