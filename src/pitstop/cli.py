@@ -8,9 +8,13 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pitstop import __version__
 from pitstop.errors import PitstopError
+
+if TYPE_CHECKING:
+    from pitstop.runtime.feature_store import FeatureStore
 
 DESCRIPTION = """\
 pitstop: batch features from definitions to Delta Lake, Airflow and Redis.
@@ -24,6 +28,16 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from pitstop.runtime.feature_store import FeatureStore
 
     return FeatureStore(args.repo)
+
+
+def _known_views(store: FeatureStore, views: Sequence[str]) -> None:
+    """The views named on the command line, checked against the plan before any Spark session starts (the
+    same error the command would give once Spark is up)."""
+    from pitstop.runtime.catalog import view_entry
+
+    plan = store.load_plan()
+    for view in views:
+        view_entry(plan, view)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -159,6 +173,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from pitstop.runtime.quality import raise_if_failed, validate_by_hand
 
     store = _store(args)
+    _known_views(store, [args.view])
     result = validate_by_hand(store.config, store.load_plan(), args.view, args.ds, store.spark, args.version)
     print(result.describe())
     if not result.success:
@@ -236,6 +251,7 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     from pitstop.runtime.consistency import check, record
 
     store = _store(args)
+    _known_views(store, [args.view])
     plan = store.load_plan()
     report = check(store.config, plan, args.view, args.sample, store.spark)
     record(store.config, plan, report, store.spark)
@@ -293,7 +309,9 @@ def _json_value(value: object) -> object:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
-    df = _store(args).snapshot(args.view, args.ds)
+    store = _store(args)
+    _known_views(store, [args.view])
+    df = store.snapshot(args.view, args.ds)
     table = df.toArrow()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -385,6 +403,7 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     from pitstop.runtime.training_set import vacuum
 
     store = _store(args)
+    _known_views(store, args.views)
     hours = store.config.retention_hours if args.retain_hours is None else args.retain_hours
     done = vacuum(store.config, store.load_plan(), store.spark, args.views or None, hours)
     print(f"vacuumed {len(done)} table(s), keeping the files of versions younger than {hours} hours; training-set "
@@ -395,7 +414,9 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from pitstop.runtime.catalog import format_table
 
-    commits = _store(args).history(args.view)
+    store = _store(args)
+    _known_views(store, [args.view])
+    commits = store.history(args.view)
     if not commits:
         print(f"{args.view} has no snapshot table yet: run `pitstop materialize {args.view} ...`")
         return 0

@@ -178,6 +178,10 @@ def test_argument_mistakes_are_answered_before_spark_starts(demo: Path) -> None:
         (["materialize", "user_transactions", "nope", "--start", "2026-10-01", "--end", "2026-10-01"], 1,
          "error: unknown view 'nope'; views in the plan: merchant_transactions, user_profile, user_transactions"),
     ]
+    unknown = "error: unknown view 'nope'. Views in the plan: merchant_transactions, user_profile, user_transactions"
+    cases += [(argv, 1, unknown) for argv in (["validate", "nope", "--ds", "2026-10-01"], ["history", "nope"],
+                                              ["snapshot", "nope", "--ds", "2026-10-01", "--out", out],
+                                              ["consistency", "nope"], ["vacuum", "user_profile", "nope"])]
     results = run_cli(demo, *[argv for argv, _, _ in cases])
     for (argv, code, message), result in zip(cases, results, strict=True):
         assert result["code"] == code, (argv, result)
