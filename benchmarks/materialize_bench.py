@@ -145,11 +145,11 @@ def backfill(root: Path, users: int, per_day: int, days: int, spark: Any) -> tup
     return one_run, time.monotonic() - began
 
 
-TEAM_GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_data.py"
+TEAM_GENERATOR = Path(__file__).resolve().with_name("gen_data.py")  # the team's benchmark data generator
 
 
 def team_repo(root: Path, days: int, users: int, per_day: int, generator: Path) -> Path:
-    """A repo over the team's benchmark dataset (../shared/bench/gen_data.py's transactions, through
+    """A repo over the team's benchmark dataset (benchmarks/gen_data.py's transactions, through
     team_dataset.py), with the generator's own DuckDB 7-day features of its first users to check against."""
     import subprocess
     import sys

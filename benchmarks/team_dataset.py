@@ -1,4 +1,4 @@
-"""The team's benchmark transactions (../shared/bench/gen_data.py) at any size, with the generator's own
+"""The team's benchmark transactions (benchmarks/gen_data.py) at any size, with the generator's own
 DuckDB 7-day features for the first --check-users users only.
 
 The generator itself materializes its feature table for every user and day in memory: at 5M users x 90
@@ -7,8 +7,8 @@ generator's exactly (its ``gen_transactions`` with the generator's seed, called 
 does), and the features are the generator's ``compute_features`` SQL run over the transactions of users
 1..N with N users, which gives those users the very rows the full run would.
 
-    .venv/bin/python benchmarks/team_dataset.py --generator ../shared/bench/gen_data.py \\
-        --users 5000000 --days 90 --tx-per-user-day 0.2222 --start-date 2026-08-03 --out DIR
+    .venv/bin/python benchmarks/team_dataset.py --users 5000000 --days 90 --tx-per-user-day 0.2222 \\
+        --start-date 2026-08-03 --out DIR
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generator", required=True)
+    parser.add_argument("--generator", default=str(Path(__file__).with_name("gen_data.py")),
+                        help="the data generator (default: benchmarks/gen_data.py, the team's)")
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--days", type=int, required=True)
     parser.add_argument("--tx-per-user-day", type=float, required=True)

@@ -63,7 +63,7 @@ from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
 
 user = Entity("user", join_keys=["user_id"])
 events = BatchSource("events", path="data/events", timestamp_field="event_timestamp",
-                     created_timestamp_field="created_timestamp")
+                     created_timestamp_field="created_timestamp", readiness="none")
 """
 
 

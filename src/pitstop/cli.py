@@ -20,7 +20,8 @@ DESCRIPTION = """\
 pitstop: batch features from definitions to Delta Lake, Airflow and Redis.
 
 Run from a feature repository (the folder holding pitstop.yaml) or pass --repo DIR.
-Typical flow: pitstop init DIR -> edit feature_defs/ -> pitstop plan -> pitstop apply -> pitstop ls.
+Typical flow: pitstop init DIR (scaffold and compile) -> edit feature_defs/ -> pitstop plan -> pitstop apply
+-> pitstop ls.
 """
 
 
@@ -41,14 +42,23 @@ def _known_views(store: FeatureStore, views: Sequence[str]) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from pitstop.runtime.scaffold import init_repository
+    from pitstop.runtime.feature_store import FeatureStore
+    from pitstop.runtime.scaffold import SAMPLE_END, SAMPLE_START, init_repository
 
     written = init_repository(Path(args.dir), args.project)
     target = Path(args.dir).resolve()
+    result = FeatureStore(target).apply()  # compile the example, so the repository is usable at once
+    for warning in result.compiled.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"Created a feature repository in {target}:")
     for path in written:
         print(f"  {path.relative_to(target)}")
-    print(f"Next: cd {args.dir} && pitstop plan && pitstop apply && pitstop ls")
+    views = ", ".join(sorted(result.compiled.data["views"]))
+    print(f"  {_plan_rel(args)} (the compiled plan: {views})")
+    print(f"Next:\n  cd {args.dir}\n  pitstop ls\n"
+          f"  pitstop materialize {views.replace(',', '')} --start {SAMPLE_START} --end {SAMPLE_END}"
+          f"   # the sample data's days (--no-publish: without Redis)\n"
+          f"  edit feature_defs/example.py, then: pitstop plan && pitstop apply")
     return 0
 
 
@@ -164,7 +174,7 @@ def cmd_jars(args: argparse.Namespace) -> int:
 def cmd_materialize(args: argparse.Namespace) -> int:
     store = _store(args)
     for summary in store.materialize(args.views, args.start, args.end, cascade=not args.no_cascade,
-                                     publish=not args.no_publish):
+                                     publish=not args.no_publish, force=args.force):
         print(summary.describe())
     return 0
 
@@ -247,6 +257,16 @@ def cmd_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_online_script(args: argparse.Namespace) -> int:
+    from pitstop.runtime.online import read_layout, read_script
+
+    if args.layout is None:
+        sys.stdout.write(read_script())
+        return 0
+    print(json.dumps(read_layout(_store(args).load_plan(), args.layout), indent=2))
+    return 0
+
+
 def cmd_consistency(args: argparse.Namespace) -> int:
     from pitstop.runtime.consistency import check, record
 
@@ -259,10 +279,20 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return 0 if report.ok else 2
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pitstop.runtime.serve import serve
 
-    serve(_store(args), args.host, args.port)
+    serve(_store(args), args.host, args.port, args.max_body_bytes)
     return 0
 
 
@@ -458,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, parents=[common])
 
-    p = add("init", help="start a new feature repository in DIR (config, example, sample data)")
+    p = add("init", help="start a new feature repository in DIR (config, example definitions, DAG file, jobs, "
+                         "sample data) and compile its plan; never overwrites a file")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--project", help="project name (default: from DIR)")
     p.set_defaults(func=cmd_init)
@@ -489,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not recompute later materialized snapshots whose windows include a recomputed day")
     p.add_argument("--no-publish", action="store_true",
                    help="compute only: do not publish the newest materialized day to the online store")
+    p.add_argument("--force", action="store_true",
+                   help="compute days the source check refuses: days before the view's start_date or the source's "
+                        "first event, or whose source is not ready under the view's readiness rule")
     p.set_defaults(func=cmd_materialize)
 
     p = add("validate", help="run a view's validation gate (its Great Expectations suite, statistics and alerts) "
@@ -527,6 +561,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print {rows, metadata} with each view's published ds, snapshot time and staleness")
     p.set_defaults(func=cmd_get)
 
+    p = add("online-script", help="print the Lua script of an atomic online read, for readers outside Python "
+                                  "(redis-cli EVAL, any Redis client); --layout VIEW: its keys and values")
+    p.add_argument("--layout", metavar="VIEW",
+                   help="print, as JSON, what to pass the script for VIEW (KEYS[1], ARGV[1]), the schema it "
+                        "must return, the join keys and the meaning of each value of the packed list")
+    p.set_defaults(func=cmd_online_script)
+
     p = add("consistency", help="compare N random entities between Redis and the Delta snapshot they were "
                                 "published from; exit 2 on any mismatch")
     p.add_argument("view", metavar="VIEW")
@@ -536,6 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", help="serve online features over HTTP: POST /get-online-features, GET /health, GET /metrics")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6566, help="port (default 6566)")
+    p.add_argument("--max-body-bytes", type=_positive, default=None, metavar="N",
+                   help="refuse request bodies over N bytes with 413 (default: serve.max_body_bytes in "
+                        "pitstop.yaml, 1048576)")
     p.set_defaults(func=cmd_serve)
 
     p = add("training-set", help="a point-in-time-correct training set: the spine joined to features as known at "

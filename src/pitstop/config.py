@@ -16,6 +16,8 @@ online_store:
   url: redis://127.0.0.1:6379/0   # rediss:// for TLS, redis+cluster://node:port for a Redis Cluster;
                                   # credentials in the URL or the environment
   max_entities: 10000       # entities one online read may ask for
+serve:                      # `pitstop serve`, the HTTP API
+  max_body_bytes: 1048576   # larger request bodies are refused with 413 (1 MiB)
 airflow:                    # the generated DAGs (dags/pitstop_dags.py)
   spark_conn_id: pitstop_spark    # the Airflow connection spark-submit uses (its host is the master)
   retries: 3                # transient failures only; terminal ones (bad input, failed validation) never retry
@@ -53,6 +55,7 @@ DEFAULT_SPARK_MASTER = "local[*]"
 DEFAULT_ONLINE_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_RETENTION_HOURS = 30 * 24  # training-set manifests rebuild for a month by default
 DEFAULT_MAX_ENTITIES = 10_000
+DEFAULT_MAX_BODY_BYTES = 1 << 20
 ENV_OFFLINE = "PITSTOP_OFFLINE_STORE_PATH"
 ENV_MASTER = "PITSTOP_SPARK_MASTER"
 ENV_ONLINE = "PITSTOP_ONLINE_STORE_URL"
@@ -63,6 +66,7 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
     "spark": ("master", "conf"),
     "online_store": ("url", "max_entities"),
     "s3": ("endpoint", "region", "path_style_access"),
+    "serve": ("max_body_bytes",),
     "airflow": ("spark_conn_id", "retries", "retry_delay_seconds", "max_retry_delay_seconds",
                 "sensor_timeout_seconds", "sensor_poke_seconds", "deferrable", "consistency_sample"),
 }
@@ -190,6 +194,7 @@ class Config:
     spark_conf: dict[str, str] = field(default_factory=dict)
     online_store_url: str = field(default=DEFAULT_ONLINE_URL, repr=False)
     max_entities: int = DEFAULT_MAX_ENTITIES
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retention_hours: int = DEFAULT_RETENTION_HOURS
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     s3: S3Settings = field(default_factory=S3Settings)
@@ -227,6 +232,7 @@ class Config:
             "spark": {"master": self.spark_master,
                       "conf": {k: ("***" if _secret_key(k) else v) for k, v in sorted(self.spark_conf.items())}},
             "online_store": {"url": self.online_store_url_redacted, "max_entities": self.max_entities},
+            "serve": {"max_body_bytes": self.max_body_bytes},
             "s3": {"endpoint": self.s3.endpoint, "region": self.s3.region, "path_style_access": self.s3.path_style,
                    "connector": self.uses_s3},
             "airflow": {k: getattr(self.airflow, k) for k in _SCHEMA["airflow"]},
@@ -343,6 +349,10 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
     max_entities = online.get("max_entities", DEFAULT_MAX_ENTITIES)
     if isinstance(max_entities, bool) or not isinstance(max_entities, int) or max_entities < 1:
         raise ConfigError(f"{path}: online_store.max_entities must be a whole number >= 1, got {max_entities!r}")
+    max_body_bytes = _section(raw, "serve", str(path)).get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+        raise ConfigError(f"{path}: serve.max_body_bytes must be a whole number of bytes >= 1, got "
+                          f"{max_body_bytes!r}")
     password = env.get(ENV_ONLINE_PASSWORD)
     if password:
         url = _with_password(url, password)
@@ -351,5 +361,6 @@ def load_config(repo: Path | None = None, env: Mapping[str, str] | None = None) 
         raise ConfigError(f"{path}: spark.conf {empty} ha(s) no value; give each setting a value or remove it")
     return Config(repo=root, project=project, offline_store_path=offline_path, spark_master=master,
                   spark_conf={str(k): str(v) for k, v in conf.items()}, online_store_url=url,
-                  max_entities=max_entities, retention_hours=retention, airflow=airflow, s3=s3,
+                  max_entities=max_entities, max_body_bytes=max_body_bytes, retention_hours=retention,
+                  airflow=airflow, s3=s3,
                   s3_declared="s3" in raw)

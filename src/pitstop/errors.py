@@ -31,21 +31,35 @@ class TransientError(PitstopError):
 
 
 class DefinitionError(TerminalError):
-    """A feature definition is invalid. ``location`` is "file:line" where known."""
+    """A feature definition is invalid. ``location`` is "file:line" where known; ``subject`` is the
+    (kind, name) of the definition object that refused to be built, when it was one (e.g.
+    ("FeatureView", "user_transactions")), so what uses it can be skipped instead of reported again."""
 
     def __init__(self, message: str, location: str | None = None) -> None:
         self.location = location
         self.detail = message
+        self.subject: tuple[str, str] | None = None
         super().__init__(f"{location}: {message}" if location else message)
 
 
 class DefinitionErrors(TerminalError):
-    """Several definition errors found in one pass, reported together."""
+    """Every independent definition error found in one pass, reported together. ``skipped`` lists what was
+    not checked because something it uses failed (a check naming a feature of a failed aggregation, a
+    training set of a failed view): those are knock-on effects, not mistakes of their own, so they get one
+    note instead of an error each."""
 
-    def __init__(self, errors: list[DefinitionError]) -> None:
+    MAX_SKIPPED_SHOWN = 8
+
+    def __init__(self, errors: list[DefinitionError], skipped: list[str] | None = None) -> None:
         self.errors = errors
+        self.skipped = list(skipped or [])
         lines = [f"{len(errors)} problem(s) in the feature definitions:"]
         lines += [f"  - {e}" for e in errors]
+        if self.skipped:
+            shown = self.skipped[:self.MAX_SKIPPED_SHOWN]
+            more = len(self.skipped) - len(shown)
+            lines.append("  note: not checked, as they use what failed above: " + "; ".join(shown)
+                         + (f"; and {more} more" if more else ""))
         super().__init__("\n".join(lines))
 
 
@@ -67,6 +81,11 @@ class ConnectionFailed(TransientError):
 
 class SourceError(TerminalError):
     """A source is missing or no longer matches its definition."""
+
+
+class SourceNotReady(SourceError):
+    """A day cannot be computed honestly: its source has not landed, or the day lies before the source's
+    first event or the view's start_date (``--force`` computes it anyway)."""
 
 
 class UsageError(TerminalError):

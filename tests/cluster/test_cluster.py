@@ -107,7 +107,7 @@ def test_cluster_run_equals_local_run(repo: Path, tmp_path: Path, spark: Any, sp
     local_url, cluster_url = f"{base}/1", f"{base}/2"
     for url in (local_url, cluster_url):
         redis.Redis.from_url(url).flushdb()
-    materialize = ["materialize", *VIEWS, "--start", "2026-10-30", "--end", "2026-10-31"]
+    materialize = ["materialize", *VIEWS, "--start", "2026-10-30", "--end", "2026-10-31", "--force"]
     training = ["training-set", "--spine", str(tmp_path / "spine.parquet"), "--features", FEATURES]
 
     # local[2]: the session fixture, in-process

@@ -135,7 +135,7 @@ def test_offline_store_on_s3(s3_repo: Path, s3_server: S3Server, tmp_path: Path,
     assert f"s3a://{BUCKET}/pitstop" in out and s3_server.endpoint in out
 
     # 1. materialize two days, validate and publish: every table on S3
-    out = _cli(s3_repo, "materialize", "user_transactions", "--start", "2026-10-30", "--end", "2026-10-31")
+    out = _cli(s3_repo, "materialize", "user_transactions", "--start", "2026-10-30", "--end", "2026-10-31", "--force")
     assert "user_transactions: materialized 2 day(s) 2026-10-30 .. 2026-10-31" in out
     assert "validation passed: 2 day(s) x 13 checks (snapshot version 1)" in out, out
     assert "user_transactions: published ds 2026-10-31 (Delta version 1) to Redis" in out
@@ -165,7 +165,7 @@ def test_offline_store_on_s3(s3_repo: Path, s3_server: S3Server, tmp_path: Path,
         table = pq.read_table(file)
         amounts = pa.array([9_999.0] * table.num_rows, pa.float64())
         pq.write_table(table.set_column(table.schema.get_field_index("amount"), "amount", amounts), file)
-    out = _cli(s3_repo, "materialize", "user_transactions", "--start", "2026-10-31", "--end", "2026-10-31")
+    out = _cli(s3_repo, "materialize", "user_transactions", "--start", "2026-10-31", "--end", "2026-10-31", "--force")
     assert "validation passed: 1 day(s) x 13 checks (snapshot version 2)" in out, out
     out = _cli(s3_repo, "history", "user_transactions")
     assert "2026-10-31" in out

@@ -1,4 +1,5 @@
-"""The online store against a real redis-server, published from a real Spark session (design.md §3, Online)."""
+"""The online store against a real redis-server, published from a real Spark session (docs/semantics.md,
+Online reads)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ D1 = D0 + timedelta(days=1)
 DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
-profiles = BatchSource("profiles", path="data/profiles", created_timestamp_field="created")
+events = BatchSource("events", path="data/events", readiness="none")
+profiles = BatchSource("profiles", path="data/profiles", created_timestamp_field="created", readiness="none")
 spend = FeatureView("spend", entities=[user], source=events, aggregations=[
     Aggregation("count", windows=["1d", "2d"]),
     Aggregation("sum", column="amount", windows=["2d"]),
@@ -244,7 +245,7 @@ def test_bad_requests_are_clear_errors(store: FeatureStore, redis_url: str) -> N
 FLAT = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
+events = BatchSource("events", path="data/events", readiness="none")
 flat = FeatureView("flat", entities=[user], source=events, aggregations=[Aggregation("count", windows=["1d"])])
 """
 
@@ -483,3 +484,81 @@ def test_redis_cluster_publish_reads_one_trip_per_node_and_prune(tmp_path: Path,
     assert sorted(k.decode() for k in client.scan_iter(match="pitstop:*")) == [
         "pitstop:{t:spend__v1}:current", f"pitstop:{{t:spend__v1}}:g{gen}", "pitstop:{t:spend__v1}:gens",
         "pitstop:{t:spend__v1}:seq"]
+
+
+
+def _unquote(text: str) -> bytes:
+    """redis-cli's quoted form of a binary string (\\xHH, \\n, \\r, \\t, \\a, \\b, \\\\, \\") back to bytes."""
+    import re
+
+    simple = {"n": b"\n", "r": b"\r", "t": b"\t", "a": b"\a", "b": b"\b", "\\": b"\\", '"': b'"'}
+    out = bytearray()
+    for match in re.finditer(r'\\x([0-9a-fA-F]{2})|\\(.)|([^\\]+)', text, re.DOTALL):
+        hexa, escaped, plain = match.groups()
+        out += bytes([int(hexa, 16)]) if hexa else simple[escaped] if escaped else plain.encode("latin-1")
+    return bytes(out)
+
+
+def _shell(command: str) -> str:
+    import subprocess
+
+    return subprocess.run(command, shell=True, check=True, capture_output=True, text=True).stdout
+
+
+def test_the_printed_lua_script_reads_from_raw_redis_cli_what_get_online_features_returns(
+        store: FeatureStore, redis_url: str) -> None:
+    """An outside reader's atomic read: `redis-cli EVAL "$(pitstop online-script)" 1 <current key> <generation
+    prefix> <entity fields...>` with the keys from `pitstop online-script --layout VIEW`, decoded with the
+    rules the README gives (a msgpack list in layout order; nil = the empty-window values; timestamps as epoch
+    microseconds; a latest row older than the ttl reads as nulls), equals get_online_features."""
+    import json
+    import shlex
+    import sys
+
+    import msgpack
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    store.materialize("spend", D0, D1)
+    store.materialize("profile", D0 - timedelta(days=9), D1)
+    pitstop = shlex.quote(str(Path(sys.executable).with_name("pitstop")))
+    repo = shlex.quote(str(store.config.repo))
+    users = [1, 2, 3, 4]
+    fields = [f"{len(str(u))}:{u}" for u in users]  # each join key value's text with its length before it
+    replies: dict[str, list[Any]] = {}
+    for view in ("spend", "profile"):
+        layout = json.loads(_shell(f"{pitstop} --repo {repo} online-script --layout {view}"))
+        assert (layout["keys"], layout["args"]) == ([f"pitstop:{{t:{view}__v1}}:current"],
+                                                    [f"pitstop:{{t:{view}__v1}}:g"])
+        assert layout["join_keys"] == [{"name": "user_id", "dtype": "int64"}]
+        reply = json.loads(_shell(
+            f'redis-cli -u {shlex.quote(redis_url)} --quoted-json EVAL "$({pitstop} online-script)" 1 '
+            f"{shlex.quote(layout['keys'][0])} {shlex.quote(layout['args'][0])} {' '.join(fields)}"))
+        gen, ds, delta_version, schema, *packed = reply
+        replies[view] = packed
+        now = ts(D1 + timedelta(days=1), 1)  # within profile's 3-day ttl of user 1's newest row
+        response = get_online_features(store.config, store.load_plan(), names(store, view),
+                                       [{"user_id": u} for u in users], now=now)
+        meta = response.metadata[view]
+        assert (int(gen), ds, int(delta_version), schema) == (meta.generation, D1.isoformat(), meta.delta_version,
+                                                              layout["schema"])
+        decoded: list[dict[str, Any]] = []
+        for user, raw in zip(users, packed, strict=True):
+            values = [v["empty_value"] for v in layout["values"]] if raw is None else msgpack.unpackb(_unquote(raw))
+            if layout["kind"] == "latest" and raw is not None and layout["ttl_seconds"] is not None and \
+                    (now - (epoch + timedelta(microseconds=values[0]))).total_seconds() > layout["ttl_seconds"]:
+                values = [None] * len(values)
+            row: dict[str, Any] = {"user_id": user}
+            for spec, value in zip(layout["values"], values, strict=True):
+                is_time = spec["dtype"] == "timestamp" and value is not None
+                row[spec["name"]] = epoch + timedelta(microseconds=value) if is_time else value
+            if layout["kind"] == "latest":
+                del row["event_timestamp"]  # a latest-value view's first value: its row's own event time
+            decoded.append(row)
+        assert decoded == response.to_list(), view
+    # the raw values, exactly: user 2 of spend, user 1 of profile (its newest row), nothing for user 4
+    paid_at = int((ts(D0, 4) - timedelta(minutes=5) - epoch).total_seconds()) * 1_000_000
+    assert msgpack.unpackb(_unquote(replies["spend"][1])) == [0, 1, 10.0, 7, 10.0, 10.0, paid_at, 1, 1, "z", True,
+                                                              None]
+    assert msgpack.unpackb(_unquote(replies["profile"][0])) == [
+        int((ts(D1, 6) - epoch).total_seconds()) * 1_000_000, "DE", None]
+    assert replies["spend"][3] is None and replies["profile"][3] is None

@@ -1,4 +1,4 @@
-"""The aggregation engine on tiny hand-made cases: real Spark, real Delta (design.md §3, exactly)."""
+"""The aggregation engine on tiny hand-made cases: real Spark, real Delta (docs/semantics.md, exactly)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def events_schema() -> dict[str, Any]:
 VIEW = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
+events = BatchSource("events", path="data/events", readiness="none")
 spend = FeatureView("spend", entities=[user], source=events, lateness={lateness}, online=False,
                     aggregations=[{aggs}])
 """
@@ -167,7 +167,7 @@ def test_composite_keys_do_not_collide(tmp_path: Path, spark: Any) -> None:
     (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent("""
         from pitstop import Aggregation, BatchSource, Entity, FeatureView
         acct = Entity("acct", join_keys=["a", "b"])
-        src = BatchSource("src", path="data/src")
+        src = BatchSource("src", path="data/src", readiness="none")
         v = FeatureView("v", entities=[acct], source=src, online=False,
                         aggregations=[Aggregation("count", windows=["1d"])])
     """))

@@ -24,7 +24,7 @@ def demo_repo(tmp_path: Path, spark: Any, redis_url: str, copy_demo: Callable[..
 
 def test_materialize_snapshot_history(demo_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--repo", str(demo_repo), "materialize", "user_transactions", "user_profile",
-                 "--start", "2026-10-30", "--end", "2026-10-31"])
+                 "--start", "2026-10-30", "--end", "2026-10-31", "--force"])  # the data ends on 10-31
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "user_transactions: materialized 2 day(s) 2026-10-30 .. 2026-10-31" in out
@@ -38,6 +38,7 @@ def test_materialize_snapshot_history(demo_repo: Path, tmp_path: Path, capsys: p
     got = json.loads(capsys.readouterr().out)
     assert [sorted(r) for r in got] == [["count_7d", "country", "user_id"]] * 2
     assert got[1] == {"user_id": 999999, "count_7d": 0, "country": None}  # unknown: empty-window values
+    assert got[0]["country"] is not None  # user 1's profile row predates the materialized days: still served
     assert main(["--repo", str(demo_repo), "get", "user_transactions:count_7d", "--entity", "user_id=x"]) == 1
     assert "user_id is int64 in the plan; 'x' is not a whole number" in capsys.readouterr().err
     target = tmp_path / "snap.parquet"
@@ -77,7 +78,7 @@ def test_job_entry_point(demo_repo: Path, capsys: pytest.CaptureFixture[str]) ->
     job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(job)
     code = job.main("materialize", ["--repo", str(demo_repo), "--view", "merchant_transactions",
-                                    "--start", "2026-10-31", "--end", "2026-10-31", "--no-publish"])
+                                    "--start", "2026-10-31", "--end", "2026-10-31", "--no-publish", "--force"])
     assert code == 0
     out = capsys.readouterr().out
     assert "merchant_transactions: materialized 1 day(s) 2026-10-31 .. 2026-10-31" in out

@@ -40,7 +40,7 @@ def test_delta_write_and_time_travel(spark: Any, tmp_path: Path) -> None:
 
 
 def test_naive_parquet_timestamps_read_as_utc(spark: Any, tmp_path: Path) -> None:
-    """A timezone-naive source timestamp is UTC (design.md §3): compared as epoch micros inside Spark,
+    """A timezone-naive source timestamp is UTC (docs/semantics.md): compared as epoch micros inside Spark,
     so the test does not depend on the machine's or the Python process's time zone."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -60,7 +60,7 @@ def test_delta_source_schema_and_plan(spark: Any, make_repo: Any) -> None:
     repo = make_repo("""
         from pitstop import Aggregation, BatchSource, Entity, FeatureView
         account = Entity("account", join_keys=["account_id", "device"])
-        logins = BatchSource("logins", path="data/logins", format="delta", timestamp_field="ts")
+        logins = BatchSource("logins", path="data/logins", format="delta", timestamp_field="ts", readiness="none")
         v = FeatureView("logins", entities=[account], source=logins,
                         aggregations=[Aggregation("count", windows=["7d"]),
                                       Aggregation("max", column="score", windows=["7d"])])

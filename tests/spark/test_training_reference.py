@@ -21,8 +21,8 @@ DEFS = """
 from datetime import timedelta
 from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
-profiles = BatchSource("profiles", path="data/profiles")
+events = BatchSource("events", path="data/events", readiness="none")
+profiles = BatchSource("profiles", path="data/profiles", readiness="none")
 spend = FeatureView("spend", entities=[user], source=events, online=False, aggregations=[
     Aggregation("count", windows=["1d", "3d"]),
     Aggregation("sum", column="amount", windows=["3d"]),

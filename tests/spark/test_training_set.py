@@ -1,4 +1,4 @@
-"""Point-in-time training sets on tiny hand-made cases: real Spark, real Delta (design.md §3, exactly)."""
+"""Point-in-time training sets on tiny hand-made cases: real Spark, real Delta (docs/semantics.md, exactly)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ from datetime import timedelta
 from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
 user = Entity("user", join_keys=["user_id"])
 device = Entity("device", join_keys=["account_id", "device"])
-events = BatchSource("events", path="data/events")
-profiles = BatchSource("profiles", path="data/profiles", created_timestamp_field="created")
-logins = BatchSource("logins", path="data/logins")
+events = BatchSource("events", path="data/events", readiness="none")
+profiles = BatchSource("profiles", path="data/profiles", created_timestamp_field="created", readiness="none")
+logins = BatchSource("logins", path="data/logins", readiness="none")
 spend = FeatureView("spend", entities=[user], source=events, online=False, aggregations=[
     Aggregation("count", windows=["1d", "2d"]),
     Aggregation("sum", column="amount", windows=["2d"]),

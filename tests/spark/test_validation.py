@@ -1,4 +1,4 @@
-"""The validation gate on real Spark, Delta, Great Expectations 1.x and redis-server (design.md §3: only a
+"""The validation gate on real Spark, Delta, Great Expectations 1.x and redis-server (docs/semantics.md: only a
 day that passed counts as materialized; data that fails never reaches Redis)."""
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def test_histograms_of_overlapping_comparisons_match_numpy(spark: Any) -> None:
 DEFS = """
 from pitstop import Aggregation, Alert, BatchSource, Entity, Expect, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
+events = BatchSource("events", path="data/events", readiness="none")
 spend = FeatureView("spend", entities=[user], source=events, aggregations=[
     Aggregation("count", windows=["1d"]),
     Aggregation("avg", column="amount", windows=["1d"]),
@@ -400,7 +400,7 @@ def test_unknown_gx_expectation_is_a_plan_error_with_the_line(tmp_path: Path, ma
     repo = make_repo("""
         from pitstop import Aggregation, BatchSource, Entity, Expect, FeatureView
         user = Entity("user", join_keys=["user_id"])
-        events = BatchSource("events", path="data/events")
+        events = BatchSource("events", path="data/events", readiness="none")
         v = FeatureView("v", entities=[user], source=events, aggregations=[Aggregation("count", windows=["1d"])],
                         expectations=[Expect.gx("ExpectColumnValuesToBeBetweenn", column="count_1d", min_value=0),
                                       Expect.gx("ExpectColumnValuesToBeBetween", column="count_1d", minimum=0)])
@@ -423,7 +423,7 @@ def test_an_error_alert_fails_the_gate_and_a_warning_does_not(tmp_path: Path, sp
     (repo / "feature_defs" / "defs.py").write_text(textwrap.dedent("""
         from pitstop import Aggregation, Alert, BatchSource, Entity, FeatureView
         user = Entity("user", join_keys=["user_id"])
-        events = BatchSource("events", path="data/events")
+        events = BatchSource("events", path="data/events", readiness="none")
         spend = FeatureView("spend", entities=[user], source=events, online=False, aggregations=[
             Aggregation("count", windows=["1d"]), Aggregation("avg", column="amount", windows=["1d"])],
             alerts=[Alert.null_fraction(0.2, features=["amount_avg_1d"], severity="error")])

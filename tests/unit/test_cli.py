@@ -18,22 +18,31 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_init_plan_apply_ls_describe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = tmp_path / "shop"
-    code, out, _ = run(capsys, "init", str(repo))
-    assert code == 0 and "Next: cd" in out
-    assert sorted(p.name for p in repo.iterdir()) == [".gitignore", "dags", "data", "feature_defs", "jobs",
-                                                     "pitstop.yaml"]
+    code, out, err = run(capsys, "init", str(repo))
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        f"Created a feature repository in {repo}:", "  pitstop.yaml", "  feature_defs/example.py", "  .gitignore",
+        "  dags/pitstop_dags.py", "  jobs/materialize.py", "  jobs/publish.py", "  jobs/monitor.py",
+        "  jobs/training_set.py", "  data/source/orders",
+        "  dags/pitstop_plan.json (the compiled plan: customer_last_order, customer_orders)",
+        "Next:", f"  cd {repo}", "  pitstop ls",
+        "  pitstop materialize customer_last_order customer_orders --start 2026-01-18 --end 2026-01-31   # the "
+        "sample data's days (--no-publish: without Redis)",
+        "  edit feature_defs/example.py, then: pitstop plan && pitstop apply"]
+    # exactly these files: the config, the example, the DAG file and jobs, 14 days of sample orders, the plan
+    assert sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file()) == sorted([
+        ".gitignore", "pitstop.yaml", "feature_defs/example.py", "dags/pitstop_dags.py", "dags/pitstop_plan.json",
+        "jobs/materialize.py", "jobs/monitor.py", "jobs/publish.py", "jobs/training_set.py",
+        *[f"data/source/orders/ds=2026-01-{d:02d}/part-00000.parquet" for d in range(18, 32)]])
     assert "project: shop" in (repo / "pitstop.yaml").read_text()
 
-    code, out, err = run(capsys, "--repo", str(repo), "plan", "--check")
-    assert code == 1 and "The checked-in plan is stale: run `pitstop apply`" in err
-    assert "+ view customer_orders (v1)" in out and "    + feature amount_sum_lifetime" in out
-
-    code, out, _ = run(capsys, "--repo", str(repo), "apply")
-    assert code == 0 and "Wrote" in out and "(2 view(s)" in out
-    assert (repo / "dags" / "pitstop_plan.json").is_file()
-
+    # the plan is compiled and checked in: a new repository is usable at once and passes the CI check
     code, out, _ = run(capsys, "--repo", str(repo), "plan", "--check")
     assert code == 0 and "The checked-in plan is up to date." in out
+    code, out, _ = run(capsys, "--repo", str(repo), "apply")
+    assert code == 0 and out.rstrip().endswith("Nothing to write.")
+    plan = json.loads((repo / "dags" / "pitstop_plan.json").read_text())
+    assert plan["project"] == "shop" and sorted(plan["views"]) == ["customer_last_order", "customer_orders"]
 
     code, out, _ = run(capsys, "--repo", str(repo), "ls")
     assert out.splitlines() == [
@@ -105,7 +114,7 @@ def test_help_lists_every_command() -> None:
     text = parser.format_help()
     commands = ["init", "plan", "apply", "ls", "describe", "materialize", "publish", "get", "serve", "consistency",
                 "training-set", "sql", "vacuum", "snapshot", "history", "airflow", "config", "demo-data", "doctor",
-                "validate", "status", "report",
+                "validate", "status", "report", "online-script",
                 "jars"]
     for command in commands:
         assert f"    {command}" in text
@@ -115,8 +124,8 @@ def test_help_lists_every_command() -> None:
 
 def test_repo_option_after_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "init", str(tmp_path / "r"))[0] == 0
-    code, out, _ = run(capsys, "apply", "--repo", str(tmp_path / "r"))
-    assert code == 0 and "Wrote" in out
+    code, out, _ = run(capsys, "plan", "--check", "--repo", str(tmp_path / "r"))
+    assert code == 0 and "The checked-in plan is up to date." in out
 
 
 def test_init_never_overwrites_and_checks_the_project_name(tmp_path: Path,
@@ -166,3 +175,43 @@ def test_the_dag_file_and_jobs_are_what_init_writes(tmp_path: Path, capsys: pyte
     assert run(capsys, "init", str(tmp_path / "r"))[0] == 0
     assert (tmp_path / "r" / "dags" / "pitstop_dags.py").read_text() == DAG_FILE
     assert (tmp_path / "r" / "jobs" / "training_set.py").read_text() == job_file("training_set")
+
+
+def test_online_script_prints_the_read_script_and_a_views_layout(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from pitstop.stores.online import READ
+
+    code, out, _ = run(capsys, "online-script")
+    assert code == 0 and out == READ.strip() + "\n"
+    assert out.startswith("local meta = redis.call('HMGET', KEYS[1], 'gen', 'ds', 'version', 'schema')\n")
+    assert run(capsys, "init", str(tmp_path / "shop"))[0] == 0
+    code, out, _ = run(capsys, "--repo", str(tmp_path / "shop"), "online-script", "--layout", "customer_last_order")
+    layout = json.loads(out)
+    plan = json.loads((tmp_path / "shop" / "dags" / "pitstop_plan.json").read_text())
+    assert layout == {
+        "view": "customer_last_order", "version": 1, "kind": "latest",
+        "keys": ["pitstop:{shop:customer_last_order__v1}:current"],
+        "args": ["pitstop:{shop:customer_last_order__v1}:g"],
+        "schema": f"1:{plan['views']['customer_last_order']['data_fingerprint']}",
+        "join_keys": [{"name": "customer_id", "dtype": "int64"}],
+        "values": [{"name": "event_timestamp", "dtype": "timestamp", "empty_value": None},
+                   {"name": "amount", "dtype": "float64", "empty_value": None},
+                   {"name": "channel", "dtype": "string", "empty_value": None}],
+        "ttl_seconds": 30 * 86400}
+    code, out, _ = run(capsys, "--repo", str(tmp_path / "shop"), "online-script", "--layout", "customer_orders")
+    assert [(v["name"], v["empty_value"]) for v in json.loads(out)["values"]] == [
+        ("count_1d", 0), ("count_7d", 0), ("count_30d", 0), ("amount_sum_7d", 0.0), ("amount_sum_30d", 0.0),
+        ("amount_sum_lifetime", 0.0), ("amount_max_7d", None)]
+    code, _, err = run(capsys, "--repo", str(tmp_path / "shop"), "online-script", "--layout", "customer_order")
+    assert code == 1 and "unknown view 'customer_order'. Did you mean 'customer_orders'?" in err
+
+
+def test_serve_body_limit_option_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--max-body-bytes", "4096"]).max_body_bytes == 4096
+    assert parser.parse_args(["serve"]).max_body_bytes is None  # then serve.max_body_bytes from pitstop.yaml
+    for bad, message in (("0", "'0' must be at least 1"), ("1MB", "'1MB' is not a whole number")):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["serve", "--max-body-bytes", bad])
+        assert exit_.value.code == 2
+        assert f"argument --max-body-bytes: {message}" in capsys.readouterr().err

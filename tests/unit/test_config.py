@@ -26,6 +26,8 @@ spark:
     spark.sql.shuffle.partitions: 8
 online_store:
   url: redis://:s3cret@127.0.0.1:6390/1
+serve:
+  max_body_bytes: 4096
 """
 
 
@@ -39,10 +41,12 @@ def test_full_config_and_defaults(tmp_path: Path) -> None:
     assert config.spark_conf == {"spark.sql.shuffle.partitions": "8"}
     assert config.online_store_url == "redis://:s3cret@127.0.0.1:6390/1"
     assert config.plan_path == repo.resolve() / "dags" / "pitstop_plan.json"
+    assert config.max_body_bytes == 4096 and config.describe()["serve"] == {"max_body_bytes": 4096}
 
     minimal = load_config(write(tmp_path / "m", "project: p\n"), env={})
     assert (minimal.spark_master, minimal.online_store_url) == ("local[*]", "redis://127.0.0.1:6379/0")
     assert minimal.offline_store_path.endswith("/m/data/delta")
+    assert minimal.max_body_bytes == 1_048_576
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
@@ -85,6 +89,8 @@ def test_found_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
      "rediss+cluster:// (any node of a Redis Cluster), got 'http://x'"),
     ("project: d\nspark: [1]\n", "'spark' must be a mapping"),
     ("project: [\n", "not valid YAML"),
+    ("project: d\nserve:\n  max_body_bytes: 0\n", "serve.max_body_bytes must be a whole number of bytes >= 1, got 0"),
+    ("project: d\nserve:\n  max_body: 10\n", "unknown key(s) ['max_body'] under 'serve'; valid keys: max_body_bytes"),
 ])
 def test_bad_config(tmp_path: Path, text: str, message: str) -> None:
     repo = write(tmp_path / "r", text)

@@ -1,4 +1,4 @@
-"""design.md §2: definitions -> plan -> compute; stores and orchestration never imported by the core."""
+"""The layering: definitions -> plan -> compute; stores and orchestration never imported by the core."""
 
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ def test_import_failure_shows_the_users_line(make_repo) -> None:
     repo = make_repo({"good.py": "x = 1\n", "broken.py": "import os\n\nvalue = 1 / 0\n"})
     (errors,) = [compile_errors(repo)]
     assert len(errors) == 1
-    assert errors[0] == (f"{repo / 'feature_defs' / 'broken.py'}:3: cannot import feature_defs.broken: "
+    assert errors[0] == (f"{repo / 'feature_defs' / 'broken.py'}:3: "
                          f"ZeroDivisionError: division by zero\n    value = 1 / 0")
 
 
@@ -251,8 +251,7 @@ def test_reordering_and_renaming_change_no_values(make_repo) -> None:
 
 def test_sys_exit_in_a_definition_file_is_reported(make_repo) -> None:
     repo = make_repo({"quits.py": "import sys\nsys.exit(3)\n"})
-    assert compile_errors(repo) == [f"{repo / 'feature_defs' / 'quits.py'}:2: cannot import feature_defs.quits: "
-                                    f"SystemExit: 3\n    sys.exit(3)"]
+    assert compile_errors(repo) == [f"{repo / 'feature_defs' / 'quits.py'}:2: SystemExit: 3\n    sys.exit(3)"]
 
 
 def test_training_sets_are_compiled_and_checked_against_the_views(make_repo) -> None:

@@ -81,15 +81,10 @@ def test_bad_declarations_are_definition_errors_with_the_line(make: object, mess
     assert "test_quality_pure.py:" in str(info.value)
 
 
-def test_view_checks_declared_features() -> None:
-    with pytest.raises(DefinitionError) as info:
-        view(expectations=[Expect.between("amount_max_1d", max=10)])
-    text = str(info.value)
-    assert "unknown feature 'amount_max_1d'" in text and "amount_max_7d" in text
-    line = _line_of('Expect.between("amount_max_1d"')
-    assert f"test_quality_pure.py:{line}" in text  # the line of the Expect, not of the view
-    with pytest.raises(DefinitionError, match="unknown feature 'nope'"):
-        view(alerts=[Alert.psi(0.3, features="nope")])
+def test_view_checks_the_shape_of_its_declarations() -> None:
+    # whether a named feature exists is a plan-time check (tests/unit/test_plan_errors.py): at build time a
+    # feature named after a mistyped column cannot yet be told from a mistyped check
+    assert view(alerts=[Alert.psi(0.3, features="nope")]).alerts[0].features == ("nope",)
     with pytest.raises(DefinitionError, match="expectations must hold objects made by Expect"):
         view(expectations=["amount_max_7d > 0"])
     with pytest.raises(DefinitionError, match="baseline_days must be a whole number of days between 1 and 365"):

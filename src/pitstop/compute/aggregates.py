@@ -1,6 +1,6 @@
 """PURE Spark: events -> daily tiles of mergeable partial aggregates -> windowed snapshots.
 
-Semantics are design.md §3, exactly: the snapshot of day D is taken at S(D) = D+1 00:00 UTC and an
+Semantics are docs/semantics.md, exactly: the snapshot of day D is taken at S(D) = D+1 00:00 UTC and an
 aggregate over window w covers events with S(D) - w <= event_ts < S(D), i.e. the tiles of days
 D-w+1 .. D. A tile holds, per entity and day, partials that merge associatively (counts, sums,
 sums of squares, min, max, exact distinct sets, HLL sketches, the last value with its timestamps),
@@ -103,7 +103,7 @@ def view_partials(view: dict[str, Any]) -> list[Partial]:
 
 
 def _finish(feature: dict[str, Any], merged: dict[str, str]) -> str:
-    """SQL for one feature's final value from its merged partials (design.md §3 table)."""
+    """SQL for one feature's final value from its merged partials (the table in docs/semantics.md)."""
     function, column, dtype = feature["function"], feature["column"], feature["dtype"]
     if column is None:
         return f"CAST(coalesce({merged['rows__count']}, 0) AS BIGINT)"

@@ -1,6 +1,6 @@
 """PURE: the point-in-time join of a spine with feature views, rendered as ONE standalone Spark SQL query.
 
-Semantics are design.md §3 (Point-in-time join), exactly. For a spine row (keys k, time t):
+Semantics are docs/semantics.md (the point-in-time join), exactly. For a spine row (keys k, time t):
 
 * aggregate views: D* = the latest materialized day with S(D*) + availability_delay <= t, from a small
   calendar (every day -> the latest materialized day at or before it) joined by the spine row's day. The

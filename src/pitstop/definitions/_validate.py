@@ -18,7 +18,7 @@ def caller_location() -> str | None:
     """Return "file:line" of the first stack frame outside the pitstop package.
 
     Used only to say *where* a definition was written in error messages; identity always comes
-    from the explicit ``name`` (design.md §4, rule 10).
+    from the explicit ``name``, never from file paths or stack frames.
     """
     frame = sys._getframe(1)
     while frame is not None:

@@ -1,4 +1,4 @@
-"""The aggregation functions, their input rules and result types (design.md §3 table)."""
+"""The aggregation functions, their input rules and result types (the table in docs/semantics.md)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,15 @@
-"""The definition language: what feature_defs/*.py build (design.md §4 rule 1: data, nothing else).
+"""The definition language: what feature_defs/*.py build (data, nothing else: no I/O, no Spark).
 
 Every object is a frozen dataclass validated eagerly when it is built, so a mistake is reported
 with the file and line of the call that made it. Checks that need the source schema (does the
-column exist, is its type right) run at plan time, in pitstop.plan.compiler.
+column exist, is its type right) run at plan time, in pitstop.plan.compiler, and so does the check
+that an expectation or alert names a feature of its view: a feature named after a mistyped column is
+then reported once, at the column's line, not at every check that names it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,6 +36,18 @@ def _located(obj: object) -> None:
     object.__setattr__(obj, "location", caller_location())
 
 
+def _validated(obj: Any, validate: Callable[[], None]) -> None:
+    """Run a definition's checks; an error names the definition it refused (DefinitionError.subject), so
+    pitstop plan can skip what uses it rather than report each use as a mistake of its own."""
+    try:
+        validate()
+    except DefinitionError as exc:
+        name = getattr(obj, "name", None)
+        if exc.subject is None and isinstance(name, str):
+            exc.subject = (type(obj).__name__, name)
+        raise
+
+
 def _tuple_of_str(what: str, fieldname: str, value: object, location: str | None) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Sequence):
         fail(what, f"{fieldname} must be a list of names, got {value!r} "
@@ -52,6 +66,9 @@ class Entity:
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _validated(self, self._validate)
+
+    def _validate(self) -> None:
         _located(self)
         what = f"Entity {self.name!r}"
         check_identifier("entity", self.name, self.location, what="Entity")
@@ -80,6 +97,9 @@ class BatchSource:
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _validated(self, self._validate)
+
+    def _validate(self) -> None:
         _located(self)
         what = f"BatchSource {self.name!r}"
         check_identifier("source", self.name, self.location, what="BatchSource")
@@ -226,6 +246,9 @@ class FeatureView:
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _validated(self, self._validate)
+
+    def _validate(self) -> None:
         _located(self)
         loc = self.location
         check_identifier("view", self.name, loc, what="FeatureView")
@@ -304,9 +327,7 @@ class FeatureView:
         if clash:
             fail(what, f"feature name(s) {clash} clash with a join key or a reserved column "
                        f"({', '.join(RESERVED_COLUMNS)}); rename them with name=", loc)
-        timestamp = "feature_timestamp" if self.aggregations is not None else "event_timestamp"
-        exps, rules = check_quality(what, self.expectations, self.alerts, self.baseline_days,
-                                    [*keys, *names, "ds", timestamp], loc)
+        exps, rules = check_quality(what, self.expectations, self.alerts, self.baseline_days, loc)
         object.__setattr__(self, "expectations", exps)
         object.__setattr__(self, "alerts", rules)
 
@@ -360,6 +381,9 @@ class TrainingSet:
     location: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _validated(self, self._validate)
+
+    def _validate(self) -> None:
         _located(self)
         loc = self.location
         check_identifier("training set", self.name, loc, what="TrainingSet")

@@ -1,8 +1,8 @@
 """Data-quality declarations on a view: expectations (the validation gate) and monitoring alerts.
 
 Pure, like every definition: ``Expect.*`` and ``Alert.*`` build frozen objects checked eagerly (file:line
-in every message). Checks that need the view (does the feature exist) run when the FeatureView is built,
-and ``Expect.gx`` class names and arguments are checked against Great Expectations at plan time.
+in every message). Checks that need the compiled view (does the feature exist, is it numeric) and
+``Expect.gx`` class names and arguments (against Great Expectations) run at plan time.
 """
 
 from __future__ import annotations
@@ -73,6 +73,19 @@ class Expectation:
     label: str = ""
     custom: bool = False  # made by Expect.gx: its class name and arguments are checked against GX at plan time
     location: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The features and keys the check names (``feature``, GX's column_A/B, column_list/set)."""
+        named = [self.feature] if self.feature else []
+        for key in ("column_A", "column_B"):
+            if isinstance(self.kwargs.get(key), str):
+                named.append(self.kwargs[key])
+        for key in ("column_list", "column_set"):
+            value = self.kwargs.get(key)
+            if isinstance(value, Sequence) and not isinstance(value, str):
+                named += [c for c in value if isinstance(c, str)]
+        return tuple(dict.fromkeys(named))
 
     def to_plan(self) -> dict[str, Any]:
         return {"type": self.expectation_type, "kwargs": dict(sorted(self.kwargs.items())), "feature": self.feature,
@@ -225,9 +238,10 @@ class Alert:
 
 
 def check_quality(what: str, expectations: object, alerts: object, baseline_days: object,
-                  columns: Sequence[str], location: str | None) -> tuple[tuple[Expectation, ...],
-                                                                         tuple[AlertRule, ...]]:
-    """Check a view's declarations against its snapshot columns (features and join keys)."""
+                  location: str | None) -> tuple[tuple[Expectation, ...], tuple[AlertRule, ...]]:
+    """Check the shape of a view's declarations. Whether the features they name exist is checked at plan
+    time (pitstop.plan.quality), against the features that compile: a feature named after a mistyped
+    column is then reported once, at the column, not again at every check that names it."""
     out: list[tuple[Any, ...]] = []
     for fieldname, value, kind in (("expectations", expectations, Expectation), ("alerts", alerts, AlertRule)):
         if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence):
@@ -239,25 +253,6 @@ def check_quality(what: str, expectations: object, alerts: object, baseline_days
         out.append(tuple(value))
     exps: tuple[Expectation, ...] = out[0]
     rules: tuple[AlertRule, ...] = out[1]
-    known = list(columns)
-    for exp in exps:
-        named = [exp.feature] if exp.feature else []
-        for key in ("column_A", "column_B"):
-            if isinstance(exp.kwargs.get(key), str):
-                named.append(exp.kwargs[key])
-        for key in ("column_list", "column_set"):
-            if isinstance(exp.kwargs.get(key), Sequence) and not isinstance(exp.kwargs.get(key), str):
-                named += [c for c in exp.kwargs[key] if isinstance(c, str)]
-        for name in named:
-            if name not in known:
-                fail(f"{what} expectation {exp.label or exp.expectation_type}",
-                     f"unknown feature {name!r}; the view's columns are: {', '.join(known)}",
-                     exp.location or location)
-    for rule in rules:
-        for name in rule.features or ():
-            if name not in known:
-                fail(f"{what} Alert.{rule.metric}", f"unknown feature {name!r}; the view's columns are: "
-                                                    f"{', '.join(known)}", rule.location or location)
     if isinstance(baseline_days, bool) or not isinstance(baseline_days, int) or not 1 <= baseline_days <= 365:
         fail(what, f"baseline_days must be a whole number of days between 1 and 365, got {baseline_days!r} "
                    f"(drift is measured against the materialized days in the window before each ds)", location)

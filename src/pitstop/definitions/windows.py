@@ -1,4 +1,4 @@
-"""Windows are whole numbers of days: "7d"; ``None`` means lifetime (design.md §3)."""
+"""Windows are whole numbers of days: "7d"; ``None`` means lifetime (docs/semantics.md)."""
 
 from __future__ import annotations
 

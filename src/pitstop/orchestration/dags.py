@@ -35,8 +35,9 @@ def _range_params() -> dict[str, Param]:
     return {
         "start": _day_param("First day to materialize (YYYY-MM-DD). Empty: the run's data interval."),
         "end": _day_param("Last day to materialize (YYYY-MM-DD). Empty: the run's data interval."),
-        "force": Param(False, type="boolean", description="Do not wait for the source data: compute with what "
-                                                              "the source holds now."),
+        "force": Param(False, type="boolean", description="Do not wait for the source data, and compute days the "
+                                                              "source check refuses (before the first event or "
+                                                              "start_date): compute with what the source holds now."),
         "cascade": Param(True, type="boolean", description="Also recompute later materialized snapshots whose "
                                                                "windows include a recomputed day."),
     }

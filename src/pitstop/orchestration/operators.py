@@ -207,6 +207,8 @@ class PitstopJobOperator(SparkSubmitOperator):
             args += ["--start", days[0].isoformat(), "--end", days[1].isoformat(), "--no-publish"]
             if not context["params"].get("cascade", True):
                 args.append("--no-cascade")
+            if context["params"].get("force"):
+                args.append("--force")  # the job's own source check, like the wait above
         elif self.job == "publish":
             args += ["--ds", days[1].isoformat()]
         else:

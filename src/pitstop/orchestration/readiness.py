@@ -17,7 +17,7 @@ import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -78,6 +78,70 @@ def _parquet_max(filesystem: FileSystem, file: str, column: str) -> datetime | N
             if top is not None and (best is None or top > best):
                 best = top
         return best
+
+
+def _parquet_min(filesystem: FileSystem, file: str, column: str) -> datetime | None:
+    """The oldest value of ``column`` in one parquet file (footer statistics; the column itself when a row
+    group has none). A ``date`` column reads as midnight UTC."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    with filesystem.open_input_file(file) as handle:
+        parquet = pq.ParquetFile(handle)
+        meta = parquet.metadata
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        if column not in names:
+            return None
+        index = names.index(column)
+        best: datetime | None = None
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(index).statistics
+            if meta.row_group(group).num_rows == 0:
+                continue
+            if stats is None or not stats.has_min_max:
+                if stats is not None and stats.null_count == meta.row_group(group).num_rows:
+                    continue  # every value null
+                values = parquet.read_row_group(group, columns=[column]).column(0)
+                low = _utc(_as_datetime(pc.min(values).as_py()))
+            else:
+                low = _utc(_as_datetime(stats.min))
+            if low is not None and (best is None or low < best):
+                best = low
+        return best
+
+
+def _as_datetime(value: Any) -> Any:
+    """A parquet statistic as a datetime: dates become midnight (UTC), other values pass through."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def first_event_time(source: Mapping[str, Any], path: str, s3: Mapping[str, Any] | None = None) -> datetime | None:
+    """The oldest event time in a source (None: no events), from parquet footers or the Delta log's file
+    statistics, without Spark. A Delta table without statistics on the column raises ValueError."""
+    column = str(source["timestamp_field"])
+    if source["format"] == "delta":
+        adds, version = _delta_actions(path, s3)
+        oldest: datetime | None = None
+        for add in adds:
+            stats = json.loads(add.get("stats") or "{}")
+            if not stats.get("numRecords"):
+                continue
+            low = (stats.get("minValues") or {}).get(column)
+            if low is None:
+                if (stats.get("nullCount") or {}).get(column) == stats.get("numRecords"):
+                    continue  # every value of this file is null
+                raise ValueError(f"Delta table {path} v{version}: file {add['path']} has no statistics for "
+                                 f"{column}")
+            value = _utc(low)
+            if value is not None and (oldest is None or value < oldest):
+                oldest = value
+        return oldest
+    filesystem, root = _filesystem(path, s3)
+    firsts = [low for file in _data_files(filesystem, root)
+              if (low := _parquet_min(filesystem, file, column)) is not None]
+    return min(firsts, default=None)
 
 
 def _data_files(filesystem: FileSystem, root: str) -> list[str]:

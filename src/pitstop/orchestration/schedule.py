@@ -1,7 +1,7 @@
 """PURE: which days an Airflow run materializes, and the DAG documentation shown in the UI.
 
 A run whose data interval is [start, end) materializes every day D with S(D) = D+1 00:00 UTC in
-(start, end]: for ``@daily`` exactly the day D of the interval [D, D+1) (design.md §3); for a cron such
+(start, end]: for ``@daily`` exactly the day D of the interval [D, D+1) (docs/semantics.md); for a cron such
 as ``0 6 * * *`` the day that ended inside the interval; for ``@weekly`` the seven days of the week.
 Trigger params ``start`` / ``end`` replace the data interval with an explicit range of days.
 """

@@ -2,7 +2,8 @@
 
 The plan is plain, deterministic JSON (sorted keys, enums as words, no JSON inside JSON) with a
 schema_version, one entry per view holding everything jobs, DAGs and readers need, and a data
-fingerprint separate from a metadata fingerprint (design.md §4 rule 3).
+fingerprint separate from a metadata fingerprint: a change that alters values needs a version bump, a
+description or owner edit does not.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pitstop.errors import DefinitionError, DefinitionErrors
 from pitstop.plan import naming
 from pitstop.plan.discovery import Discovered
 from pitstop.plan.fingerprint import data_fingerprint, digest, metadata_fingerprint
-from pitstop.plan.quality import ExpectationCheck, monitoring_entry, validation_entry
+from pitstop.plan.quality import ExpectationCheck, declared_checks, monitoring_entry, validation_entry
 
 SCHEMA_VERSION = 1
 JOIN_KEY_TYPES = ("int64", "string")
@@ -51,12 +52,47 @@ def _suggest(name: str, columns: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+@dataclass
+class _Names:
+    """What the checks, alerts and training sets of a view may name, when part of the view failed.
+
+    ``good`` names are columns of the compiled snapshot. ``doubtful`` ones belong to a part that failed (an
+    aggregation over a missing or mistyped column, a missing join key) or are the names that part would
+    produce with the suggested column (``amout`` -> ``amount``: ``amount_sum_7d``): naming one is a
+    knock-on of that failure, not a mistake of its own. ``open`` when a missing column has no suggestion,
+    so any unknown name may be one of its features."""
+
+    features: list[str]  # the declared feature names, for messages
+    columns: list[str]   # the declared snapshot columns (keys, features, ds, timestamp), for messages
+    good: set[str]
+    doubtful: set[str] = field(default_factory=set)
+    would_be: set[str] = field(default_factory=set)  # the names failed parts would produce, fixed as suggested
+    open: bool = False
+
+    @property
+    def suggestions(self) -> list[str]:
+        """Names to suggest for an unknown one: the good columns, and what a failed part would produce."""
+        return [*(c for c in self.columns if c in self.good), *sorted(self.would_be - self.good)]
+
+    def verdict(self, name: str) -> str:
+        if name in self.good:
+            return "ok"
+        return "knock-on" if self.open or name in self.doubtful else "unknown"
+
+
+FAILED_AT_DISCOVERY = _Names([], [], set(), open=True)
+
+
 class _Checker:
-    def __init__(self) -> None:
-        self.errors: list[DefinitionError] = []
+    def __init__(self, errors: list[DefinitionError] | None = None) -> None:
+        self.errors: list[DefinitionError] = list(errors or [])
+        self.skipped: list[str] = []
 
     def error(self, message: str, location: str | None) -> None:
         self.errors.append(DefinitionError(message, location))
+
+    def skip(self, what: str) -> None:
+        self.skipped.append(what)
 
     def column(self, schema: dict[str, str], source: BatchSource, column: str, role: str,
                location: str | None) -> str | None:
@@ -100,11 +136,22 @@ def _check_source(source: BatchSource, schema: dict[str, str], checker: _Checker
 
 
 def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
-                expectation_check: ExpectationCheck | None = None) -> dict[str, Any] | None:
+                expectation_check: ExpectationCheck | None = None) -> tuple[dict[str, Any] | None, _Names]:
+    """The plan entry of a view (None when it has errors) and what its checks and training sets may name."""
     src = view.source
     loc = view.location
     n_errors = len(checker.errors)
     used: dict[str, str] = {}
+    timestamp = "feature_timestamp" if view.aggregations is not None else "event_timestamp"
+    declared = list(view.feature_names())
+    names = _Names(declared, [*view.join_keys, *declared, "ds", timestamp], {"ds", timestamp})
+    cols = sorted(schema)
+
+    def fails(produced: list[str], would_be: list[str]) -> None:
+        """A missing or mistyped column: what it produces is doubtful, and so is what it would produce fixed."""
+        names.doubtful.update(produced)
+        names.doubtful.update(would_be)
+        names.would_be.update(would_be)
 
     def use(column: str, role: str, location: str | None) -> str | None:
         dtype = checker.column(schema, src, column, role, location)
@@ -116,6 +163,10 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
     for entity in view.entities:
         for key in entity.join_keys:
             dtype = use(key, f"join key of entity {entity.name!r} in view {view.name!r}:", loc)
+            if dtype is None:
+                fails([key], [])
+            else:
+                names.good.add(key)
             if dtype is not None and dtype not in JOIN_KEY_TYPES:
                 checker.error(f"join key {key!r} of view {view.name!r} has type {dtype} in source "
                               f"{src.name!r}; join keys must be {' or '.join(JOIN_KEY_TYPES)} columns "
@@ -132,18 +183,25 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
             col_type = None
             if agg.column is not None:
                 col_type = use(agg.column, f"aggregation column of {agg.function}:", agg.location)
-                if col_type is not None and spec.accepts is not None and col_type not in spec.accepts:
+                if col_type is None:
+                    close = difflib.get_close_matches(agg.column, cols, n=1)
+                    fixed = [] if agg.name is not None or not close else [
+                        naming.feature_name(f"{close[0]}_{agg.function}", d) for d in agg.window_days]
+                    names.open = names.open or (agg.name is None and not close)
+                    fails(list(agg.feature_names()), fixed)
+                    continue
+                if spec.accepts is not None and col_type not in spec.accepts:
                     checker.error(f"{agg.function}({agg.column}) needs a column of type "
                                   f"{' or '.join(spec.accepts)}, but {agg.column!r} is {col_type} in source "
                                   f"{src.name!r}", agg.location)
+                    fails(list(agg.feature_names()), [])
                     continue
-                if col_type is not None and spec.result == "column" and col_type not in (
+                if spec.result == "column" and col_type not in (
                         "int64", "float64", "string", "bool", "timestamp"):
                     checker.error(f"{agg.function}({agg.column}): column type {col_type} is not supported "
                                   f"for feature values; cast it in the source", agg.location)
+                    fails(list(agg.feature_names()), [])
                     continue
-            if agg.column is not None and col_type is None:
-                continue
             for days in agg.window_days:
                 features.append({
                     "name": naming.feature_name(agg.base_name, days),
@@ -159,14 +217,18 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
         assert view.features is not None
         for feat in view.features:
             col_type = use(feat.name, "feature column", feat.location)
-            if col_type is not None and col_type != feat.dtype:
+            if col_type is None:
+                close = difflib.get_close_matches(feat.name, cols, n=1)
+                names.open = names.open or not close
+                fails([feat.name], close)
+                continue
+            if col_type != feat.dtype:
                 fix = (f"declare dtype={col_type!r} or cast it in the source" if col_type in DTYPES
                        else f"cast it to one of {', '.join(DTYPES)} in the source")
                 checker.error(f"Feature {feat.name!r} is declared dtype={feat.dtype!r} but source "
                               f"{src.name!r} has it as {col_type}; {fix}", feat.location)
             features.append({"name": feat.name, "dtype": feat.dtype})
-    if len(checker.errors) > n_errors:
-        return None
+    names.good.update(f["name"] for f in features)
     windows = sorted({f["window_days"] for f in features if kind == "aggregate"},
                      key=lambda d: (d is None, d or 0))
     entry: dict[str, Any] = {
@@ -207,31 +269,55 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
             "max_active_runs": view.max_active_runs,
         },
     }
-    entry["validation"] = {"suite": validation_entry(entry, tuple(view.expectations), expectation_check,
-                                                     checker.error)}
-    entry["monitoring"] = monitoring_entry(entry, tuple(view.alerts), view.baseline_days, checker.error)
-    if len(checker.errors) > n_errors:
-        return None
+    # the declared checks and alerts are vetted even when the view failed (their own mistakes are
+    # independent), but those naming a feature that failed are skipped: the cause is reported already
+    expectations, alerts = declared_checks(f"FeatureView {view.name!r}", view.name, tuple(view.expectations),
+                                           tuple(view.alerts), names.verdict, names.columns, names.suggestions, loc,
+                                           checker.error, checker.skip)
+    entry["validation"] = {"suite": validation_entry(entry, expectations, expectation_check, checker.error)}
+    entry["monitoring"] = monitoring_entry(entry, alerts, view.baseline_days, checker.error)
+    if len(checker.errors) > n_errors or names.doubtful or names.open:
+        return None, names
     entry["data_fingerprint"] = data_fingerprint(entry)
     entry["metadata_fingerprint"] = metadata_fingerprint(entry)
-    return entry
+    return entry, names
 
 
-def _training_entry(ts: TrainingSet, views: dict[str, Any], checker: _Checker) -> dict[str, Any] | None:
+def _training_entry(ts: TrainingSet, views: dict[str, Any], failed: dict[str, _Names],
+                    checker: _Checker) -> dict[str, Any] | None:
+    """The plan entry of a training set; None when it has errors or uses a view that failed (then it is
+    noted as skipped, not reported: the view's own error says what to fix)."""
     n_errors = len(checker.errors)
+    knock_on: list[str] = []
+    defined = sorted({*views, *failed})
     for ref in ts.features:
         view_name, _, feature = ref.partition(":")
         view = views.get(view_name)
-        if view is None:
-            checker.error(f"TrainingSet {ts.name!r}: feature {ref!r} names view {view_name!r}, which is not "
-                          f"defined{_suggest(view_name, sorted(views))}; views: {', '.join(sorted(views))}",
+        if view is None and view_name in failed:
+            names = failed[view_name]
+            if names.verdict(feature) != "unknown":
+                knock_on.append(view_name)
+                continue
+            hints = [f for f in names.suggestions if f in names.features or f in names.would_be]
+            checker.error(f"TrainingSet {ts.name!r}: view {view_name!r} has no feature {feature!r}"
+                          f"{_suggest(feature, hints)}; its features: {', '.join(names.features)}",
                           ts.location)
             continue
-        names = [f["name"] for f in view["features"]]
-        if feature not in names:
+        if view is None:
+            checker.error(f"TrainingSet {ts.name!r}: feature {ref!r} names view {view_name!r}, which is not "
+                          f"defined{_suggest(view_name, defined)}; views: {', '.join(defined)}",
+                          ts.location)
+            continue
+        feature_names = [f["name"] for f in view["features"]]
+        if feature not in feature_names:
             checker.error(f"TrainingSet {ts.name!r}: view {view_name!r} has no feature {feature!r}"
-                          f"{_suggest(feature, names)}; its features: {', '.join(names)}", ts.location)
-    if len(checker.errors) > n_errors:
+                          f"{_suggest(feature, feature_names)}; its features: {', '.join(feature_names)}",
+                          ts.location)
+    if knock_on:
+        failed_views = list(dict.fromkeys(knock_on))
+        checker.skip(f"TrainingSet {ts.name!r} at {ts.location} (view{'s' if len(failed_views) > 1 else ''} "
+                     f"{', '.join(map(repr, failed_views))})")
+    if len(checker.errors) > n_errors or knock_on:
         return None
     return {
         "spine_sql": ts.spine_sql,
@@ -253,7 +339,7 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
     """Validate everything against the sources and build the plan; raises DefinitionErrors.
     ``expectation_check`` vets declared Great Expectations classes and arguments (the runtime passes one
     that asks GX; the pure core cannot import it)."""
-    checker = _Checker()
+    checker = _Checker(discovered.errors)
     warnings: list[str] = []
     schemas: dict[str, dict[str, str] | None] = {}
     for source in discovered.sources:
@@ -261,17 +347,24 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
         if schema is not None:
             _check_source(source, schema, checker)
     views: dict[str, Any] = {}
+    failed: dict[str, _Names] = {name: FAILED_AT_DISCOVERY for kind, name in discovered.failed
+                                 if kind == "FeatureView"}
     for view in discovered.views:
         schema = schemas.get(view.source.name)
-        if schema is None:
+        if schema is None:  # the source's error is reported; the view's features are still known
+            declared = list(view.feature_names())
+            failed[view.name] = _Names(declared, declared, set(declared))
+            checker.skip(f"FeatureView {view.name!r} at {view.location} (source {view.source.name!r})")
             continue
-        entry = _view_entry(view, schema, checker, expectation_check)
+        entry, names = _view_entry(view, schema, checker, expectation_check)
         if entry is not None:
             views[view.name] = entry
+        else:
+            failed[view.name] = names
     training_sets = {t.name: entry for t in discovered.training_sets
-                     if (entry := _training_entry(t, views, checker)) is not None}
+                     if (entry := _training_entry(t, views, failed, checker)) is not None}
     if checker.errors:
-        raise DefinitionErrors(checker.errors)
+        raise DefinitionErrors(checker.errors, [*discovered.skipped, *checker.skipped])
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "project": project,

@@ -1,4 +1,4 @@
-"""The ONE place names are built: tables, DAG ids, feature references (design.md §2)."""
+"""The ONE place names are built: tables, DAG ids, feature references."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ changes values: both belong to the metadata fingerprint.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +69,45 @@ def _resolve(metric: str, feature: str, rules: tuple[AlertRule, ...]) -> dict[st
     if rule is None:
         return {"max": DEFAULT_ALERTS[metric], "severity": "warning", "origin": "default"}
     return {"max": rule.threshold, "severity": rule.severity, "origin": "declared"}
+
+
+def declared_checks(what: str, view: str, expectations: tuple[Expectation, ...], alerts: tuple[AlertRule, ...],
+                    verdict: Callable[[str], str], columns: list[str], suggestions: list[str],
+                    location: str | None,
+                    error: Callable[[str, str | None], None],
+                    skip: Callable[[str], None]) -> tuple[tuple[Expectation, ...], tuple[AlertRule, ...]]:
+    """The declared expectations and alerts whose every named feature is a column of the compiled view.
+
+    ``verdict(name)`` says "ok", "unknown" (a mistake of the check itself: reported at its line, with the
+    closest name) or "knock-on" (the feature belongs to a part of the view that failed, e.g. an aggregation
+    over a mistyped column: that error is reported at its own line, the check is only noted as skipped).
+    ``columns`` are listed in the message, the closest of ``suggestions`` is proposed.
+    """
+    kept_exps: list[Expectation] = []
+    kept_rules: list[AlertRule] = []
+    checks: list[tuple[str, tuple[str, ...], str | None, Expectation | AlertRule]] = [
+        (f"expectation {e.label or e.expectation_type}", e.columns, e.location, e) for e in expectations]
+    checks += [(f"Alert.{r.metric}", r.features or (), r.location, r) for r in alerts]
+    for label, named, where, item in checks:
+        fine = True
+        for name in named:
+            judged = verdict(name)
+            if judged == "ok":
+                continue
+            fine = False
+            if judged == "unknown":
+                close = difflib.get_close_matches(name, suggestions, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                error(f"{what} {label}: unknown feature {name!r}{hint}; the view's columns are: "
+                      f"{', '.join(columns)}", where or location)
+            else:
+                skip(f"{label} at {where or location} (feature {name!r} of view {view!r})")
+        if fine:
+            if isinstance(item, Expectation):
+                kept_exps.append(item)
+            else:
+                kept_rules.append(item)
+    return tuple(kept_exps), tuple(kept_rules)
 
 
 def monitoring_entry(entry: dict[str, Any], rules: tuple[AlertRule, ...], baseline_days: int,

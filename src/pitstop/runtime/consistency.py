@@ -1,5 +1,5 @@
 """`pitstop consistency VIEW --sample N`: the online values against the Delta snapshot they were published
-from, value for value (design.md §3: offline and online agree on the same snapshot)."""
+from, value for value (docs/semantics.md: offline and online agree on the same snapshot)."""
 
 from __future__ import annotations
 

@@ -66,21 +66,27 @@ class FeatureStore:
         return catalog.view_entry(self.load_plan(), view)
 
     def materialize(self, views: Sequence[str] | str, start: date | str, end: date | str, *,
-                    cascade: bool = True, publish: bool = True) -> list[RunSummary]:
+                    cascade: bool = True, publish: bool = True, force: bool = False) -> list[RunSummary]:
         """Compute the views for the days [start, end] into Delta (one Spark application, one commit
         per table per view), then publish each online view's newest materialized day to Redis
         (``publish=False`` / ``--no-publish`` skips that). ``cascade=False`` leaves later snapshots
-        untouched (with a warning)."""
-        from pitstop.runtime.materialize import check_range, check_view_names, materialize
+        untouched (with a warning).
+
+        Before Spark starts, every view's days are checked against its source: a day before the view's
+        start_date or the source's first event, or whose source is not ready under the view's readiness
+        rule, is refused (SourceNotReady, terminal); ``force=True`` (``--force``) skips that check."""
+        from pitstop.runtime.materialize import check_days, check_range, check_view_names, materialize
 
         plan = self.load_plan()
         names = [views] if isinstance(views, str) else list(views)
         check_view_names(plan, names)
         first, last = _day(start), _day(end)
-        check_range(first, last)  # every check that needs no data comes before the Spark session starts
+        check_range(first, last)  # also with force: every check that needs no data comes before Spark starts
+        checked = {name: "" if force else check_days(self.config, plan, name, first, last) for name in names}
         summaries = []
         for name in names:
             summary = materialize(self.config, plan, name, first, last, self.spark, cascade=cascade)
+            summary.source, summary.forced = checked[name], force
             if publish and plan["views"][name]["online"]:
                 from pitstop.runtime.publish import publish as publish_view
 
@@ -121,7 +127,7 @@ class FeatureStore:
     def get_historical_features(self, entity_df: Any, features: Sequence[str], *, accuracy: str = "snapshot",
                                 full_feature_names: bool = False,
                                 timestamp_column: str = "event_timestamp") -> DataFrame:
-        """A point-in-time-correct training set (design.md §3) as a Spark DataFrame: every spine row, every
+        """A point-in-time-correct training set (docs/semantics.md) as a Spark DataFrame: every spine row, every
         spine column, one column per feature. ``entity_df``: a Spark or pandas DataFrame, a path (parquet,
         csv, Delta) or a Spark SQL query, holding the join keys and ``timestamp_column``. Use
         ``training_set`` for the SQL it runs and the manifest that rebuilds it."""

@@ -17,10 +17,11 @@ from pitstop.runtime.feature_store import FeatureStore
 
 
 def run_materialize(repo: str, views: list[str], start: date, end: date, *, cascade: bool = True,
-                    publish: bool = True) -> str:
+                    publish: bool = True, force: bool = False) -> str:
     """Materialize views (one Spark application); returns the run summaries. Reads only the plan and config."""
     store = FeatureStore(repo)
-    return "\n".join(s.describe() for s in store.materialize(views, start, end, cascade=cascade, publish=publish))
+    return "\n".join(s.describe() for s in store.materialize(views, start, end, cascade=cascade, publish=publish,
+                                                             force=force))
 
 
 def run_publish(repo: str, views: list[str], ds: date | None) -> str:
@@ -113,6 +114,9 @@ def _parser(job: str) -> argparse.ArgumentParser:
         parser.add_argument("--end", type=date.fromisoformat, required=True, help="last day, YYYY-MM-DD")
         parser.add_argument("--no-cascade", action="store_true")
         parser.add_argument("--no-publish", action="store_true", help="compute only; publish in a later task")
+        parser.add_argument("--force", action="store_true",
+                            help="skip the source check (days before the first event or start_date, source not "
+                                 "ready)")
     elif job == "publish":
         parser.add_argument("--ds", type=date.fromisoformat, help="default: the newest materialized day")
     else:
@@ -125,7 +129,8 @@ def main(job: str, argv: Sequence[str] | None = None) -> int:
     args = _parser(job).parse_args(argv)
     if job == "materialize":
         return exit_code(lambda: run_materialize(args.repo, args.view, args.start, args.end,
-                                                 cascade=not args.no_cascade, publish=not args.no_publish))
+                                                 cascade=not args.no_cascade, publish=not args.no_publish,
+                                                 force=args.force))
     if job == "publish":
         return exit_code(lambda: run_publish(args.repo, args.view, args.ds))
     if job == "monitor":

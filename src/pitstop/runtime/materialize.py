@@ -1,9 +1,9 @@
 """Materialize views for a range of days: tiles -> snapshots (aggregates) or copied rows (latest values).
 
-The job's whole world is (plan, view, first ds, last ds) plus config (design.md §4 rule 4). Each run
-writes one commit per table (a table's first run also creates it), every write replaces exactly the
-partitions it owns (rule 5), and the materialization log is written last: a day counts as
-materialized only once its snapshot is committed.
+The job's whole world is (plan, view, first ds, last ds) plus config: no clock, no "latest partition".
+Each run writes one commit per table (a table's first run also creates it), every write replaces exactly
+the partitions it owns (re-running a day changes nothing), and the materialization log is written last:
+a day counts as materialized only once its snapshot is committed.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.compute import aggregates as agg
 from pitstop.config import Config
-from pitstop.errors import JobFailed, PitstopError, PlanError, UsageError
+from pitstop.errors import JobFailed, PitstopError, PlanError, SourceError, SourceNotReady, UsageError
 from pitstop.plan import naming
 from pitstop.runtime.catalog import view_entry
 from pitstop.stores import delta
@@ -35,11 +36,15 @@ class RunSummary:
     view: str
     start: date
     end: date
+    kind: str = "aggregate"  # the view's kind: "aggregate" | "latest"
     snapshot_days: list[date] = field(default_factory=list)
     tile_days: list[date] = field(default_factory=list)
     cascaded: list[date] = field(default_factory=list)
     skipped_cascade: list[date] = field(default_factory=list)
     events: int = 0
+    events_per_day: dict[date, int] = field(default_factory=dict)  # events read, by the day of their event time
+    source: str = ""  # what the days check found in the source (first event, readiness)
+    forced: bool = False  # the days check was skipped (--force)
     invalid_rows: int = 0
     rows_written: int = 0
     seconds: float = 0.0
@@ -51,8 +56,15 @@ class RunSummary:
     def describe(self) -> str:
         lines = [f"{self.view}: materialized {len(self.snapshot_days)} day(s) {self.start} .. {self.end} "
                  f"in {self.seconds:.1f}s; {self.events:,} events read, {self.rows_written:,} rows written"]
+        if self.forced:
+            lines.append("  --force: the source's readiness and first event were not checked")
+        elif self.source:
+            lines.append(f"  {self.source}")
+        if self.snapshot_days:
+            lines.append("  events read per day: " + _per_day(self.snapshot_days, self.events_per_day))
         if self.tile_days:
-            lines.append(f"  tiles (re)computed for {len(self.tile_days)} day(s): {_ranges(self.tile_days)}")
+            what = "source rows (re)copied" if self.kind == "latest" else "tiles (re)computed"
+            lines.append(f"  {what} for {len(self.tile_days)} day(s): {_ranges(self.tile_days)}")
         if self.lifetime:
             lines.append(f"  lifetime windows: saved running total through {self.running_total_from} reused"
                          if self.running_total_from else
@@ -82,6 +94,16 @@ def contiguous_runs(days: list[date]) -> list[tuple[date, date]]:
         else:
             runs.append((d, d))
     return runs
+
+
+def _per_day(days: list[date], counts: dict[date, int], show: int = 10) -> str:
+    """``2026-10-30 1,234, 2026-10-31 0``; a long range shows its first and last days."""
+    shown = [f"{d} {counts.get(d, 0):,}" for d in days]
+    if len(shown) > show:
+        quiet = sum(1 for d in days if not counts.get(d))
+        gap = f"... ({len(days) - show} more days; {quiet} of all {len(days)} without events)"
+        shown = [*shown[:show // 2], gap, *shown[-(show // 2):]]
+    return ", ".join(shown)
 
 
 def _ranges(days: list[date]) -> str:
@@ -121,12 +143,62 @@ def materialized_days(config: Config, plan: dict[str, Any], view_name: str, spar
     return sorted(logged_days(spark, ViewTables(config, view_name, view).log)["snapshot"])
 
 
+def check_days(config: Config, plan: dict[str, Any], view_name: str, start: date, end: date) -> str:
+    """Refuse days a view cannot honestly be computed for, before any Spark work (pyarrow reads of parquet
+    footers and the Delta log only): a day before the view's ``start_date``, a day before the source's first
+    event, or a day whose source is not ready under the view's ``readiness`` rule (the same check the DAG's
+    ``wait_for_source`` task makes: data through S(end) = end + 1 day, 00:00 UTC).
+
+    Returns one line describing the source for the run summary; raises SourceNotReady (terminal) with what
+    the source holds, what the days need and how to proceed (``--force`` computes them anyway)."""
+    from pitstop.orchestration.readiness import check, first_event_time
+
+    if start > end:
+        raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
+    view = view_entry(plan, view_name)
+    src = view["source"]
+    location = naming.source_location(src["path"], config.repo)
+    if "://" not in location and not Path(location).exists():
+        raise SourceError(f"view {view_name!r}: source {src['name']!r} has no data at {location}; create it "
+                          f"(for the demo: `pitstop demo-data`) or fix the path in feature_defs and re-apply")
+    force = "rerun with --start/--end inside that range, or with --force (API: force=True) to compute them anyway"
+    start_date = (view.get("dag") or {}).get("start_date")
+    if start_date is not None and start < date.fromisoformat(start_date):
+        raise SourceNotReady(f"view {view_name!r}: {start} is before the view's start_date {start_date}; days from "
+                             f"{start_date} on can be materialized: {force}")
+    try:
+        first = first_event_time(src, location, config.arrow_s3())
+        ready = check(src, location, _snapshot_time(end), config.arrow_s3())
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"view {view_name!r}: source {src['name']!r} at {location} cannot be checked: "
+                          f"{type(exc).__name__}: {exc}. Fix the source (or its path in feature_defs)") from exc
+    if first is None:
+        raise SourceNotReady(f"view {view_name!r}: source {src['name']!r} at {location} holds no events yet "
+                             f"({src['timestamp_field']} has no value), so no day can be computed from it; load "
+                             f"the data first, or rerun with --force (API: force=True)")
+    first_day = first.date()
+    if start < first_day:
+        raise SourceNotReady(f"view {view_name!r}: {start} is before the first event of source {src['name']!r} "
+                             f"({first.isoformat()}, day {first_day}), so those days would be computed from no "
+                             f"data; {force} (e.g. --start {max(first_day, start)})")
+    if not ready.ready:
+        raise SourceNotReady(f"view {view_name!r}: source {src['name']!r} is not ready for {end}: the day needs "
+                             f"data through {_snapshot_time(end).isoformat()} (readiness={src.get('readiness')!r}), "
+                             f"and {ready.detail}. Wait for the data, or {force}")
+    return f"source {src['name']}: first event {first.isoformat()}; {ready.detail}"
+
+
+def _snapshot_time(day: date) -> datetime:
+    """S(day): the next day's midnight, UTC."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
 def materialize(config: Config, plan: dict[str, Any], view_name: str, start: date, end: date,
                 spark: SparkSession, *, cascade: bool = True) -> RunSummary:
     check_range(start, end)
     view = view_entry(plan, view_name)
     began = time.monotonic()
-    summary = RunSummary(view_name, start, end)
+    summary = RunSummary(view_name, start, end, kind=view["kind"])
     tables = ViewTables(config, view_name, view)
     source = read_source(spark, view_name, view, config.repo)
     run_id = uuid.uuid4().hex[:12]
@@ -135,7 +207,7 @@ def materialize(config: Config, plan: dict[str, Any], view_name: str, start: dat
     before = {path: delta.latest_version(spark, path) for path in tables.written}
     try:
         if view["kind"] == "latest":
-            _materialize_latest(view, source, tables, start, end, summary, meta)
+            _materialize_latest(spark, view, source, tables, start, end, summary, meta)
         else:
             _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade)
         _validate(config, plan, view_name, view, tables, summary, run_id, spark)
@@ -175,13 +247,14 @@ def _write_log(spark: SparkSession, view: dict[str, Any], tables: ViewTables, su
                meta: dict[str, Any]) -> None:
     """The materialization log, written last: a day counts only once its snapshot is committed."""
     log_rows = [(d, "snapshot", n, run_id) for d, n in _rows_per_day(spark, tables.snapshots, summary)]
-    if view["kind"] == "latest":
-        summary.events = summary.rows_written  # a latest-value view copies each event row
-    log_rows += [(d, "tiles", 0, run_id) for d in summary.tile_days]
+    # the days whose tiles (aggregates) or source rows (latest values) this run (re)computed
+    kind = "rows" if view["kind"] == "latest" else "tiles"
+    log_rows += [(d, kind, summary.events_per_day.get(d, 0) if kind == "rows" else 0, run_id)
+                 for d in summary.tile_days]
     log_df = spark.createDataFrame(log_rows, LOG_SCHEMA)
     predicate = f"(kind = 'snapshot' AND {agg.ds_in(summary.snapshot_days)})"
     if summary.tile_days:
-        predicate += f" OR (kind = 'tiles' AND {agg.ds_in(summary.tile_days)})"
+        predicate += f" OR (kind = '{kind}' AND {agg.ds_in(summary.tile_days)})"
     delta.replace(log_df, tables.log, predicate, metadata=meta, properties=tables.properties)
 
 
@@ -233,14 +306,31 @@ def _count_invalid(source: DataFrame, view: dict[str, Any], lo: date, hi: date) 
     return int(source.where(f"({in_range} AND ({keys_null})) OR {ts} IS NULL").count())
 
 
-def _materialize_latest(view: dict[str, Any], source: DataFrame, tables: ViewTables, start: date, end: date,
-                        summary: RunSummary, meta: dict[str, Any]) -> None:
-    rows = agg.select_rows(source, view, [f["name"] for f in view["features"]], start, end) \
+def _materialize_latest(spark: SparkSession, view: dict[str, Any], source: DataFrame, tables: ViewTables,
+                        start: date, end: date, summary: RunSummary, meta: dict[str, Any]) -> None:
+    """A latest-value view's rows table holds the source's rows of EVERY day up to the newest materialized
+    one, not only of the materialized days: the state at S(D) is the newest row per key from the whole
+    history before S(D). The view's first run seeds the table with every source row before S(end); a later
+    run copies its days plus the lateness horizon, and any day between the table's newest copied day and
+    its range (a run after a gap), so it reads only new days from the source. The log records the copied
+    days (kind 'rows'); a table without them (written by an older pitstop) is seeded again."""
+    copied = logged_days(spark, tables.log).get("rows", set())
+    if copied:
+        first = min(start - timedelta(days=int(view["lateness_days"])), max(copied) + timedelta(days=1))
+    else:
+        first = _source_first_day(source, view, start)
+    rows = agg.select_rows(source, view, [f["name"] for f in view["features"]], first, end) \
         .where(f"NOT ({agg.null_key_condition(view)})")
-    summary.invalid_rows = _count_invalid(source, view, start, end)
+    summary.invalid_rows = _count_invalid(source, view, first, end)
     summary.snapshot_days = _days(start, end)
-    delta.replace(rows, tables.snapshots, f"ds >= DATE '{start}' AND ds <= DATE '{end}'", partition_by=[agg.DS],
-                  metadata=meta, properties=tables.properties)
+    summary.tile_days = _days(first, end)
+    delta.replace(rows, tables.snapshots, f"ds >= DATE '{first}' AND ds <= DATE '{end}'", partition_by=[agg.DS],
+                  metadata={**meta, "rows_first": first.isoformat()}, properties=tables.properties)
+    table = delta.read(spark, tables.snapshots)
+    assert table is not None  # written just above
+    counts = table.where(f"ds >= DATE '{first}' AND ds <= DATE '{end}'").groupBy(agg.DS).count().collect()
+    summary.events_per_day = {r[agg.DS]: int(r["count"]) for r in counts}
+    summary.events = sum(summary.events_per_day.values())
 
 
 def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: DataFrame, tables: ViewTables,
@@ -269,15 +359,18 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
     summary.running_total_from = running.saved_day if running is not None else None
     if todo:
         from pyspark import StorageLevel
+        from pyspark.sql import functions as F
 
         events = agg.prepare_events(source, view, todo[0], todo[-1]).where(agg.ds_in(todo))
         # one pass over the raw events: tiles (null-key groups included) are cached, counted, then written
         tiles = agg.compute_tiles(events, view).persist(StorageLevel.MEMORY_AND_DISK)
         null_key = agg.null_key_condition(view)
-        counts = tiles.selectExpr("sum(rows__count) AS n",
-                                  f"sum(CASE WHEN {null_key} THEN rows__count ELSE 0 END) AS bad").first()
-        summary.events = int(counts.n or 0) if counts else 0
-        summary.invalid_rows = (int(counts.bad or 0) if counts else 0) + _count_null_timestamps(source, view)
+        per_day = tiles.groupBy(agg.DS).agg(
+            F.expr("sum(rows__count)").alias("n"),
+            F.expr(f"sum(CASE WHEN {null_key} THEN rows__count ELSE 0 END)").alias("bad")).collect()
+        summary.events_per_day = {r[agg.DS]: int(r.n or 0) - int(r.bad or 0) for r in per_day}
+        summary.events = sum(int(r.n or 0) for r in per_day)
+        summary.invalid_rows = sum(int(r.bad or 0) for r in per_day) + _count_null_timestamps(source, view)
         delta.replace(tiles.where(f"NOT ({null_key})"), tables.tiles, agg.ds_in(todo), partition_by=[agg.DS],
                       metadata={**meta, "tiles_first": todo[0].isoformat(), "tiles_last": todo[-1].isoformat()},
                       properties=tables.properties)

@@ -1,4 +1,4 @@
-"""Online reads: get_online_features over the published snapshots (design.md §3, Online).
+"""Online reads: get_online_features over the published snapshots (docs/semantics.md, Online reads).
 
 Per view, the values of the latest published snapshot D_pub; a key without a row there has the
 empty-window values (0 for count-likes, null otherwise), as offline; a view with nothing published has
@@ -8,6 +8,7 @@ null for every feature and stale=True, never 0. One pipelined round trip for eve
 from __future__ import annotations
 
 import functools
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_CACHED_ASKS = 1024  # parsed feature lists a reader keeps
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ def join_key_types(asks: list[_ViewAsk]) -> dict[str, str]:
 
 
 def check_entity(row: Mapping[str, Any], index: int, types: dict[str, str]) -> None:
+    """One entity row against the join keys' types in the plan: int64 keys take ints within int64's range,
+    string keys take valid Unicode text."""
     if not isinstance(row, Mapping):
         raise UsageError(f"entity row {index}: expected a mapping like {{'user_id': 1}}, got {type(row).__name__}")
     for name, dtype in types.items():
@@ -124,8 +129,37 @@ def check_entity(row: Mapping[str, Any], index: int, types: dict[str, str]) -> N
         ok = (isinstance(value, int) and not isinstance(value, bool)) if dtype == "int64" else isinstance(value, str)
         if not ok:
             want = "an int" if dtype == "int64" else "a str"
-            raise UsageError(f"entity row {index}: {name}={value!r} ({type(value).__name__}) must be {want}: the "
-                             f"join key's type in the plan is {dtype}")
+            raise UsageError(f"entity row {index}: {name}={short_repr(value)} ({type(value).__name__}) must be "
+                             f"{want}: the join key's type in the plan is {dtype}")
+        if dtype == "int64" and not INT64_MIN <= value <= INT64_MAX:
+            raise UsageError(f"entity row {index}: {name}={short_repr(value)} is outside the range of the join "
+                             f"key {name!r}, int64 in the plan: [{INT64_MIN}, {INT64_MAX}]")
+        if dtype != "int64" and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError as exc:
+                raise UsageError(f"entity row {index}: {name}={short_repr(value)} is not valid Unicode text "
+                                 f"({exc.reason} at character {exc.start})") from None
+
+
+def check_count(count: int, limit: int) -> None:
+    if count > limit:
+        raise UsageError(f"{count:,} entities in one request; the limit is {limit:,} (online_store.max_entities "
+                         f"in pitstop.yaml): split the request")
+
+
+class _ShortRepr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        return repr(x) if x.bit_length() <= 128 else f"<an integer of {x.bit_length():,} bits>"
+
+
+_SHORT = _ShortRepr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 60, 60
+
+
+def short_repr(value: Any) -> str:
+    """A value as an error message shows it: bounded in length and depth, whatever a request sent."""
+    return _SHORT.repr(value)
 
 
 class OnlineReader:
@@ -149,6 +183,8 @@ class OnlineReader:
         key = (tuple(features) if not isinstance(features, str) else (features,), full_names)
         if key not in self._asks:
             asks = parse_features(self.plan, features, full_names)
+            if len(self._asks) >= MAX_CACHED_ASKS:  # requests name any list of features: keep memory bounded
+                self._asks.clear()
             self._asks[key] = (asks, join_key_types(asks))
         return self._asks[key]
 
@@ -173,9 +209,7 @@ class OnlineReader:
 
         asks, types = self._parsed(features, full_feature_names)
         rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
-        if len(rows) > self.config.max_entities:
-            raise UsageError(f"{len(rows):,} entities in one request; the limit is {self.config.max_entities:,} "
-                             f"(online_store.max_entities in pitstop.yaml): split the request")
+        check_count(len(rows), self.config.max_entities)
         for i, row in enumerate(rows):
             check_entity(row, i, types)
         now = now or datetime.now(UTC)
@@ -275,6 +309,33 @@ def _typed(value: Any, dtype: str) -> Any:
     if dtype == "float64":
         return float(value)
     return value
+
+
+def read_script() -> str:
+    """The Lua script every online read runs (one EVAL per view): KEYS[1] is the view version's ``current``
+    hash, ARGV[1] the prefix of its generation hashes, ARGV[2...] the entity fields. It returns ``{}`` when
+    nothing is published, else ``{gen, ds, Delta version, schema, value of entity 1, ...}`` (nil for an
+    entity without a row), all read in one atomic step, so a publish switch never mixes two snapshots."""
+    return online.READ.strip() + "\n"
+
+
+def read_layout(plan: dict[str, Any], view: str) -> dict[str, Any]:
+    """What a reader outside Python needs to read one view with ``read_script``: the key and prefix to pass,
+    the schema to expect, how to build an entity field, and the meaning of each value in the packed list."""
+    from pitstop.runtime.catalog import view_entry
+
+    entry = view_entry(plan, view)
+    if not entry["online"]:
+        raise UsageError(f"view {view!r} is not served online (online=False in its definition)")
+    keys = online.ViewKeys.of(plan["project"], view, int(entry["version"]))
+    values: list[dict[str, Any]] = []
+    if entry["kind"] == "latest":
+        values.append({"name": "event_timestamp", "dtype": "timestamp", "empty_value": None})
+    values += [{"name": f["name"], "dtype": f["dtype"], "empty_value": empty_value(f)} for f in entry["features"]]
+    return {"view": view, "version": int(entry["version"]), "kind": entry["kind"],
+            "keys": [keys.pointer], "args": [keys.data_prefix], "schema": online.schema_id(entry),
+            "join_keys": [{"name": k["name"], "dtype": k["dtype"]} for k in entry["join_keys"]],
+            "values": values, "ttl_seconds": entry["ttl_seconds"]}
 
 
 def parse_entity(text: str, plan: dict[str, Any], refs: Sequence[str]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Publish a view's latest materialized snapshot into Redis, from the executors, with an atomic switch.
 
-design.md §3 (Online) and §4 rule 5: a publish never lets an older ds replace a newer one; the same ds
-with a newer Delta version replaces it; the same ds and version again changes nothing.
+As docs/semantics.md (Online reads) says, and idempotent: a publish never lets an older ds replace a newer
+one; the same ds with a newer Delta version replaces it; the same ds and version again changes nothing.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The validation gate and the statistics it records (design.md §3: only a day that passed counts).
+"""The validation gate and the statistics it records (docs/semantics.md: only a day that passed counts).
 
 ``gate`` runs inside a materialization, after the snapshot commit and before the materialization log:
 each new snapshot partition (read at the exact Delta version just committed) is checked by the view's

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pitstop.config import check_project_name
@@ -99,13 +99,19 @@ __pycache__/
 """
 
 
-def write_sample_orders(folder: Path, *, days: int = 14, per_day: int = 40, end: datetime | None = None) -> int:
+SAMPLE_END = date(2026, 1, 31)  # the sample orders' last day
+SAMPLE_DAYS = 14
+SAMPLE_START = SAMPLE_END - timedelta(days=SAMPLE_DAYS - 1)
+
+
+def write_sample_orders(folder: Path, *, days: int = SAMPLE_DAYS, per_day: int = 40, end: datetime | None = None) \
+        -> int:
     """A small deterministic orders dataset so a new repository plans and runs at once."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    end = end or datetime(2026, 1, 31, tzinfo=UTC)
+    end = end or datetime(SAMPLE_END.year, SAMPLE_END.month, SAMPLE_END.day, tzinfo=UTC)
     rng = np.random.default_rng(42)
     start = end - timedelta(days=days - 1)
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,7 +135,8 @@ def write_sample_orders(folder: Path, *, days: int = 14, per_day: int = 40, end:
 
 
 def init_repository(target: Path, project: str | None = None) -> list[Path]:
-    """Create the repository files; refuses to overwrite an existing pitstop.yaml."""
+    """Create the repository files and the sample data (``pitstop init`` then compiles the plan); refuses to
+    overwrite an existing pitstop.yaml or any other file it would write."""
     target = target.resolve()
     if (target / CONFIG_FILE).exists():
         raise ConfigError(f"{target / CONFIG_FILE} already exists: `pitstop init` only starts new repositories")

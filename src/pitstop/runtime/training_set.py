@@ -1,5 +1,5 @@
 """Training sets: a spine (entity keys + a timestamp) joined point-in-time to feature views, in Spark SQL,
-pinned to Delta versions and recorded in a manifest that rebuilds it exactly (design.md §3).
+pinned to Delta versions and recorded in a manifest that rebuilds it exactly (docs/semantics.md).
 
 The query itself is rendered by ``compute.asof.render``; this module resolves what it reads (the spine,
 each view's tables at their current Delta version and its materialized days) and runs it.
@@ -52,7 +52,7 @@ class TrainingSet:
 
     def printable_sql(self) -> str:
         """A standalone Spark SQL script: runs unchanged in spark-sql against the same Delta tables."""
-        head = ["-- pitstop training set: point-in-time join (design.md §3); tables pinned by VERSION AS OF",
+        head = ["-- pitstop training set: point-in-time join (docs/semantics.md); tables pinned by VERSION AS OF",
                 "SET spark.sql.session.timeZone = UTC;"]
         head += [f"{statement};" for statement in self.manifest["spine"].get("setup_sql", [])]
         return "\n".join(head) + "\n" + self.sql + ";\n"
@@ -281,7 +281,7 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
 def _check_accuracy(accuracy: str) -> None:
     if accuracy != "snapshot":
         raise UsageError(f"accuracy={accuracy!r} is not supported; 'snapshot' (features as of the latest "
-                         f"snapshot before each spine time, design.md §3) is")
+                         f"snapshot before each spine time, docs/semantics.md) is")
 
 
 def _key_types(asked: list[ViewFeatures]) -> dict[str, str]:
