@@ -69,18 +69,28 @@ def main() -> int:
                         help="compile every module from source in every run (no .pyc files, no warm-up run)")
     parser.add_argument("--only", action="append", metavar="WORD",
                         help="time only the commands whose label holds WORD (repeatable), e.g. --only plan")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also time this checkout's src/ (e.g. the main branch's), alternating run by run with "
+                             "the code timed, so that both meet the same load; prints a second line per command")
     args = parser.parse_args()
     repo = args.repo.resolve()
-    env = dict(os.environ)
-    if args.src:
-        env["PYTHONPATH"] = os.pathsep.join([str(args.src.resolve()), *filter(None, [env.get("PYTHONPATH")])])
     work = Path(tempfile.mkdtemp(prefix="pitstop-cli-bench-"))
-    if args.no_bytecode_cache:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        env["PYTHONPYCACHEPREFIX"] = str(work / "no-pycache")  # nothing there: every module compiled from source
-    else:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+
+    def environment(src: Path | None, name: str) -> dict[str, str]:
+        env = dict(os.environ)
+        if src:
+            env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), *filter(None, [env.get("PYTHONPATH")])])
+        if args.no_bytecode_cache:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            env["PYTHONPYCACHEPREFIX"] = str(work / "no-pycache")  # nothing there: every module compiled
+        else:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(work / f"pycache-{name}")
+        return env
+
+    envs = {"": environment(args.src, "timed")}
+    if args.baseline:
+        envs = {"baseline": environment(args.baseline, "baseline"), "this code": envs[""]}
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -122,29 +132,35 @@ def main() -> int:
     for label, cmd, expected in cases:
         if args.only and not any(word in label for word in args.only):
             continue
-        times, cpus, codes, last = [], [], set(), ("", "")
+        timed: dict[str, tuple[list[float], list[float], set[int], tuple[str, str]]] = {
+            name: ([], [], set(), ("", "")) for name in envs}
         if not args.no_bytecode_cache:
-            run(cmd, repo, env)  # untimed: writes the bytecode cache
+            for env in envs.values():
+                run(cmd, repo, env)  # untimed: writes the bytecode cache
         for _ in range(args.runs):
-            seconds, cpu, code, out, err = run(cmd, repo, env)
-            times.append(seconds)
-            cpus.append(cpu)
-            codes.add(code)
-            last = (out, err)
-        if label.startswith("pitstop get"):
-            try:
-                metadata = json.loads(last[0])["metadata"]
-                ds = next(iter(metadata.values()))["ds"]
-                note = f"published ds {ds}" if ds else "nothing published: read against an empty Redis key space"
-            except (ValueError, KeyError, StopIteration):
-                note = "no JSON answer"
-        message = last[1].strip().splitlines()[-1][:110] if expected and last[1].strip() else ""
-        ok = codes == {expected}
-        failed |= not ok
-        extra = f" ({note})" if label.startswith("pitstop get") else (f"  -> {message}" if message else "")
-        print(f"  {label:48} {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f}; "
-              f"CPU {statistics.median(cpus):.2f} s; exit {sorted(codes)}{'' if ok else f', expected {expected}'})"
-              f"{extra}")
+            for name, env in envs.items():
+                seconds, cpu, code, out, err = run(cmd, repo, env)
+                times, cpus, codes, _ = timed[name]
+                times.append(seconds)
+                cpus.append(cpu)
+                codes.add(code)
+                timed[name] = (times, cpus, codes, (out, err))
+        for name, (times, cpus, codes, last) in timed.items():
+            if label.startswith("pitstop get"):
+                try:
+                    metadata = json.loads(last[0])["metadata"]
+                    ds = next(iter(metadata.values()))["ds"]
+                    note = f"published ds {ds}" if ds else "nothing published: read against an empty Redis key space"
+                except (ValueError, KeyError, StopIteration):
+                    note = "no JSON answer"
+            message = last[1].strip().splitlines()[-1][:110] if expected and last[1].strip() else ""
+            ok = codes == {expected}
+            failed |= not ok
+            extra = f" ({note})" if label.startswith("pitstop get") else (f"  -> {message}" if message else "")
+            shown = f"{label} [{name}]" if name else label
+            print(f"  {shown:60} {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f}; "
+                  f"CPU {statistics.median(cpus):.2f} s; exit {sorted(codes)}{'' if ok else f', expected {expected}'})"
+                  f"{extra}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 1 if failed else 0
 
