@@ -55,7 +55,7 @@ def generated_repo(folder: Path, views: int) -> Path:
     write_events(folder / "data" / "events")
     body = ["from pitstop import Aggregation, BatchSource, Entity, FeatureView",
             'user = Entity("user", join_keys=["user_id"])',
-            'events = BatchSource("events", path="data/events")']
+            'events = BatchSource("events", path="data/events", readiness="none")']
     body += [textwrap.dedent(f"""
         view_{i} = FeatureView("view_{i:03d}", entities=[user], source=events, owner="team{i % 7}@example.com",
             aggregations=[Aggregation("count", windows=["1d", "7d", "30d"]),

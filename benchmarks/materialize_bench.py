@@ -44,7 +44,7 @@ SIZES = {  # users, events per day, backfill days
 DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
-tx = BatchSource("tx", path="data/source/transactions")
+tx = BatchSource("tx", path="data/source/transactions", readiness="none")
 v = FeatureView("v", entities=[user], source=tx, online=False, aggregations=[
     Aggregation("count", windows=["1d", "7d", "30d"]),
     Aggregation("sum", column="amount", windows=["1d", "7d", "30d"]),

@@ -42,7 +42,7 @@ DAY = date(2026, 10, 31)
 DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
-tx = BatchSource("tx", path="data/tx")
+tx = BatchSource("tx", path="data/tx", readiness="none")
 v = FeatureView("v", entities=[user], source=tx, aggregations=[
     Aggregation("count", windows=["1d"]),
     Aggregation("sum", column="amount", windows=["1d"]),

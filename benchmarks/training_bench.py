@@ -38,8 +38,8 @@ DEFS = """
 from datetime import timedelta
 from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
 user = Entity("user", join_keys=["user_id"])
-tx = BatchSource("tx", path="data/tx")
-profiles = BatchSource("profiles", path="data/profiles")
+tx = BatchSource("tx", path="data/tx", readiness="none")
+profiles = BatchSource("profiles", path="data/profiles", readiness="none")
 tx_features = FeatureView("tx", entities=[user], source=tx, online=False, aggregations=[
     Aggregation("count", windows=["7d", "30d"]),
     Aggregation("sum", column="amount", windows=["7d", "30d"]),

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,10 +54,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     for path in written:
         print(f"  {path.relative_to(target)}")
     views = ", ".join(sorted(result.compiled.data["views"]))
+    ready = SAMPLE_END - timedelta(days=1)  # no event after the sample's last day proves that day complete
     print(f"  {_plan_rel(args)} (the compiled plan: {views})")
     print(f"Next:\n  cd {args.dir}\n  pitstop ls\n"
-          f"  pitstop materialize {views.replace(',', '')} --start {SAMPLE_START} --end {SAMPLE_END}"
-          f"   # the sample data's days (--no-publish: without Redis)\n"
+          f"  pitstop materialize {views.replace(',', '')} --start {SAMPLE_START} --end {ready}"
+          f"   # the sample days whose data is complete (--no-publish: without Redis)\n"
           f"  edit feature_defs/example.py, then: pitstop plan && pitstop apply")
     return 0
 

@@ -26,8 +26,8 @@ def test_init_plan_apply_ls_describe(tmp_path: Path, capsys: pytest.CaptureFixtu
         "  jobs/training_set.py", "  data/source/orders",
         "  dags/pitstop_plan.json (the compiled plan: customer_last_order, customer_orders)",
         "Next:", f"  cd {repo}", "  pitstop ls",
-        "  pitstop materialize customer_last_order customer_orders --start 2026-01-18 --end 2026-01-31   # the "
-        "sample data's days (--no-publish: without Redis)",
+        "  pitstop materialize customer_last_order customer_orders --start 2026-01-18 --end 2026-01-30   # the "
+        "sample days whose data is complete (--no-publish: without Redis)",
         "  edit feature_defs/example.py, then: pitstop plan && pitstop apply"]
     # exactly these files: the config, the example, the DAG file and jobs, 14 days of sample orders, the plan;
     # besides them only what compiling the plan keeps in .pitstop/cache/ (ignored by the repository's .gitignore)
