@@ -8,9 +8,13 @@ import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pitstop import __version__
 from pitstop.errors import PitstopError
+
+if TYPE_CHECKING:
+    from pitstop.runtime.feature_store import FeatureStore
 
 DESCRIPTION = """\
 pitstop: batch features from definitions to Delta Lake, Airflow and Redis.
@@ -25,6 +29,16 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from pitstop.runtime.feature_store import FeatureStore
 
     return FeatureStore(args.repo)
+
+
+def _known_views(store: FeatureStore, views: Sequence[str]) -> None:
+    """The views named on the command line, checked against the plan before any Spark session starts (the
+    same error the command would give once Spark is up)."""
+    from pitstop.runtime.catalog import view_entry
+
+    plan = store.load_plan()
+    for view in views:
+        view_entry(plan, view)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -170,6 +184,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from pitstop.runtime.quality import raise_if_failed, validate_by_hand
 
     store = _store(args)
+    _known_views(store, [args.view])
     result = validate_by_hand(store.config, store.load_plan(), args.view, args.ds, store.spark, args.version)
     print(result.describe())
     if not result.success:
@@ -227,12 +242,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    from pitstop.runtime.online import parse_entity
+    from pitstop.runtime.online import OnlineReader, parse_entity
 
     store = _store(args)
     plan = store.load_plan()
     rows = [parse_entity(text, plan, args.features) for text in args.entity]
-    response = store.get_online_features(args.features, rows, full_feature_names=args.full_names)
+    reader = OnlineReader(store.config, plan, one_shot=True)  # a plain redis:// URL: no redis-py import
+    try:
+        response = reader.read(args.features, rows, full_feature_names=args.full_names)
+    finally:
+        reader.close()
     out = {"rows": response.to_list(), "metadata": {k: v.to_dict() for k, v in response.metadata.items()}} \
         if args.metadata else response.to_list()
     print(json.dumps(out, indent=2, default=_json_value))
@@ -253,6 +272,7 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     from pitstop.runtime.consistency import check, record
 
     store = _store(args)
+    _known_views(store, [args.view])
     plan = store.load_plan()
     report = check(store.config, plan, args.view, args.sample, store.spark)
     record(store.config, plan, report, store.spark)
@@ -321,7 +341,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    df = _store(args).snapshot(args.view, args.ds)
+    store = _store(args)
+    _known_views(store, [args.view])
+    df = store.snapshot(args.view, args.ds)
     table = df.toArrow()
     # like every parquet file pitstop writes: timestamps as TIMESTAMP(MICROS) with isAdjustedToUTC=true
     utc = pa.timestamp("us", tz="UTC")
@@ -349,14 +371,26 @@ def cmd_training_set(args: argparse.Namespace) -> int:
                          "view:feature,...; or --from-manifest FILE")
     if not args.out and not args.print_sql:
         raise UsageError("give --out PATH to write the training set (or --print-sql to only print its SQL)")
+    # every check that needs no data answers before the Spark session starts
+    features = [f.strip() for part in args.features or () for f in part.split(",") if f.strip()]
+    remote_manifest = bool(args.from_manifest) and "://" in args.from_manifest \
+        and not args.from_manifest.startswith("file://")
+    manifest = None
+    if args.from_manifest and not remote_manifest:
+        manifest = ts.load_manifest(args.from_manifest)
+    elif not args.from_manifest:
+        ts.check_request(store.load_plan(), args.spine or args.spine_sql, features,
+                         timestamp_column=args.timestamp_column, full_feature_names=args.full_names)
+    if args.out:
+        ts.check_out(args.out, args.format, overwrite=args.overwrite)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ts.SpineRangeWarning)
         if args.from_manifest:
             spark = store.spark  # a manifest on s3a:// is read through the session's Hadoop configuration
-            manifest = ts.load_manifest(args.from_manifest)
+            if manifest is None:
+                manifest = ts.load_manifest(args.from_manifest)
             result = ts.from_manifest(store.config, store.load_plan(), spark, manifest)
         else:
-            features = [f.strip() for part in args.features for f in part.split(",") if f.strip()]
             result = store.training_set(args.spine or args.spine_sql, features, full_feature_names=args.full_names,
                                         timestamp_column=args.timestamp_column)
     for warning in caught:
@@ -404,6 +438,7 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     from pitstop.runtime.training_set import vacuum
 
     store = _store(args)
+    _known_views(store, args.views)
     hours = store.config.retention_hours if args.retain_hours is None else args.retain_hours
     done = vacuum(store.config, store.load_plan(), store.spark, args.views or None, hours)
     print(f"vacuumed {len(done)} table(s), keeping the files of versions younger than {hours} hours; training-set "
@@ -414,7 +449,9 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from pitstop.runtime.catalog import format_table
 
-    commits = _store(args).history(args.view)
+    store = _store(args)
+    _known_views(store, [args.view])
+    commits = store.history(args.view)
     if not commits:
         print(f"{args.view} has no snapshot table yet: run `pitstop materialize {args.view} ...`")
         return 0

@@ -29,8 +29,13 @@ def test_init_plan_apply_ls_describe(tmp_path: Path, capsys: pytest.CaptureFixtu
         "  pitstop materialize customer_last_order customer_orders --start 2026-01-18 --end 2026-01-30   # the "
         "sample days whose data is complete (--no-publish: without Redis)",
         "  edit feature_defs/example.py, then: pitstop plan && pitstop apply"]
-    # exactly these files: the config, the example, the DAG file and jobs, 14 days of sample orders, the plan
-    assert sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file()) == sorted([
+    # exactly these files: the config, the example, the DAG file and jobs, 14 days of sample orders, the plan;
+    # besides them only what compiling the plan keeps in .pitstop/cache/ (ignored by the repository's .gitignore)
+    assert ".pitstop/" in (repo / ".gitignore").read_text().splitlines()
+    assert sorted(str(p.relative_to(repo / ".pitstop")) for p in (repo / ".pitstop").rglob("*") if p.is_file()) == \
+        ["cache/source-schemas.json"]
+    assert sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file()
+                  and p.relative_to(repo).parts[0] != ".pitstop") == sorted([
         ".gitignore", "pitstop.yaml", "feature_defs/example.py", "dags/pitstop_dags.py", "dags/pitstop_plan.json",
         "jobs/materialize.py", "jobs/monitor.py", "jobs/publish.py", "jobs/training_set.py",
         *[f"data/source/orders/ds=2026-01-{d:02d}/part-00000.parquet" for d in range(18, 32)]])

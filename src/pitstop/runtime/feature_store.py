@@ -75,12 +75,13 @@ class FeatureStore:
         Before Spark starts, every view's days are checked against its source: a day before the view's
         start_date or the source's first event, or whose source is not ready under the view's readiness
         rule, is refused (SourceNotReady, terminal); ``force=True`` (``--force``) skips that check."""
-        from pitstop.runtime.materialize import check_days, check_view_names, materialize
+        from pitstop.runtime.materialize import check_days, check_range, check_view_names, materialize
 
         plan = self.load_plan()
         names = [views] if isinstance(views, str) else list(views)
         check_view_names(plan, names)
         first, last = _day(start), _day(end)
+        check_range(first, last)  # also with force: every check that needs no data comes before Spark starts
         checked = {name: "" if force else check_days(self.config, plan, name, first, last) for name in names}
         summaries = []
         for name in names:
@@ -138,9 +139,13 @@ class FeatureStore:
         """Like ``get_historical_features``, with the standalone SQL (``.printable_sql()``) and the manifest
         (``.manifest``: the Delta version of every table read); write it with ``pitstop.runtime.training_set.
         write`` or the CLI's ``pitstop training-set``."""
-        from pitstop.runtime.training_set import get_historical_features
+        from pitstop.runtime.training_set import check_request, get_historical_features
 
-        return get_historical_features(self.config, self.load_plan(), self.spark, entity_df, list(features),
+        plan = self.load_plan()
+        # every check that needs no data answers before the Spark session starts
+        check_request(plan, entity_df, list(features), timestamp_column=timestamp_column,
+                      full_feature_names=full_feature_names, accuracy=accuracy)
+        return get_historical_features(self.config, plan, self.spark, entity_df, list(features),
                                        timestamp_column=timestamp_column, full_feature_names=full_feature_names,
                                        accuracy=accuracy)
 

@@ -195,8 +195,7 @@ def _snapshot_time(day: date) -> datetime:
 
 def materialize(config: Config, plan: dict[str, Any], view_name: str, start: date, end: date,
                 spark: SparkSession, *, cascade: bool = True) -> RunSummary:
-    if start > end:
-        raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
+    check_range(start, end)
     view = view_entry(plan, view_name)
     began = time.monotonic()
     summary = RunSummary(view_name, start, end, kind=view["kind"])
@@ -526,6 +525,12 @@ def _source_first_day(source: DataFrame, view: dict[str, Any], start: date) -> d
         return start
     first_day: date = first.d
     return min(first_day, start)
+
+
+def check_range(start: date, end: date) -> None:
+    """The day range's own check, made before any Spark session starts."""
+    if start > end:
+        raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
 
 
 def check_view_names(plan: dict[str, Any], views: list[str]) -> None:

@@ -165,11 +165,15 @@ def short_repr(value: Any) -> str:
 class OnlineReader:
     """Reads for one plan over one pooled Redis client; keep it for many requests (a server, a model)."""
 
-    def __init__(self, config: Config, plan: dict[str, Any]) -> None:
+    def __init__(self, config: Config, plan: dict[str, Any], *, one_shot: bool = False) -> None:
+        """``one_shot``: for a read or two in a short-lived process (`pitstop get`): a plain redis:// or unix://
+        URL is then read with ``redis_lite``'s socket client, without importing redis-py."""
         from pitstop.stores.redis_client import connect
+        from pitstop.stores.redis_lite import connect_lite
 
         self.config, self.plan = config, plan
-        self.client = connect(config.online_store_url)
+        lite = connect_lite(config.online_store_url) if one_shot else None
+        self.client: Any = lite if lite is not None else connect(config.online_store_url)  # redis-py or lite
         self._asks: dict[tuple[tuple[str, ...], bool], tuple[list[_ViewAsk], dict[str, str]]] = {}
 
     def close(self) -> None:
@@ -186,20 +190,22 @@ class OnlineReader:
 
     def published(self, view: str, now: datetime | None = None) -> ViewMetadata:
         """What is published for a view (its current version): ds, snapshot time, Delta version, staleness."""
-        import redis
+        from pitstop.stores.redis_client import error_name, is_connection_error
 
         entry = self.plan["views"][view]
         keys = online.ViewKeys.of(self.plan["project"], view, int(entry["version"]))
         try:
             published = online.current(self.client, keys)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
             raise ConnectionFailed(f"cannot read what is published: Redis at "
-                                   f"{redact_url(self.config.online_store_url)} ({type(exc).__name__})") from exc
+                                   f"{redact_url(self.config.online_store_url)} ({error_name(exc)})") from exc
         return _metadata(view, entry, published, now or datetime.now(UTC))
 
     def read(self, features: Sequence[str], entity_rows: Sequence[Mapping[str, Any]], *,
              full_feature_names: bool = False, now: datetime | None = None) -> OnlineResponse:
-        import redis
+        from pitstop.stores.redis_client import error_name, is_connection_error
 
         asks, types = self._parsed(features, full_feature_names)
         rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
@@ -213,9 +219,11 @@ class OnlineReader:
             requests.append((ask.keys, [naming.entity_field([row[k] for k in key_names]) for row in rows]))
         try:
             replies = online.read_views(self.client, requests)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
             raise ConnectionFailed(f"cannot read online features: Redis at "
-                                   f"{redact_url(self.config.online_store_url)} ({type(exc).__name__}); retry, "
+                                   f"{redact_url(self.config.online_store_url)} ({error_name(exc)}); retry, "
                                    f"or check `pitstop doctor`") from exc
         columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in types}
         metadata: dict[str, ViewMetadata] = {}

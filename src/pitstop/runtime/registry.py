@@ -13,7 +13,7 @@ from pitstop.errors import PlanError
 from pitstop.plan.compiler import SCHEMA_VERSION, CompiledPlan, compile_plan, render_plan
 from pitstop.plan.diff import PlanDiff, diff_plans
 from pitstop.plan.discovery import discover
-from pitstop.stores.source_schema import read_source_schema
+from pitstop.stores import schema_cache
 
 
 @dataclass
@@ -56,13 +56,16 @@ def load_plan(config: Config) -> dict[str, Any]:
 
 
 def compile_repo(config: Config, previous: dict[str, Any] | None) -> CompiledPlan:
+    cache = config.repo / ".pitstop" / "cache"  # answers kept while their inputs are unchanged (not committed)
+
     def lookup(source: BatchSource) -> dict[str, str] | None:
-        return read_source_schema(source.path, source.format, config.repo)
+        return schema_cache.read_source_schema(source.path, source.format, config.repo, cache)
 
     def check_expectation(name: str, kwargs: dict[str, Any]) -> str | None:
-        from pitstop.stores.gx_suite import check_expectation as ask_gx  # imports GX: only for Expect.gx
+        # imports GX only for an Expect.gx not yet checked under the installed GX version (answers kept per version)
+        from pitstop.stores.gx_suite import cached_check_expectation
 
-        return ask_gx(name, kwargs)
+        return cached_check_expectation(name, kwargs, cache)
 
     return compile_plan(config.project, discover(config.repo), lookup, previous, check_expectation)
 

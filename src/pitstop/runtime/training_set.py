@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from pitstop.compute import asof
 from pitstop.compute.aggregates import CREATED, q
 from pitstop.config import Config
 from pitstop.errors import PlanError, UsageError
-from pitstop.runtime.catalog import resolve_features, view_entry
+from pitstop.runtime.catalog import ViewFeatures, resolve_features, view_entry
 from pitstop.runtime.materialize import ViewTables, first_line
 from pitstop.stores import delta
 
@@ -77,7 +78,7 @@ def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str
         raise UsageError(f"entity_df must be a Spark or pandas DataFrame, a path (parquet, csv, Delta) or a Spark "
                          f"SQL query; got {type(entity_df).__name__}")
     text = str(entity_df).strip()
-    if text.split(None, 1)[0].upper() in ("SELECT", "WITH", "VALUES", "FROM", "TABLE"):
+    if _is_sql(text):
         relation = f"(\n{text}\n)"
         from pyspark.errors import AnalysisException, ParseException
 
@@ -147,9 +148,9 @@ def _nanosecond_columns(location: str) -> set[str]:
     return {c for c, label in parquet_file_types(location).items() if label.startswith("timestamp[ns")}
 
 
-def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], source: str) -> str:
-    """Check the spine's columns and types; returns the SQL expression of its time as a TIMESTAMP."""
-    types = dict(spine.dtypes)
+def _check_spine_columns(types: Mapping[str, str | None], timestamp: str, key_types: dict[str, str],
+                         source: str) -> None:
+    """The spine's columns and their Spark type names (None: not known without Spark, not checked here)."""
     if timestamp not in types:
         raise UsageError(f"the spine ({source}) has no timestamp column {timestamp!r}; its columns: "
                          f"{', '.join(types)}. Pass timestamp_column= (--timestamp-column) to name another")
@@ -159,10 +160,23 @@ def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], so
                          f"need; its columns: {', '.join(types)}")
     for key, plan_type in key_types.items():
         have = types[key]
+        if have is None:
+            continue
         ok = have in INTEGRAL if plan_type == "BIGINT" else have == "string"
         if not ok:
             raise UsageError(f"spine column {key!r} is {have}, but the views' join key {key} is {plan_type.lower()}: "
                              f"cast it in the spine (e.g. CAST({key} AS {plan_type}))")
+    kind = types[timestamp]
+    if kind is not None and kind not in ("timestamp", "timestamp_ntz", "string"):
+        raise UsageError(f"spine column {timestamp!r} is {kind}; it must be a timestamp (or ISO 8601 text): a date "
+                         f"is ambiguous (which time of the day?); cast it, e.g. CAST({timestamp} AS TIMESTAMP) for "
+                         f"midnight")
+
+
+def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], source: str) -> str:
+    """Check the spine's columns and types; returns the SQL expression of its time as a TIMESTAMP."""
+    types = dict(spine.dtypes)
+    _check_spine_columns(types, timestamp, key_types, source)
     kind = types[timestamp]
     column = q(timestamp)
     if kind == "timestamp":
@@ -177,8 +191,7 @@ def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], so
             raise UsageError(f"spine column {timestamp!r} holds text that is not a timestamp (e.g. {examples}); "
                              f"use ISO 8601 like '2026-03-01 12:00:00' (read as UTC) or give a timestamp column")
         return f"CAST({column} AS TIMESTAMP)"
-    raise UsageError(f"spine column {timestamp!r} is {kind}; it must be a timestamp (or ISO 8601 text): a date is "
-                     f"ambiguous (which time of the day?); cast it, e.g. CAST({timestamp} AS TIMESTAMP) for midnight")
+    raise AssertionError(f"unreachable: {kind}")  # _check_spine_columns refused every other kind
 
 
 def _view_read(config: Config, spark: SparkSession, name: str, entry: dict[str, Any], features: list[tuple[str, str]],
@@ -255,28 +268,16 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
                             full_feature_names: bool = False, accuracy: str = "snapshot",
                             manifest: dict[str, Any] | None = None) -> TrainingSet:
     """Every spine row (duplicates and null keys kept) with the features as known at its time."""
-    if accuracy != "snapshot":
-        raise UsageError(f"accuracy={accuracy!r} is not supported; 'snapshot' (features as of the latest "
-                         f"snapshot before each spine time, docs/semantics.md) is")
+    _check_accuracy(accuracy)
     asked = resolve_features(plan, features, full_feature_names)
     if isinstance(entity_df, str) and f"{DATABASE}." in entity_df:
         register_tables(config, plan, spark)  # a spine query over the feature tables themselves
     name = f"pitstop_spine_{uuid.uuid4().hex[:8]}"
     relation, source, spine_df = _spine_relation(spark, entity_df, name)
     source_text = source.get("path") or source.get("sql") or f"a {source['kind']} DataFrame"
-    key_types: dict[str, str] = {}
-    for view in asked:
-        for key in view.entry["join_keys"]:
-            sql_type = SQL_TYPES[key["dtype"]]
-            if key_types.setdefault(key["name"], sql_type) != sql_type:
-                raise PlanError(f"join key {key['name']!r} has different types across the asked views; ask them "
-                                f"separately")
+    key_types = _key_types(asked)
     ts_expr = _check_spine(spine_df, timestamp_column, key_types, source_text)
-    outputs = [c for v in asked for _, c in v.features]
-    clash = sorted(set(outputs) & {c for c, _ in spine_df.dtypes})
-    if clash:
-        raise UsageError(f"feature column(s) {', '.join(clash)} would replace spine columns of the same name; pass "
-                         f"full_feature_names=True (--full-names) or rename the spine columns")
+    _check_clash(asked, [c for c, _ in spine_df.dtypes])
     stats = spine_df.selectExpr("count(1) AS n", f"min({ts_expr}) AS lo", f"max({ts_expr}) AS hi").first()
     assert stats is not None
     rows, lo, hi = int(stats.n), stats.lo, stats.hi
@@ -316,6 +317,133 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
     return TrainingSet(spark.sql(sql), sql, record, notes)
 
 
+def _check_accuracy(accuracy: str) -> None:
+    if accuracy != "snapshot":
+        raise UsageError(f"accuracy={accuracy!r} is not supported; 'snapshot' (features as of the latest "
+                         f"snapshot before each spine time, docs/semantics.md) is")
+
+
+def _key_types(asked: list[ViewFeatures]) -> dict[str, str]:
+    key_types: dict[str, str] = {}
+    for view in asked:
+        for key in view.entry["join_keys"]:
+            sql_type = SQL_TYPES[key["dtype"]]
+            if key_types.setdefault(key["name"], sql_type) != sql_type:
+                raise PlanError(f"join key {key['name']!r} has different types across the asked views; ask them "
+                                f"separately")
+    return key_types
+
+
+def _check_clash(asked: list[ViewFeatures], spine_columns: list[str]) -> None:
+    outputs = [c for v in asked for _, c in v.features]
+    clash = sorted(set(outputs) & set(spine_columns))
+    if clash:
+        raise UsageError(f"feature column(s) {', '.join(clash)} would replace spine columns of the same name; pass "
+                         f"full_feature_names=True (--full-names) or rename the spine columns")
+
+
+def _is_sql(text: str) -> bool:
+    return text.split(None, 1)[0].upper() in ("SELECT", "WITH", "VALUES", "FROM", "TABLE")
+
+
+def _arrow_spark_type(arrow_type: Any) -> str | None:
+    """The type name Spark gives a parquet column of this Arrow type (as in ``DataFrame.dtypes``), or None
+    where that is not certain without Spark (nanosecond or zone-less timestamps, unsigned 64-bit, nested)."""
+    import pyarrow as pa
+
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    names = {pa.int8(): "tinyint", pa.int16(): "smallint", pa.int32(): "int", pa.int64(): "bigint",
+             pa.uint8(): "smallint", pa.uint16(): "int", pa.uint32(): "bigint", pa.float32(): "float",
+             pa.float64(): "double", pa.bool_(): "boolean", pa.string(): "string", pa.large_string(): "string",
+             pa.binary(): "binary", pa.large_binary(): "binary", pa.date32(): "date"}
+    if t in names:
+        return names[t]
+    if pa.types.is_timestamp(t) and t.unit in ("ms", "us") and t.tz is not None:
+        return "timestamp"
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    return None
+
+
+def _parquet_spine_types(path: Path) -> dict[str, str | None] | None:
+    """A local parquet spine's columns and Spark type names, read from the parquet footers only (pyarrow; no
+    data, no Spark). None where the columns cannot be told that way: csv, a Delta table, hive partition
+    folders, files whose columns differ, a file pyarrow cannot read (Spark then says what is wrong)."""
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        entries = [p for p in path.iterdir() if not p.name.startswith(("_", "."))]
+        if (path / "_delta_log").exists() or any(p.is_dir() for p in entries):
+            return None
+        files = sorted(p for p in entries if p.is_file())
+    else:
+        return None
+    if not files or any(p.name.lower().endswith(".csv") for p in files):
+        return None
+    import pyarrow.parquet as pq
+
+    found: dict[str, str | None] | None = None
+    for file in files:
+        try:
+            schema = pq.read_schema(file)
+        except Exception:  # not parquet, or unreadable: Spark's read reports it
+            return None
+        types = {f.name: _arrow_spark_type(f.type) for f in schema}
+        if len(types) != len(schema.names):
+            return None  # duplicate names
+        if found is None:
+            found = types
+        elif list(found) != list(types):
+            return None
+        else:
+            found = {name: kind if kind == types[name] else None for name, kind in found.items()}
+    return found
+
+
+def _out_exists(target: Path) -> bool:
+    return target.exists() and (not target.is_dir() or any(target.iterdir()))
+
+
+def check_out(out: str, fmt: str = "parquet", *, overwrite: bool = False) -> None:
+    """The output's checks that need no Spark: the format, and a local ``out`` that already holds files."""
+    if fmt not in ("parquet", "delta"):
+        raise UsageError(f"--format {fmt!r}: use parquet or delta")
+    if "://" in out:
+        return  # a Hadoop file system: looked at when writing
+    target = Path(out).expanduser().resolve()
+    if _out_exists(target) and not overwrite:
+        raise UsageError(f"{target} already exists; choose another --out or pass --overwrite")
+
+
+def check_request(plan: dict[str, Any], entity_df: Any, features: list[str], *,
+                  timestamp_column: str = DEFAULT_TIMESTAMP, full_feature_names: bool = False,
+                  accuracy: str = "snapshot", out: str | None = None, fmt: str = "parquet",
+                  overwrite: bool = False) -> None:
+    """Every check of a training-set request that needs no data and no Spark session, with the errors the
+    Spark run would give: the accuracy, the features against the plan, the join keys' types, a spine path
+    that does not exist, a local parquet spine's columns and types (from its footers), feature columns that
+    would replace spine columns, and (with ``out``) the format and an output that already exists. The checks
+    that need Spark (a SQL, csv or Delta spine; text timestamps; remote paths) are made when it runs."""
+    _check_accuracy(accuracy)
+    asked = resolve_features(plan, features, full_feature_names)
+    key_types = _key_types(asked)
+    if isinstance(entity_df, str | Path) and str(entity_df).strip() and not _is_sql(str(entity_df).strip()) \
+            and "://" not in str(entity_df):
+        text = str(entity_df).strip()
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise UsageError(f"spine {text!r} is neither an existing path (parquet, csv or Delta) nor a Spark SQL "
+                             f"query (SELECT ...)")
+        types = _parquet_spine_types(path)
+        if types is not None:
+            _check_spine_columns(types, timestamp_column, key_types, str(path.resolve()))
+            _check_clash(asked, list(types))
+    if out is not None:
+        check_out(out, fmt, overwrite=overwrite)
+
+
 def _dtype(entry: dict[str, Any], feature: str) -> str:
     return next(str(f["dtype"]) for f in entry["features"] if f["name"] == feature)
 
@@ -337,7 +465,7 @@ def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: boo
         raise UsageError(f"--format {fmt!r}: use parquet or delta")
     target = Path(out).expanduser().resolve() if "://" not in out else None
     location = str(target) if target is not None else out.rstrip("/")
-    exists = (target.exists() and any(target.iterdir())) if target is not None else files.is_nonempty_dir(location)
+    exists = _out_exists(target) if target is not None else files.is_nonempty_dir(location)
     if exists and not overwrite:
         raise UsageError(f"{location} already exists; choose another --out or pass --overwrite")
     began = time.monotonic()

@@ -6,13 +6,16 @@ GX ``UnexpectedRowsExpectation``. Each validation runs in an ephemeral context o
 asks for the offending rows' join keys (``unexpected_index_column_names``) and, when asked, writes GX
 Data Docs (static HTML) into a folder.
 
-``import great_expectations`` takes seconds: this module is imported only inside functions that validate.
+``import great_expectations`` takes seconds: GX is imported only inside functions that validate or check an
+expectation; `pitstop plan` asks ``cached_check_expectation``, which imports GX only for an expectation it has not
+checked before under the installed GX version.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import JobFailed
@@ -67,6 +70,58 @@ def check_expectation(name: str, kwargs: dict[str, Any]) -> str | None:
                            for e in getattr(exc, "errors", lambda: [])()) or str(exc).splitlines()[0]
         return f"{name} does not accept these arguments ({detail})"
     return None
+
+
+def gx_version() -> str | None:
+    """The installed Great Expectations version, read from its package metadata (GX itself is not imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("great_expectations")
+    except PackageNotFoundError:
+        return None
+
+
+def expectation_cache_file(cache_dir: Path) -> Path | None:
+    """Where the plan-time answers of ``check_expectation`` are kept for the installed GX version."""
+    found = gx_version()
+    return None if found is None else cache_dir / f"gx-expectations-{found}.json"
+
+
+def cached_check_expectation(name: str, kwargs: dict[str, Any], cache_dir: Path) -> str | None:
+    """``check_expectation``, answered from ``<cache_dir>/gx-expectations-<GX version>.json`` when this
+    expectation with these arguments was checked before under the installed GX version, so that a plan with
+    nothing changed does not import GX (which takes seconds). A new GX version starts a new file; a cache
+    that cannot be read or written is ignored (the check is then made, as without a cache)."""
+    import json
+
+    path = expectation_cache_file(cache_dir)
+    try:
+        key = json.dumps([name, kwargs], sort_keys=True)
+    except (TypeError, ValueError):
+        key = None  # arguments that are not JSON: check them every time
+    answers: dict[str, Any] = {}
+    if path is not None and key is not None:
+        try:
+            loaded = json.loads(path.read_text())
+            answers = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            answers = {}
+        cached = answers.get(key)
+        if isinstance(cached, dict) and "problem" in cached:
+            problem = cached["problem"]
+            return problem if isinstance(problem, str) else None
+    problem = check_expectation(name, kwargs)
+    if path is not None and key is not None:
+        answers[key] = {"problem": problem}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(answers, indent=1, sort_keys=True) + "\n")
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only repository: the answer is simply not kept
+    return problem
 
 
 @dataclass

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from pitstop.stores.redis_client import Client
+    from pitstop.stores.redis_lite import LiteClient
 
 ENCODING = 1  # bump when the value encoding changes; part of the published schema
 GARBAGE_TTL_S = 24 * 3600  # expiry of a generation until it is switched to: collects dead publishes only
@@ -122,7 +123,7 @@ class Published:
     schema: str
 
 
-def current(client: Client, keys: ViewKeys) -> Published | None:
+def current(client: Client | LiteClient, keys: ViewKeys) -> Published | None:
     raw: list[Any] = client.hmget(keys.pointer, ["gen", "ds", "version", "schema"])
     if raw[0] is None:
         return None
@@ -229,10 +230,15 @@ class ViewRead:
 READ_SHA = hashlib.sha1(READ.encode()).hexdigest()
 
 
-def read_views(client: Client, requests: list[tuple[ViewKeys, list[str]]]) -> list[ViewRead]:
+def read_views(client: Client | LiteClient, requests: list[tuple[ViewKeys, list[str]]]) -> list[ViewRead]:
     """One round trip (one per node on a Redis Cluster): for each (view keys, entity fields), the current
     generation's values. EVALSHA of the read script, pipelined when there are several views; the script
-    is loaded once per server."""
+    is loaded once per server. ``client`` is redis-py's, or the one-shot client of ``redis_lite``."""
+    from pitstop.stores.redis_lite import LiteClient
+
+    if isinstance(client, LiteClient):
+        return _view_reads(client.evalsha_all(READ, READ_SHA, [[1, keys.pointer, keys.data_prefix, *fields]
+                                                               for keys, fields in requests]))
     import redis as redis_lib
     from redis.cluster import RedisCluster
 
@@ -270,6 +276,10 @@ def read_views(client: Client, requests: list[tuple[ViewKeys, list[str]]]) -> li
             raise
         client.nodes_manager.initialize()  # slots moved (resharding, failover): learn the new map once
         replies = send()
+    return _view_reads(replies)
+
+
+def _view_reads(replies: list[Any]) -> list[ViewRead]:
     out = []
     for reply in replies:
         if not reply:

@@ -73,3 +73,22 @@ def ping(url: str) -> str:
     finally:
         client.close()
     return str(info.get("redis_version", "?"))
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """A refused, dropped or timed-out connection (or refused credentials), from redis-py or from the one-shot
+    client (``redis_lite``): transient for the caller."""
+    from pitstop.stores.redis_lite import LiteFailure
+
+    if isinstance(exc, LiteFailure):
+        return True
+    import redis  # only on this error path: importing redis-py takes about half a second
+
+    return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+
+
+def error_name(exc: BaseException) -> str:
+    """The failure's name as redis-py gives it (ConnectionError, TimeoutError, AuthenticationError, ...)."""
+    from pitstop.stores.redis_lite import LiteFailure
+
+    return exc.kind if isinstance(exc, LiteFailure) else type(exc).__name__
