@@ -56,7 +56,9 @@ def _utc(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _parquet_max(filesystem: FileSystem, file: str, column: str) -> datetime | None:
+def _parquet_extreme(filesystem: FileSystem, file: str, column: str, newest: bool) -> datetime | None:
+    """The newest (or oldest) value of ``column`` in one parquet file, from the footer's row-group statistics
+    (the row group's values where it has none). A ``date`` column reads as midnight UTC."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -69,44 +71,18 @@ def _parquet_max(filesystem: FileSystem, file: str, column: str) -> datetime | N
         index = names.index(column)
         best: datetime | None = None
         for group in range(meta.num_row_groups):
+            rows = meta.row_group(group).num_rows
             stats = meta.row_group(group).column(index).statistics
+            if rows == 0 or (stats is not None and stats.null_count == rows):
+                continue  # no value in this row group
             if stats is None or not stats.has_min_max:  # no statistics written: read the column
-                values = parquet.read(columns=[column]).column(0)
-                top = pc.max(values).as_py()
-                return _utc(top)
-            top = _utc(stats.max)
-            if top is not None and (best is None or top > best):
-                best = top
-        return best
-
-
-def _parquet_min(filesystem: FileSystem, file: str, column: str) -> datetime | None:
-    """The oldest value of ``column`` in one parquet file (footer statistics; the column itself when a row
-    group has none). A ``date`` column reads as midnight UTC."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    with filesystem.open_input_file(file) as handle:
-        parquet = pq.ParquetFile(handle)
-        meta = parquet.metadata
-        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
-        if column not in names:
-            return None
-        index = names.index(column)
-        best: datetime | None = None
-        for group in range(meta.num_row_groups):
-            stats = meta.row_group(group).column(index).statistics
-            if meta.row_group(group).num_rows == 0:
-                continue
-            if stats is None or not stats.has_min_max:
-                if stats is not None and stats.null_count == meta.row_group(group).num_rows:
-                    continue  # every value null
                 values = parquet.read_row_group(group, columns=[column]).column(0)
-                low = _utc(_as_datetime(pc.min(values).as_py()))
+                value = (pc.max(values) if newest else pc.min(values)).as_py()
             else:
-                low = _utc(_as_datetime(stats.min))
-            if low is not None and (best is None or low < best):
-                best = low
+                value = stats.max if newest else stats.min
+            found = _utc(_as_datetime(value))
+            if found is not None and (best is None or (found > best if newest else found < best)):
+                best = found
         return best
 
 
@@ -140,7 +116,7 @@ def first_event_time(source: Mapping[str, Any], path: str, s3: Mapping[str, Any]
         return oldest
     filesystem, root = _filesystem(path, s3)
     firsts = [low for file in _data_files(filesystem, root)
-              if (low := _parquet_min(filesystem, file, column)) is not None]
+              if (low := _parquet_extreme(filesystem, file, column, newest=False)) is not None]
     return min(firsts, default=None)
 
 
@@ -165,7 +141,7 @@ def parquet_max_event_time(path: str, column: str, until: datetime, s3: Mapping[
         return Readiness(False, f"no parquet files under {path} yet")
     newest: datetime | None = None
     for file in files:
-        top = _parquet_max(filesystem, file, column)
+        top = _parquet_extreme(filesystem, file, column, newest=True)
         if top is not None and (newest is None or top > newest):
             newest = top
         if newest is not None and newest >= until:
