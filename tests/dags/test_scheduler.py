@@ -17,6 +17,7 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.redis]
 DAG = "pitstop__spend__v1"
 TRAINING_DAG = "pitstop__training__labels"
+FORCE = '{"force": true}'  # the runs' params: compute days the source check refuses (here: before start_date)
 DEFS = """
 from datetime import date
 from pitstop import Aggregation, BatchSource, Entity, FeatureView, TrainingSet
@@ -143,7 +144,10 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
     airflow.run("dags", "unpause", TRAINING_DAG)
     days = ["2026-10-28", "2026-10-29", "2026-10-30"]
     began = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    create_backfill(airflow, "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1], "--max-active-runs", "1")
+    # the days lie before the view's start_date (2027, so the scheduler makes no run of its own): pitstop
+    # refuses such days unless forced, so the backfill's runs carry params.force
+    create_backfill(airflow, "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1], "--max-active-runs", "1",
+                    "--dag-run-conf", FORCE)
     process = start_standalone(airflow.env, log)
     try:
         wait_healthy(port, process, timeout=240, log=log)
@@ -184,7 +188,7 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         stop(process)  # the second backfill is created with no scheduler running, as the first
         again = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         create_backfill(airflow, "--dag-id", DAG, "--from-date", days[0], "--to-date", days[-1],
-                        "--max-active-runs", "1", "--reprocess-behavior", "completed")
+                        "--max-active-runs", "1", "--reprocess-behavior", "completed", "--dag-run-conf", FORCE)
         process = start_standalone(airflow.env, log)
         wait_healthy(port, process, timeout=240, log=log)
         wait_for("the reprocessing backfill", backfill_done(airflow, DAG, days, again), 1800, log)

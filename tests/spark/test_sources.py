@@ -190,7 +190,7 @@ def test_a_column_whose_type_differs_between_files_is_named(tmp_path: Path, spar
 VIEW = """
 from pitstop import Aggregation, BatchSource, Entity, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
+events = BatchSource("events", path="data/events", readiness="none")
 spend = FeatureView("spend", entities=[user], source=events, online=False,
                     aggregations=[Aggregation("count", windows=["1d"]),
                                   Aggregation("sum", column="amount", windows=["1d", "3d"])])
