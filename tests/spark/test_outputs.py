@@ -21,8 +21,8 @@ D0 = date(2026, 3, 1)
 DEFS = """
 from pitstop import Aggregation, BatchSource, Entity, Feature, FeatureView
 user = Entity("user", join_keys=["user_id"])
-events = BatchSource("events", path="data/events")
-profiles = BatchSource("profiles", path="data/profiles", created_timestamp_field="created")
+events = BatchSource("events", path="data/events", readiness="none")
+profiles = BatchSource("profiles", path="data/profiles", created_timestamp_field="created", readiness="none")
 spend = FeatureView("spend", entities=[user], source=events, online=False, aggregations=[
     Aggregation("count", windows=["1d", None]), Aggregation("sum", column="amount", windows=["2d"])])
 profile = FeatureView("profile", entities=[user], source=profiles, online=False,
