@@ -16,7 +16,7 @@ from pitstop.config import Config
 from pitstop.orchestration.readiness import read_delta_table
 from pitstop.plan import naming
 from pitstop.runtime.catalog import format_table
-from pitstop.runtime.catalog_page import human_duration, offline_freshness, online_freshness
+from pitstop.runtime.freshness import human_duration, offline_freshness, online_freshness
 from pitstop.stores import delta
 
 log = logging.getLogger(__name__)
