@@ -140,6 +140,33 @@ def test_html_page(plan: dict[str, Any]) -> None:
     assert "<style>" in page and not re.search(r"<link|<script|src=|@import|url\(", page)
 
 
+
+def test_script_in_any_value_is_escaped(plan: dict[str, Any]) -> None:
+    """Every value the page shows goes through the template's autoescape: markup in the plan (names, owner,
+    tags, features) and in what was gathered (reasons, summaries, alerts) appears as text, never as elements."""
+    evil = "<script>alert(1)</script>"
+    view = plan["views"]["user_transactions"]
+    view.update(owner=evil, description=evil, tags={evil: evil}, dag_id=evil)
+    view["features"][0]["name"] = evil
+    alert = {"feature": evil, "metric": evil, "against": evil, "value": 0.31, "threshold": 0.2, "severity": evil}
+    quality = {"user_transactions": {"status": "ok", "success": True, "ds": evil, "errors": 0, "warnings": 0,
+                                     "by_hand": False, "summary": evil, "alerts_ds": evil, "alerts": []},
+               "merchant_transactions": {"status": "unavailable", "reason": evil}}
+    online = {"user_transactions": {"status": "ok", "ds": evil, "lag": evil, "stale": False, "delta_version": evil}}
+    airflow = {evil: {"status": "ok", "paused": False,
+                      "last_run": {"status": "ok", "state": evil, "run_type": evil, "data_interval_start": evil,
+                                   "data_interval_end": evil},
+                      "consistency": {"status": "ok", "state": evil, "ds": evil}}}
+    doc = cp.build_catalog(plan, now=NOW, online=online, airflow=airflow, quality=quality)
+    doc["project"] = evil
+    doc["views"][-1]["drift"] = {"status": "ok", "ds": evil, "alerts": [alert]}
+    page = cp.render_html(doc)
+    assert "<script" not in page.lower()
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 20
+    assert f'<a href="../dags/{evil.replace("<", "&lt;").replace(">", "&gt;")}" target="_top">' in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;=&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the tag
+
+
 def _write_log(table: Path, rows: list[tuple[date, str]]) -> None:
     """A Delta table as Spark writes it, by hand: one parquet file and the commit that adds it."""
     import pyarrow as pa
