@@ -103,3 +103,8 @@ class ConsistencyError(TerminalError):
 
 class ValidationFailed(TerminalError):
     """A snapshot failed the validation gate: nothing was published and the day is not materialized."""
+
+
+class UnsupportedDeltaTable(TerminalError):
+    """A Delta table needs a reader protocol version or a reader feature that pitstop's Delta log reader (pyarrow,
+    no Spark) cannot read correctly; the message names the table, the feature and what to do."""

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.compute import aggregates as agg
 from pitstop.config import Config
-from pitstop.errors import JobFailed, PitstopError, PlanError, SourceError, SourceNotReady, UsageError
+from pitstop.errors import (
+    JobFailed,
+    PitstopError,
+    PlanError,
+    SourceError,
+    SourceNotReady,
+    UnsupportedDeltaTable,
+    UsageError,
+)
 from pitstop.plan import naming
 from pitstop.runtime import quality
 from pitstop.runtime.catalog import view_entry
@@ -129,7 +137,7 @@ def check_days(config: Config, plan: dict[str, Any], view_name: str, start: date
 
     Returns one line describing the source for the run summary; raises SourceNotReady (terminal) with what
     the source holds, what the days need and how to proceed (``--force`` computes them anyway)."""
-    from pitstop.orchestration.readiness import check, first_event_time
+    from pitstop.stores.readiness import check, first_event_time
 
     if start > end:
         raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
@@ -147,6 +155,9 @@ def check_days(config: Config, plan: dict[str, Any], view_name: str, start: date
     try:
         first = first_event_time(src, location, config.arrow_s3())
         ready = check(src, location, _snapshot_time(end), config.arrow_s3())
+    except UnsupportedDeltaTable as exc:
+        raise UnsupportedDeltaTable(f"view {view_name!r}: {exc}; or rerun with --force (API: force=True) to compute "
+                                    f"the days without the check") from exc
     except (OSError, ValueError) as exc:
         raise SourceError(f"view {view_name!r}: source {src['name']!r} at {location} cannot be checked: "
                           f"{type(exc).__name__}: {exc}. Fix the source (or its path in feature_defs)") from exc
