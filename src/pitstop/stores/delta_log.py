@@ -132,8 +132,9 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None) -> LogSnapshot:
                 for action in table.column(column).to_pylist():
                     if not action:
                         continue
-                    if column == "add":
-                        files[action["path"]] = action
+                    if column == "add":  # maps come as (key, value) pairs from parquet: as in JSON, dicts
+                        files[action["path"]] = {**action, "partitionValues": _as_dict(action.get("partitionValues")),
+                                                 "tags": _as_dict(action.get("tags")) or None}
                     elif column == "protocol":
                         protocol = action
                     else:
