@@ -98,7 +98,7 @@ def test_an_unknown_reader_feature_is_refused_everywhere(tmp_path: Path) -> None
     assert str(rows.value) == message
     with pytest.raises(UnsupportedDeltaTable) as first:
         first_event_time(SOURCE, path)
-    assert str(first.value) == message
+    assert str(first.value) == f"source 'events': {message}"
     for mode in ("max_event_time", "delta_commit"):
         with pytest.raises(UnsupportedDeltaTable) as ready:
             check({**SOURCE, "readiness": mode}, path, S)
@@ -108,6 +108,40 @@ def test_an_unknown_reader_feature_is_refused_everywhere(tmp_path: Path) -> None
         with pytest.raises(UnsupportedDeltaTable):
             check_source({**SOURCE, "readiness": mode}, path, S)
     assert check({**SOURCE, "readiness": "none"}, path, S).ready
+
+
+def test_materialize_refuses_the_days_of_such_a_source_before_spark(tmp_path: Path) -> None:
+    """The days check (pyarrow only) stops `pitstop materialize` with the view, the source and --force named."""
+    from datetime import date
+
+    from pitstop.config import load_config
+    from pitstop.runtime import registry
+    from pitstop.runtime.materialize import check_days
+
+    repo = tmp_path / "repo"
+    (repo / "feature_defs").mkdir(parents=True)
+    (repo / "pitstop.yaml").write_text(f"project: t\noffline_store:\n  path: {tmp_path / 'delta'}\n")
+    (repo / "feature_defs" / "defs.py").write_text(
+        "from pitstop import Aggregation, BatchSource, Entity, FeatureView\n"
+        "user = Entity('user', join_keys=['user_id'])\n"
+        "events = BatchSource('events', path='data/events', format='delta')\n"
+        "spend = FeatureView('spend', entities=[user], source=events, online=False,\n"
+        "                    aggregations=[Aggregation('count', windows=['1d'])])\n")
+    path = write(repo / "data" / "events", events(datetime(2026, 10, 30, 2, tzinfo=UTC),
+                                                  datetime(2026, 11, 1, 2, tzinfo=UTC)))
+    config = load_config(repo, env={})
+    registry.apply(config)
+    plan = registry.load_plan(config)
+    day = date(2026, 10, 31)
+    assert check_days(config, plan, "spend", day, day).startswith("source events: first event 2026-10-30T02:00")
+    edit_protocol(path, 0, {"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["zorderedRows"],
+                            "writerFeatures": []})
+    with pytest.raises(UnsupportedDeltaTable) as refused:
+        check_days(config, plan, "spend", day, day)
+    assert str(refused.value).startswith(f"view 'spend': source 'events': Delta table {path} v0 needs the reader "
+                                         f"feature(s) zorderedRows, ")
+    assert str(refused.value).endswith("DROP FEATURE zorderedRows`); or rerun with --force (API: force=True) to "
+                                       "compute the days without the check")
 
 
 def test_a_newer_reader_version_is_refused(tmp_path: Path) -> None:

@@ -85,29 +85,37 @@ def _as_datetime(value: Any) -> Any:
 
 def first_event_time(source: Mapping[str, Any], path: str, s3: Mapping[str, Any] | None = None) -> datetime | None:
     """The oldest event time in a source (None: no events), from parquet footers or the Delta log's file
-    statistics, without Spark. A Delta table without statistics on the column raises ValueError."""
+    statistics, without Spark. A Delta table without statistics on the column raises ValueError; one the log
+    reader cannot read correctly, UnsupportedDeltaTable."""
     column = str(source["timestamp_field"])
     if source["format"] == "delta":
-        table = delta_log.snapshot(path, s3)
-        oldest: datetime | None = None
-        for add in table.files:
-            stats = delta_log.statistics(table, add)
-            if not stats.get("numRecords"):
-                continue
-            low = (stats.get("minValues") or {}).get(column)
-            if low is None:
-                if (stats.get("nullCount") or {}).get(column) == stats.get("numRecords"):
-                    continue  # every value of this file is null
-                raise ValueError(f"Delta table {path} v{table.version}: file {add['path']} has no statistics for "
-                                 f"{column}")
-            value = _utc(low)
-            if value is not None and (oldest is None or value < oldest):
-                oldest = value
-        return oldest
+        try:
+            return _delta_min_event_time(path, column, s3)
+        except UnsupportedDeltaTable as exc:
+            raise UnsupportedDeltaTable(f"source {source['name']!r}: {exc}") from exc
     filesystem, root = delta_log.filesystem(path, s3)
     firsts = [low for file in _data_files(filesystem, root)
               if (low := _parquet_extreme(filesystem, file, column, newest=False)) is not None]
     return min(firsts, default=None)
+
+
+def _delta_min_event_time(path: str, column: str, s3: Mapping[str, Any] | None) -> datetime | None:
+    table = delta_log.snapshot(path, s3)
+    oldest: datetime | None = None
+    for add in table.files:
+        stats = delta_log.statistics(table, add)
+        if not stats.get("numRecords"):
+            continue
+        low = (stats.get("minValues") or {}).get(column)
+        if low is None:
+            if (stats.get("nullCount") or {}).get(column) == stats.get("numRecords"):
+                continue  # every value of this file is null
+            raise ValueError(f"Delta table {path} v{table.version}: file {add['path']} has no statistics for "
+                             f"{column}")
+        value = _utc(low)
+        if value is not None and (oldest is None or value < oldest):
+            oldest = value
+    return oldest
 
 
 def _data_files(filesystem: FileSystem, root: str) -> list[str]:
