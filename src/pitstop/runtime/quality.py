@@ -27,6 +27,8 @@ from pitstop.compute.aggregates import CREATED, DS, TS, ds_in, q
 from pitstop.config import Config
 from pitstop.errors import UsageError, ValidationFailed
 from pitstop.plan import naming
+from pitstop.runtime.catalog import view_entry
+from pitstop.runtime.tables import ViewTables, logged_days, snapshot_version
 from pitstop.stores import delta
 from pitstop.values import json_default, nan_to_null
 
@@ -420,9 +422,6 @@ def validate_by_hand(config: Config, plan: dict[str, Any], view_name: str, ds: d
     ``version``). Recorded like any attempt; the materialization log is left as it is."""
     import uuid
 
-    from pitstop.runtime.catalog import view_entry
-    from pitstop.runtime.materialize import ViewTables, logged_days
-
     view = view_entry(plan, view_name)
     tables = ViewTables(config, view_name, view)
     current = delta.latest_version(spark, tables.snapshots)
@@ -441,8 +440,6 @@ def validate_by_hand(config: Config, plan: dict[str, Any], view_name: str, ds: d
                              f"days: {have}); give --version V of a rejected run (its failure message names it) or "
                              f"materialize the day first")
     else:
-        from pitstop.runtime.materialize import snapshot_version
-
         written = snapshot_version(config, plan, view_name, ds, spark)
         if chosen < written:
             raise UsageError(f"version {chosen} of {view_name!r} predates the snapshot of {ds}, which version "

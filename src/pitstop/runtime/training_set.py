@@ -22,7 +22,8 @@ from pitstop.compute.aggregates import CREATED, q
 from pitstop.config import Config
 from pitstop.errors import PlanError, UsageError
 from pitstop.runtime.catalog import ViewFeatures, resolve_features, view_entry
-from pitstop.runtime.materialize import ViewTables, first_line
+from pitstop.runtime.materialize import first_line
+from pitstop.runtime.tables import ViewTables
 from pitstop.stores import delta
 
 if TYPE_CHECKING:
