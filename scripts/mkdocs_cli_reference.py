@@ -49,8 +49,12 @@ def _details(action: argparse.Action) -> str:
         parts.append("one of " + ", ".join(f"`{c}`" for c in action.choices))
     if action.required and action.option_strings:
         parts.append("required")
-    if action.nargs in ("+", "*") or isinstance(action, argparse._AppendAction):
-        parts.append("one or more" if action.nargs == "+" or action.required else "repeatable")
+    if action.nargs == "+":
+        parts.append("one or more")
+    elif action.nargs == "*":
+        parts.append("zero or more")
+    elif isinstance(action, argparse._AppendAction) and "repeat" not in (action.help or ""):
+        parts.append("repeatable")
     default = action.default
     if (action.option_strings and action.nargs != 0 and default not in (None, argparse.SUPPRESS)
             and "default" not in (action.help or "")):
