@@ -337,8 +337,8 @@ def cmd_training_set(args: argparse.Namespace) -> int:
     if args.from_manifest and not remote_manifest:
         manifest = ts.load_manifest(args.from_manifest)
     elif not args.from_manifest:
-        ts.check_request(store.load_plan(), args.spine or args.spine_sql, features,
-                         timestamp_column=args.timestamp_column, full_feature_names=args.full_names)
+        store.check_training_set(args.spine or args.spine_sql, features, timestamp_column=args.timestamp_column,
+                                 full_feature_names=args.full_names)
     if args.out:
         ts.check_out(args.out, args.format, overwrite=args.overwrite)
     with warnings.catch_warnings(record=True) as caught:

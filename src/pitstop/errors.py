@@ -4,7 +4,7 @@ Every error class says what a process that stops on it exits with (``exit_code``
 Spark jobs alike (``exit_code_for``):
 
 - 0 ``EXIT_DONE``: done;
-- 1 ``EXIT_TRANSIENT``: an outside system failed (Redis or Spark unreachable, a Spark job failed): retry;
+- 1 ``EXIT_TRANSIENT``: an outside system failed (Redis unreachable, a Spark job failed): retry;
 - 2 ``EXIT_CHECK``: a check ran and found problems (a failed validation gate, online/offline values that
   disagree, a stale plan under ``plan --check``, an unhealthy ``status --check``): do not retry, look;
 - 3 ``EXIT_TERMINAL``: bad input or state (a bad definition or argument, a source not ready): do not

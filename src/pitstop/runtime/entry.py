@@ -17,7 +17,7 @@ from pitstop.runtime.reporter import Reporter
 EXIT_CODES_HELP = """\
 exit codes:
   0  done
-  1  transient error: Redis or Spark unreachable, a Spark job failed (retry)
+  1  transient error: Redis unreachable, a Spark job failed (retry)
   2  a check found problems: a failed validation gate, online and offline
      values that disagree, a stale plan under --check, an unhealthy
      status --check, a failed doctor check (do not retry)

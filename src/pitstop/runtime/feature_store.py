@@ -201,15 +201,23 @@ class FeatureStore:
         """Like ``get_historical_features``, with the standalone SQL (``.printable_sql()``) and the manifest
         (``.manifest``: the Delta version of every table read); write it with ``pitstop.runtime.training_set.
         write`` or the CLI's ``pitstop training-set``."""
-        from pitstop.runtime.training_set import check_request, get_historical_features
+        from pitstop.runtime.training_set import get_historical_features
 
         plan = self.load_plan()
-        # every check that needs no data answers before the Spark session starts
-        check_request(plan, entity_df, list(features), timestamp_column=timestamp_column,
-                      full_feature_names=full_feature_names, accuracy=accuracy)
+        self.check_training_set(entity_df, features, timestamp_column=timestamp_column,
+                                full_feature_names=full_feature_names, accuracy=accuracy)
         return get_historical_features(self.config, plan, self.spark, entity_df, list(features),
                                        timestamp_column=timestamp_column, full_feature_names=full_feature_names,
                                        accuracy=accuracy)
+
+    def check_training_set(self, entity_df: Any, features: Sequence[str], *, accuracy: str = "snapshot",
+                           full_feature_names: bool = False, timestamp_column: str = "event_timestamp") -> None:
+        """Every check of a training-set request that needs no data (features, spine columns and types, name
+        clashes), answered before the Spark session starts."""
+        from pitstop.runtime.training_set import check_request
+
+        check_request(self.load_plan(), entity_df, list(features), timestamp_column=timestamp_column,
+                      full_feature_names=full_feature_names, accuracy=accuracy)
 
     def training_set_from_manifest(self, manifest: dict[str, Any] | str) -> TrainingSet:
         """Rebuild a training set exactly from its manifest (a loaded one, or its file or folder)."""

@@ -3,9 +3,9 @@
 Each file in jobs/ is one line, ``sys.exit(main("<job>"))``; the command lines live here. Each job is a thin
 call into the command layer the CLI uses (``pitstop.runtime.commands`` -> ``FeatureStore``), run through the
 same entry point (``pitstop.runtime.entry.run``), so the exit codes are the CLI's: 0 done, 1 transient
-(Redis or Spark failed: retry), 2 a check found problems (a failed validation gate, a monitor mismatch: do
-not retry), 3 terminal (bad input or definition, a source not ready: do not retry). Airflow's operator
-retries 1 only.
+(Redis unreachable, a Spark job failed: retry), 2 a check found problems (a failed validation gate, a
+monitor mismatch: do not retry), 3 terminal (bad input or definition, a source not ready: do not retry).
+Airflow's operator retries 1 only.
 """
 
 from __future__ import annotations
