@@ -242,7 +242,7 @@ def test_cli_training_set_sql_and_rebuild(store: FeatureStore, spark: Any, tmp_p
     got = sorted((r["label"], r["count_1d"], r["count_2d"], r["country"]) for r in
                  spark.read.parquet(str(tmp_path / "ts")).collect())
     assert got == [(0, 2, 2, "FR"), (1, 0, 1, "US")]
-    assert main(args) == 1
+    assert main(args) == 3  # a user mistake: terminal
     assert "already exists; choose another --out or pass --overwrite" in capsys.readouterr().err
     assert main(["--repo", repo, "training-set", "--from-manifest", str(tmp_path / "ts" / "_pitstop_manifest.json"),
                  "--out", str(tmp_path / "again"), "--format", "delta"]) == 0
@@ -258,9 +258,10 @@ def test_cli_training_set_sql_and_rebuild(store: FeatureStore, spark: Any, tmp_p
     assert main(["--repo", repo, "sql", "SELECT user_id, count_1d FROM pitstop.spend__v1 WHERE ds = DATE '2026-03-01' "
                                         "ORDER BY user_id"]) == 0
     assert capsys.readouterr().out.split() == ["user_id", "count_1d", "1", "2", "2", "1"]
-    assert main(["--repo", repo, "sql", "SELECT nope FROM pitstop.spend__v1"]) == 1
-    assert "Spark SQL:" in capsys.readouterr().err
-    assert main(["--repo", repo, "training-set", "--features", "spend:count_1d", "--out", "x"]) == 1
+    assert main(["--repo", repo, "sql", "SELECT nope FROM pitstop.spend__v1"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: Spark SQL: [UNRESOLVED_COLUMN.WITH_SUGGESTION]") and "Py4JJavaError" not in err
+    assert main(["--repo", repo, "training-set", "--features", "spend:count_1d", "--out", "x"]) == 3
     assert "give the spine (--spine PATH or --spine-sql SQL" in capsys.readouterr().err
 
 

@@ -32,8 +32,6 @@ def _gx() -> Any:
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    # pyspark 4 logs a whole JSON error through this logger when a check meets a type mismatch; GX reports it
-    logging.getLogger("DataFrameQueryContextLogger").setLevel(logging.CRITICAL)
     return gx
 
 

@@ -218,7 +218,21 @@ def build_session_conf(master: str, settings: dict[str, str], app_name: str) -> 
                 f"it, put the jars in ~/.m2/repository, or set {ENV_JARS} / {ENV_S3A_JARS} to their "
                 f"paths.") from exc
         raise
+    quiet_query_context_loggers()
     return session
+
+
+def quiet_query_context_loggers() -> None:
+    """PySpark 4 logs every analysis error it converts (a whole JSON record with the JVM stack trace) through
+    two loggers of its own, before the caller sees the exception. pitstop turns those errors into one line
+    of its own (a UsageError naming the tables, a GX result), so the record would only be a raw stack trace
+    on the user's terminal."""
+    import logging
+
+    from pyspark.logger import PySparkLogger  # its own class: a plain Logger would refuse the fields it passes
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 @contextmanager
