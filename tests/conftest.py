@@ -11,6 +11,16 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+UNIT = REPO_ROOT / "tests" / "unit"
+# markers that say a test needs more than this process: such a test is not "pure"
+IMPURE = {"spark", "redis", "slow", "cluster", "objectstore", "subprocess"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every tests/unit test without an impure marker is ``pure``: `make check` runs ``-m pure``."""
+    for item in items:
+        if item.path.is_relative_to(UNIT) and not IMPURE & {m.name for m in item.iter_markers()}:
+            item.add_marker(pytest.mark.pure)
 
 
 def write_events(folder: Path, rows: int = 20, *, extra: dict[str, Any] | None = None) -> Path:
