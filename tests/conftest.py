@@ -16,23 +16,31 @@ UNIT = REPO_ROOT / "tests" / "unit"
 IMPURE = {"spark", "redis", "slow", "cluster", "objectstore", "subprocess"}
 
 
-# `make test` runs two pytest-xdist workers with --dist loadgroup: a group runs in one worker, in file order.
-# A file is a group (its module fixtures are built once); the Airflow tests are one group, so their
-# session-scoped Airflow home (a database migration) is built once.
-SHARED_GROUPS = {REPO_ROOT / "tests" / "dags": "dags"}
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Every tests/unit test without an impure marker is ``pure``: `make check` runs ``-m pure``."""
+    if item.path.is_relative_to(UNIT) and not IMPURE & {m.name for m in item.iter_markers()}:
+        item.add_marker(pytest.mark.pure)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every tests/unit test without an impure marker is ``pure``: `make check` runs ``-m pure``. Every test
-    gets its xdist group."""
-    for item in items:
-        if item.path.is_relative_to(UNIT) and not IMPURE & {m.name for m in item.iter_markers()}:
-            item.add_marker(pytest.mark.pure)
-        if item.get_closest_marker("xdist_group") is None:
-            group = next((g for d, g in SHARED_GROUPS.items() if item.path.is_relative_to(d)),
-                         item.path.relative_to(REPO_ROOT).as_posix())
-            item.add_marker(pytest.mark.xdist_group(group))
+# `make test` runs two pytest-xdist workers with --dist loadgroup, whose groups are made here: a group runs in
+# one worker, in file order. A file is a group (its module fixtures are built once); tests/dags is one group,
+# so its session-scoped Airflow home (a database migration) is built once. (xdist's own xdist_group marker
+# does not reach its scheduler under pytest 9: it renames the test ids through an attribute pytest 9 no
+# longer reads.)
+SHARED_GROUPS = ("tests/dags/",)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return next((g for g in SHARED_GROUPS if path.startswith(g)), path)
+
+    return ByGroup(config, log)
 
 
 def write_events(folder: Path, rows: int = 20, *, extra: dict[str, Any] | None = None) -> Path:
