@@ -1,7 +1,10 @@
 # The two commands a new user needs (README): `make demo` and `make test`. Both run the setup first.
-.PHONY: setup demo test lint docs stop clean
+# `make check` is the quick loop after every change: lint, types and the pure unit tests (about a minute).
+.PHONY: setup demo test check lint docs stop clean
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make test` runs the suite in this many pytest-xdist workers (two: the machine has 2 cores); 0 runs it in one process
+TEST_WORKERS ?= 2
 
 setup:
 	@bash scripts/setup.sh
@@ -12,7 +15,16 @@ demo: setup
 test: setup lint docs
 	$(BIN)/pitstop jars --s3   # the object-store test needs the S3A jars (cached after the first run)
 	$(BIN)/pitstop plan --check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
+
+# needs only the virtualenv: the full setup runs when it is missing, not on every check
+check: | $(BIN)/pitstop
+	$(BIN)/ruff check src tests feature_defs benchmarks jobs dags plugins
+	$(BIN)/mypy
+	$(BIN)/python -m pytest tests/unit -m pure -q -p no:hypothesispytest   # no pure test uses hypothesis
+
+$(BIN)/pitstop:
+	@bash scripts/setup.sh
 
 lint:
 	$(BIN)/ruff check src tests feature_defs benchmarks jobs dags plugins

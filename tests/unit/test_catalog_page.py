@@ -255,6 +255,7 @@ def test_cache_rebuilds_only_after_its_time() -> None:
     assert cache.get() == {"n": 2}
 
 
+@pytest.mark.subprocess
 def test_the_plugin_module_imports_nothing_heavy() -> None:
     """Every Airflow component imports plugins/ (the scheduler and DAG processor too): FastAPI and the page's
     code load on the first request only."""

@@ -66,6 +66,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, copy_demo: Callable[..., Path
     return repo
 
 
+@pytest.mark.subprocess
 def test_plan_with_nothing_changed_does_not_import_great_expectations(demo: Path) -> None:
     cache = demo / ".pitstop" / "cache" / f"gx-expectations-{version('great_expectations')}.json"
     first, second = run_cli(demo, ["plan"], ["plan", "--check"])
@@ -119,6 +120,7 @@ def test_source_types_are_read_again_when_a_file_changes(tmp_path: Path) -> None
     assert schema_cache.read_source_schema("data/none", "parquet", tmp_path, cache) is None
 
 
+@pytest.mark.subprocess
 def test_a_changed_expectation_is_checked_by_gx_and_its_answer_kept(demo: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -138,6 +140,7 @@ def test_a_changed_expectation_is_checked_by_gx_and_its_answer_kept(demo: Path, 
     assert first["stderr"] == second["stderr"]
 
 
+@pytest.mark.subprocess
 def test_argument_mistakes_are_answered_before_spark_starts(demo: Path) -> None:
     spine = str(demo / "spine.parquet")
     out = str(demo / "new_out")
