@@ -34,11 +34,9 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _known_views(store: FeatureStore, views: Sequence[str]) -> None:
     """The views named on the command line, checked against the plan before any Spark session starts (the
     same error the command would give once Spark is up)."""
-    from pitstop.runtime.catalog import view_entry
-
     plan = store.load_plan()
     for view in views:
-        view_entry(plan, view)
+        plan.view(view)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -203,7 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     store = _store(args)
     now = datetime.now(UTC)
-    rows = gather_status(store.config, store.load_plan(), now)
+    rows = gather_status(store.config, store.load_plan().to_json(), now)
     if args.json:
         print(json.dumps(rows, indent=2, default=_json_value))
     else:
@@ -218,12 +216,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from pitstop.runtime.catalog import view_entry
     from pitstop.runtime.report import render_report
     from pitstop.runtime.status import report_inputs
 
     store = _store(args)
-    entry = view_entry(store.load_plan(), args.view)
+    entry = store.load_plan().view(args.view).to_json()
     stats, attempts = report_inputs(store.config, args.view, entry)
     out = Path(args.out or f"{args.view}_report.html")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from scipy.stats import entropy
 from pitstop import Aggregation, Alert, BatchSource, Entity, Expect, FeatureView
 from pitstop.compute import stats as st
 from pitstop.errors import DefinitionError
+from pitstop.plan.model import Feature, JoinKey, Monitoring, Plan
 from pitstop.plan.quality import builtin_suite, monitoring_entry
 from pitstop.runtime.quality import AlertHit, evaluate_alerts, schema_violations
 
@@ -167,13 +171,16 @@ def test_alert_rules_and_schema_checks() -> None:
     mon = monitoring_entry(entry(), (Alert.kl(0.05, features="amount_avg_7d", severity="error"),), 7)
     row = {"feature": "amount_avg_7d", "null_fraction": 0.06, "psi_previous": 0.21, "psi_baseline": 0.19,
            "kl_previous": 0.04, "kl_baseline": 0.051}
-    assert evaluate_alerts(mon, row) == [
+    assert evaluate_alerts(Monitoring.from_json(mon), row) == [
         AlertHit("amount_avg_7d", "null_fraction", "", 0.06, 0.05, "warning"),
         AlertHit("amount_avg_7d", "psi", "previous", 0.21, 0.2, "warning"),
         AlertHit("amount_avg_7d", "kl", "baseline", 0.051, 0.05, "error")]
-    assert evaluate_alerts(mon, {"feature": "count_1d", "null_fraction": 0.0, "psi_previous": None}) == []
-    full = {"kind": "aggregate", "join_keys": [{"name": "user_id", "dtype": "int64"}],
-            "features": [{"name": "count_1d", "dtype": "int64"}, {"name": "amount_avg_7d", "dtype": "float64"}]}
+    assert evaluate_alerts(Monitoring.from_json(mon),
+                           {"feature": "count_1d", "null_fraction": 0.0, "psi_previous": None}) == []
+    golden = Plan.from_json(json.loads((Path(__file__).parents[1] / "golden" / "demo_plan.json").read_text()))
+    full = dataclasses.replace(golden.views["user_transactions"], join_keys=(JoinKey("user_id", "int64"),),
+                               features=(Feature("count_1d", "int64", "count", None, "1d", 1, "0"),
+                                         Feature("amount_avg_7d", "float64", "avg", "amount", "7d", 7, "null")))
     good = {"user_id": "int64", "ds": "date", "feature_timestamp": "timestamp", "count_1d": "int64",
             "amount_avg_7d": "float64"}
     assert schema_violations(full, good) == []

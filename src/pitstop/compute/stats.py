@@ -30,6 +30,8 @@ from pitstop.compute.aggregates import DS, q
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
+    from pitstop.plan.model import Feature
+
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DECILES = tuple(i / 10 for i in range(1, 10))
 SKETCH_K = 1000  # KLL sketches of the drift references: exact up to about this many values per day
@@ -93,19 +95,19 @@ def comparisons(targets: Sequence[date], materialized: Sequence[date], baseline_
     return out
 
 
-def long_values(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFrame:
+def long_values(snapshots: DataFrame, features: Sequence[Feature]) -> DataFrame:
     """One row per (ds, numeric feature, value), the value as a double: what the drift histograms bin."""
     from pyspark.sql import functions as F
 
-    parts = [F.struct(F.lit(f["name"]).alias("feature"), F.col(q(f["name"])).cast("double").alias("value"))
-             for f in features if f["dtype"] in NUMERIC_DTYPES]
+    parts = [F.struct(F.lit(f.name).alias("feature"), F.col(q(f.name)).cast("double").alias("value"))
+             for f in features if f.dtype in NUMERIC_DTYPES]
     if not parts:
         return snapshots.select(DS, F.lit(None).cast("string").alias("feature"),
                                 F.lit(None).cast("double").alias("value")).where(F.lit(False))
     return snapshots.select(F.col(DS), F.explode(F.array(*parts)).alias("_v")).select(DS, "_v.feature", "_v.value")
 
 
-def profile(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFrame:
+def profile(snapshots: DataFrame, features: Sequence[Feature]) -> DataFrame:
     """One pass over the (wide) snapshot rows: per (ds, feature) ``rows``, ``nulls`` and, for numeric
     features, ``min``, ``max``, ``mean`` and ``stddev`` (null for other features). One aggregation per ds
     over every feature at once, of plain aggregates that Spark compiles: exact, and the cheapest scan of
@@ -115,17 +117,17 @@ def profile(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFra
     aggregates = [F.count(F.lit(1)).alias("rows")]
     parts = []
     for i, f in enumerate(features):
-        column = F.col(q(f["name"]))
+        column = F.col(q(f.name))
         aggregates.append(F.count_if(column.isNull()).alias(f"nulls{i}"))
         measures = [F.col(f"nulls{i}").alias("nulls")]
-        if f["dtype"] in NUMERIC_DTYPES:
+        if f.dtype in NUMERIC_DTYPES:
             value = column.cast("double")
             aggregates += [F.min(value).alias(f"min{i}"), F.max(value).alias(f"max{i}"),
                            F.avg(value).alias(f"mean{i}"), F.stddev_samp(value).alias(f"stddev{i}")]
             measures += [F.col(f"{m}{i}").alias(m) for m in ("min", "max", "mean", "stddev")]
         else:
             measures += [F.lit(None).cast("double").alias(m) for m in ("min", "max", "mean", "stddev")]
-        parts.append(F.struct(F.lit(f["name"]).alias("feature"), *measures))
+        parts.append(F.struct(F.lit(f.name).alias("feature"), *measures))
     return (snapshots.groupBy(DS).agg(*aggregates)
             .select(DS, "rows", F.explode(F.array(*parts)).alias("_p")).select(DS, "rows", "_p.*"))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from pitstop.orchestration.schedule import run_days, snapshot_time
+from pitstop.plan.model import ViewSource
 
 TERMINAL_EXIT = 3
 JOBS = ("materialize", "publish", "monitor", "training_set")
@@ -47,7 +48,7 @@ def _days(context: Any) -> tuple[date, date] | None:
         raise AirflowFailException(str(exc)) from None
 
 
-def check_source(source: dict[str, Any], path: str, until: datetime,
+def check_source(source: ViewSource, path: str, until: datetime,
                  s3: dict[str, Any] | None = None) -> tuple[bool, str]:
     """One readiness check; a source that cannot be read yet (missing folder, no Delta log) is not ready.
     ``s3``: pyarrow S3 options for s3a:// sources (pitstop.yaml ``s3:``)."""
@@ -60,7 +61,7 @@ def check_source(source: dict[str, Any], path: str, until: datetime,
     return result.ready, result.detail
 
 
-Check = tuple[dict[str, Any], str]  # a source's plan entry and its resolved path
+Check = tuple[ViewSource, str]  # a source's plan entry and its resolved path
 
 
 def _check_all(checks: list[Check], until: datetime,
@@ -69,7 +70,7 @@ def _check_all(checks: list[Check], until: datetime,
     waiting, lines = [], []
     for source, path in checks:
         ready, detail = check_source(source, path, until, s3)
-        lines.append(f"{source['name']}: {detail}")
+        lines.append(f"{source.name}: {detail}")
         if not ready:
             waiting.append((source, path))
     return waiting, lines
@@ -78,15 +79,17 @@ def _check_all(checks: list[Check], until: datetime,
 class SourceReadyTrigger(BaseTrigger):
     """Runs in the triggerer: checks the sources every ``poke_seconds`` until every one is ready."""
 
-    def __init__(self, checks: list[Check], until: str, poke_seconds: float,
+    def __init__(self, checks: Sequence[Check | list[Any]], until: str, poke_seconds: float,
                  s3: dict[str, Any] | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.checks = [(dict(source), path) for source, path in checks]
+        # from the sensor: (ViewSource, path); from the triggerer's copy (serialize below): [JSON, path]
+        self.checks: list[Check] = [(ViewSource.from_json(source) if isinstance(source, dict) else source, path)
+                                    for source, path in checks]
         self.until, self.poke_seconds, self.s3 = until, poke_seconds, s3
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}",
-                {"checks": [[source, path] for source, path in self.checks], "until": self.until,
+                {"checks": [[source.to_json(), path] for source, path in self.checks], "until": self.until,
                  "poke_seconds": self.poke_seconds, "s3": self.s3})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -109,7 +112,7 @@ class SourceReadySensor(BaseSensorOperator):
 
     ui_color = "#e8f4ea"
 
-    def __init__(self, *, view: str | None, sources: dict[str, dict[str, Any]], repo: str, deferrable: bool = True,
+    def __init__(self, *, view: str | None, sources: dict[str, ViewSource], repo: str, deferrable: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(mode="poke" if deferrable else "reschedule", **kwargs)
         self.view, self.sources, self.repo, self.deferrable = view, sources, repo, deferrable
@@ -127,8 +130,8 @@ class SourceReadySensor(BaseSensorOperator):
         days = _days(context)
         if days is None:
             return None
-        checks = {(self.sources[v]["name"], self.sources[v]["path"]): self.sources[v] for v in views}
-        return ([(src, source_location(src["path"], self.repo)) for src in checks.values()],
+        checks = {(self.sources[v].name, self.sources[v].path): self.sources[v] for v in views}
+        return ([(src, source_location(src.path, self.repo)) for src in checks.values()],
                 snapshot_time(days[1]))
 
     def execute(self, context: Any) -> Any:

@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from pitstop.plan.model import ViewSource
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyarrow.fs import FileSystem
@@ -93,11 +95,11 @@ def _as_datetime(value: Any) -> Any:
     return value
 
 
-def first_event_time(source: Mapping[str, Any], path: str, s3: Mapping[str, Any] | None = None) -> datetime | None:
+def first_event_time(source: ViewSource, path: str, s3: Mapping[str, Any] | None = None) -> datetime | None:
     """The oldest event time in a source (None: no events), from parquet footers or the Delta log's file
     statistics, without Spark. A Delta table without statistics on the column raises ValueError."""
-    column = str(source["timestamp_field"])
-    if source["format"] == "delta":
+    column = str(source.timestamp_field)
+    if source.format == "delta":
         adds, version = _delta_actions(path, s3)
         oldest: datetime | None = None
         for add in adds:
@@ -255,13 +257,13 @@ def delta_commit_time(path: str, until: datetime, s3: Mapping[str, Any] | None =
                          f"{until.isoformat()}")
 
 
-def check(source: dict[str, Any], path: str, until: datetime, s3: Mapping[str, Any] | None = None) -> Readiness:
+def check(source: ViewSource, path: str, until: datetime, s3: Mapping[str, Any] | None = None) -> Readiness:
     """Run the source's readiness check (from its plan entry) against ``path`` (resolved)."""
-    mode = source.get("readiness", "max_event_time")
+    mode = source.readiness
     if mode == "none":
         return Readiness(True, "readiness check off (readiness='none')")
     if mode == "delta_commit":
         return delta_commit_time(path, until, s3)
-    if source["format"] == "delta":
-        return delta_max_event_time(path, source["timestamp_field"], until, s3)
-    return parquet_max_event_time(path, source["timestamp_field"], until, s3)
+    if source.format == "delta":
+        return delta_max_event_time(path, source.timestamp_field, until, s3)
+    return parquet_max_event_time(path, source.timestamp_field, until, s3)

@@ -9,7 +9,6 @@ description or owner edit does not.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,9 +20,9 @@ from pitstop.errors import DefinitionError, DefinitionErrors
 from pitstop.plan import naming
 from pitstop.plan.discovery import Discovered
 from pitstop.plan.fingerprint import data_fingerprint, digest, metadata_fingerprint
+from pitstop.plan.model import SCHEMA_VERSION, Plan
 from pitstop.plan.quality import ExpectationCheck, declared_checks, monitoring_entry, validation_entry
 
-SCHEMA_VERSION = 1
 JOIN_KEY_TYPES = ("int64", "string")
 
 SchemaLookup = Callable[[BatchSource], dict[str, str] | None]
@@ -31,16 +30,17 @@ SchemaLookup = Callable[[BatchSource], dict[str, str] | None]
 
 @dataclass
 class CompiledPlan:
-    data: dict[str, Any]
+    plan: Plan
     locations: dict[str, str | None] = field(default_factory=dict)  # view name -> file:line
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def data(self) -> dict[str, Any]:
+        """The plan as JSON (what the plan file holds)."""
+        return self.plan.to_json()
+
     def render(self) -> str:
-        return render_plan(self.data)
-
-
-def render_plan(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return self.plan.render()
 
 
 def _seconds(value: timedelta | None) -> int | None:
@@ -378,4 +378,4 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
         "training_sets": training_sets,
     }
     data["fingerprint"] = digest({name: [v["version"], v["data_fingerprint"]] for name, v in views.items()})
-    return CompiledPlan(data, {v.name: v.location for v in discovered.views}, warnings)
+    return CompiledPlan(Plan.from_json(data), {v.name: v.location for v in discovered.views}, warnings)

@@ -36,6 +36,7 @@ from pitstop.config import Config, load_config
 from pitstop.errors import PitstopError, PlanError
 from pitstop.orchestration.readiness import read_delta_table
 from pitstop.plan import naming
+from pitstop.plan.model import Plan
 from pitstop.stores import delta
 from pitstop.stores.online import snapshot_time
 
@@ -377,7 +378,7 @@ def online_freshness(config: Config, plan: dict[str, Any], now: datetime) -> dic
     if not names:
         return {}
     try:
-        reader = OnlineReader(config, plan)
+        reader = OnlineReader(config, Plan.from_json(plan))
     except Exception as exc:
         log.exception("catalog: connecting to the online store failed")
         return {n: _unavailable(_reason_of(exc)) for n in names}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.config import Config, load_config
+from pitstop.plan.model import Plan, View
 from pitstop.runtime import catalog, registry
 
 if TYPE_CHECKING:
@@ -56,14 +57,14 @@ class FeatureStore:
         """Compile and write dags/pitstop_plan.json; refuses value changes without a version bump."""
         return registry.apply(self.config, prune=prune)
 
-    def load_plan(self) -> dict[str, Any]:
+    def load_plan(self) -> Plan:
         return registry.load_plan(self.config)
 
     def list_views(self) -> list[catalog.ViewSummary]:
         return catalog.list_views(self.load_plan())
 
-    def describe(self, view: str) -> dict[str, Any]:
-        return catalog.view_entry(self.load_plan(), view)
+    def describe(self, view: str) -> View:
+        return self.load_plan().view(view)
 
     def materialize(self, views: Sequence[str] | str, start: date | str, end: date | str, *,
                     cascade: bool = True, publish: bool = True, force: bool = False) -> list[RunSummary]:
@@ -87,7 +88,7 @@ class FeatureStore:
         for name in names:
             summary = materialize(self.config, plan, name, first, last, self.spark, cascade=cascade)
             summary.source, summary.forced = checked[name], force
-            if publish and plan["views"][name]["online"]:
+            if publish and plan.views[name].online:
                 from pitstop.runtime.publish import publish as publish_view
 
                 summary.published = publish_view(self.config, plan, name, self.spark)

@@ -59,18 +59,18 @@ def run_training_set(repo: str, name: str, run_id: str) -> str:
 
     store = FeatureStore(repo)
     plan = store.load_plan()
-    entry = plan.get("training_sets", {}).get(name)
+    entry = plan.training_sets.get(name)
     if entry is None:
         raise UsageError(f"no training set {name!r} in the plan; training sets: "
-                         f"{', '.join(sorted(plan.get('training_sets', {}))) or 'none'}")
+                         f"{', '.join(sorted(plan.training_sets)) or 'none'}")
     os.chdir(store.repo)
-    result = store.training_set(entry["spine_sql"], entry["features"], timestamp_column=entry["timestamp_column"],
-                                full_feature_names=entry["full_feature_names"])
+    result = store.training_set(entry.spine_sql, list(entry.features), timestamp_column=entry.timestamp_column,
+                                full_feature_names=entry.full_feature_names)
     folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_")
-    out = f"{entry['output'].rstrip('/')}/{folder}"
-    manifest = write(result, out, entry["format"], overwrite=True)
-    return (f"training set {name}: {manifest['spine']['rows']:,} row(s), {len(entry['features'])} feature(s) -> "
-            f"{manifest['output']['path']} ({entry['format']}, manifest beside it)")
+    out = f"{entry.output.rstrip('/')}/{folder}"
+    manifest = write(result, out, entry.format, overwrite=True)
+    return (f"training set {name}: {manifest['spine']['rows']:,} row(s), {len(entry.features)} feature(s) -> "
+            f"{manifest['output']['path']} ({entry.format}, manifest beside it)")
 
 
 def exit_code(job: Callable[[], str]) -> int:

@@ -20,7 +20,7 @@ from pitstop.compute import aggregates as agg
 from pitstop.config import Config
 from pitstop.errors import JobFailed, PitstopError, PlanError, SourceError, SourceNotReady, UsageError
 from pitstop.plan import naming
-from pitstop.runtime.catalog import view_entry
+from pitstop.plan.model import Plan, View
 from pitstop.stores import delta
 from pitstop.stores.sources import read_source
 
@@ -115,17 +115,19 @@ def _days(lo: date, hi: date) -> list[date]:
 
 
 class ViewTables:
-    def __init__(self, config: Config, name: str, view: dict[str, Any]) -> None:
+    """The absolute locations of a view's Delta tables in the offline store, and the properties its
+    commits carry."""
+
+    def __init__(self, config: Config, view: View) -> None:
         root = self.root = config.offline_store_path
-        tables = view["tables"]
-        self.snapshots = delta.table_path(root, tables.get("snapshots") or tables["latest"])
-        self.tiles = delta.table_path(root, tables["tiles"]) if "tiles" in tables else None
-        self.log = delta.table_path(root, naming.log_table(name, view["version"]))
-        self.state = delta.table_path(root, naming.lifetime_state_table(name, view["version"]))
-        self.stats = delta.table_path(root, naming.stats_table(name, view["version"]))
+        self.snapshots = delta.table_path(root, view.tables.output)
+        self.tiles = delta.table_path(root, view.tables.tiles) if view.tables.tiles else None
+        self.log = delta.table_path(root, view.log_table)
+        self.state = delta.table_path(root, view.lifetime_state_table)
+        self.stats = delta.table_path(root, view.stats_table)
         self.written = [p for p in (self.tiles, self.snapshots, self.state, self.stats, self.log) if p is not None]
-        self.properties = {"pitstop.view": name, "pitstop.view_version": str(view["version"]),
-                           "pitstop.data_fingerprint": view["data_fingerprint"]}
+        self.properties = {"pitstop.view": view.name, "pitstop.view_version": str(view.version),
+                           "pitstop.data_fingerprint": view.data_fingerprint}
 
 
 def logged_days(spark: SparkSession, log_path: str) -> dict[str, set[date]]:
@@ -138,12 +140,12 @@ def logged_days(spark: SparkSession, log_path: str) -> dict[str, set[date]]:
     return days
 
 
-def materialized_days(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSession) -> list[date]:
-    view = view_entry(plan, view_name)
-    return sorted(logged_days(spark, ViewTables(config, view_name, view).log)["snapshot"])
+def materialized_days(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[date]:
+    view = plan.view(view_name)
+    return sorted(logged_days(spark, ViewTables(config, view).log)["snapshot"])
 
 
-def check_days(config: Config, plan: dict[str, Any], view_name: str, start: date, end: date) -> str:
+def check_days(config: Config, plan: Plan, view_name: str, start: date, end: date) -> str:
     """Refuse days a view cannot honestly be computed for, before any Spark work (pyarrow reads of parquet
     footers and the Delta log only): a day before the view's ``start_date``, a day before the source's first
     event, or a day whose source is not ready under the view's ``readiness`` rule (the same check the DAG's
@@ -155,37 +157,37 @@ def check_days(config: Config, plan: dict[str, Any], view_name: str, start: date
 
     if start > end:
         raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
-    view = view_entry(plan, view_name)
-    src = view["source"]
-    location = naming.source_location(src["path"], config.repo)
+    view = plan.view(view_name)
+    src = view.source
+    location = naming.source_location(src.path, config.repo)
     if "://" not in location and not Path(location).exists():
-        raise SourceError(f"view {view_name!r}: source {src['name']!r} has no data at {location}; create it "
+        raise SourceError(f"view {view_name!r}: source {src.name!r} has no data at {location}; create it "
                           f"(for the demo: `pitstop demo-data`) or fix the path in feature_defs and re-apply")
     force = "rerun with --start/--end inside that range, or with --force (API: force=True) to compute them anyway"
-    start_date = (view.get("dag") or {}).get("start_date")
-    if start_date is not None and start < date.fromisoformat(start_date):
+    start_date = view.dag.start_date
+    if start_date is not None and start < start_date:
         raise SourceNotReady(f"view {view_name!r}: {start} is before the view's start_date {start_date}; days from "
                              f"{start_date} on can be materialized: {force}")
     try:
         first = first_event_time(src, location, config.arrow_s3())
         ready = check(src, location, _snapshot_time(end), config.arrow_s3())
     except (OSError, ValueError) as exc:
-        raise SourceError(f"view {view_name!r}: source {src['name']!r} at {location} cannot be checked: "
+        raise SourceError(f"view {view_name!r}: source {src.name!r} at {location} cannot be checked: "
                           f"{type(exc).__name__}: {exc}. Fix the source (or its path in feature_defs)") from exc
     if first is None:
-        raise SourceNotReady(f"view {view_name!r}: source {src['name']!r} at {location} holds no events yet "
-                             f"({src['timestamp_field']} has no value), so no day can be computed from it; load "
+        raise SourceNotReady(f"view {view_name!r}: source {src.name!r} at {location} holds no events yet "
+                             f"({src.timestamp_field} has no value), so no day can be computed from it; load "
                              f"the data first, or rerun with --force (API: force=True)")
     first_day = first.date()
     if start < first_day:
-        raise SourceNotReady(f"view {view_name!r}: {start} is before the first event of source {src['name']!r} "
+        raise SourceNotReady(f"view {view_name!r}: {start} is before the first event of source {src.name!r} "
                              f"({first.isoformat()}, day {first_day}), so those days would be computed from no "
                              f"data; {force} (e.g. --start {max(first_day, start)})")
     if not ready.ready:
-        raise SourceNotReady(f"view {view_name!r}: source {src['name']!r} is not ready for {end}: the day needs "
-                             f"data through {_snapshot_time(end).isoformat()} (readiness={src.get('readiness')!r}), "
+        raise SourceNotReady(f"view {view_name!r}: source {src.name!r} is not ready for {end}: the day needs "
+                             f"data through {_snapshot_time(end).isoformat()} (readiness={src.readiness!r}), "
                              f"and {ready.detail}. Wait for the data, or {force}")
-    return f"source {src['name']}: first event {first.isoformat()}; {ready.detail}"
+    return f"source {src.name}: first event {first.isoformat()}; {ready.detail}"
 
 
 def _snapshot_time(day: date) -> datetime:
@@ -193,20 +195,20 @@ def _snapshot_time(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
-def materialize(config: Config, plan: dict[str, Any], view_name: str, start: date, end: date,
+def materialize(config: Config, plan: Plan, view_name: str, start: date, end: date,
                 spark: SparkSession, *, cascade: bool = True) -> RunSummary:
     check_range(start, end)
-    view = view_entry(plan, view_name)
+    view = plan.view(view_name)
     began = time.monotonic()
-    summary = RunSummary(view_name, start, end, kind=view["kind"])
-    tables = ViewTables(config, view_name, view)
+    summary = RunSummary(view_name, start, end, kind=view.kind)
+    tables = ViewTables(config, view)
     source = read_source(spark, view_name, view, config.repo)
     run_id = uuid.uuid4().hex[:12]
     meta = {"pitstop_run": run_id, "ds_start": start.isoformat(), "ds_end": end.isoformat(),
-            "plan_fingerprint": plan["fingerprint"]}
+            "plan_fingerprint": plan.fingerprint}
     before = {path: delta.latest_version(spark, path) for path in tables.written}
     try:
-        if view["kind"] == "latest":
+        if view.kind == "latest":
             _materialize_latest(spark, view, source, tables, start, end, summary, meta)
         else:
             _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade)
@@ -226,7 +228,7 @@ def materialize(config: Config, plan: dict[str, Any], view_name: str, start: dat
     return summary
 
 
-def _validate(config: Config, plan: dict[str, Any], view_name: str, view: dict[str, Any], tables: ViewTables,
+def _validate(config: Config, plan: Plan, view_name: str, view: View, tables: ViewTables,
               summary: RunSummary, run_id: str, spark: SparkSession) -> None:
     """The gate: the new snapshot partitions, read at the version just committed, checked before the log
     counts them; a failure raises ValidationFailed and the caller restores every table."""
@@ -243,12 +245,12 @@ def _validate(config: Config, plan: dict[str, Any], view_name: str, view: dict[s
     quality.write_statistics(spark, tables.stats, view_name, view, statistics, version, run_id)
 
 
-def _write_log(spark: SparkSession, view: dict[str, Any], tables: ViewTables, summary: RunSummary, run_id: str,
+def _write_log(spark: SparkSession, view: View, tables: ViewTables, summary: RunSummary, run_id: str,
                meta: dict[str, Any]) -> None:
     """The materialization log, written last: a day counts only once its snapshot is committed."""
     log_rows = [(d, "snapshot", n, run_id) for d, n in _rows_per_day(spark, tables.snapshots, summary)]
     # the days whose tiles (aggregates) or source rows (latest values) this run (re)computed
-    kind = "rows" if view["kind"] == "latest" else "tiles"
+    kind = "rows" if view.kind == "latest" else "tiles"
     log_rows += [(d, kind, summary.events_per_day.get(d, 0) if kind == "rows" else 0, run_id)
                  for d in summary.tile_days]
     log_df = spark.createDataFrame(log_rows, LOG_SCHEMA)
@@ -293,20 +295,20 @@ def _rows_per_day(spark: SparkSession, path: str, summary: RunSummary) -> list[t
     return [(d, int(counts.get(d, 0))) for d in sorted(summary.snapshot_days)]
 
 
-def _count_null_timestamps(source: DataFrame, view: dict[str, Any]) -> int:
+def _count_null_timestamps(source: DataFrame, view: View) -> int:
     """Source rows without an event time (parquet statistics skip the row groups that have none)."""
-    return int(source.where(f"{agg.q(view['source']['timestamp_field'])} IS NULL").count())
+    return int(source.where(f"{agg.q(view.source.timestamp_field)} IS NULL").count())
 
 
-def _count_invalid(source: DataFrame, view: dict[str, Any], lo: date, hi: date) -> int:
-    ts = agg.q(view["source"]["timestamp_field"])
+def _count_invalid(source: DataFrame, view: View, lo: date, hi: date) -> int:
+    ts = agg.q(view.source.timestamp_field)
     in_range = (f"(CAST({ts} AS TIMESTAMP) >= TIMESTAMP '{lo} 00:00:00' AND "
                 f"CAST({ts} AS TIMESTAMP) < TIMESTAMP '{hi + timedelta(days=1)} 00:00:00')")
-    keys_null = " OR ".join(f"{agg.q(k['name'])} IS NULL" for k in view["join_keys"])
+    keys_null = " OR ".join(f"{agg.q(k.name)} IS NULL" for k in view.join_keys)
     return int(source.where(f"({in_range} AND ({keys_null})) OR {ts} IS NULL").count())
 
 
-def _materialize_latest(spark: SparkSession, view: dict[str, Any], source: DataFrame, tables: ViewTables,
+def _materialize_latest(spark: SparkSession, view: View, source: DataFrame, tables: ViewTables,
                         start: date, end: date, summary: RunSummary, meta: dict[str, Any]) -> None:
     """A latest-value view's rows table holds the source's rows of EVERY day up to the newest materialized
     one, not only of the materialized days: the state at S(D) is the newest row per key from the whole
@@ -316,10 +318,10 @@ def _materialize_latest(spark: SparkSession, view: dict[str, Any], source: DataF
     days (kind 'rows'); a table without them (written by an older pitstop) is seeded again."""
     copied = logged_days(spark, tables.log).get("rows", set())
     if copied:
-        first = min(start - timedelta(days=int(view["lateness_days"])), max(copied) + timedelta(days=1))
+        first = min(start - timedelta(days=int(view.lateness_days)), max(copied) + timedelta(days=1))
     else:
         first = _source_first_day(source, view, start)
-    rows = agg.select_rows(source, view, [f["name"] for f in view["features"]], first, end) \
+    rows = agg.select_rows(source, view, [f.name for f in view.features], first, end) \
         .where(f"NOT ({agg.null_key_condition(view)})")
     summary.invalid_rows = _count_invalid(source, view, first, end)
     summary.snapshot_days = _days(start, end)
@@ -333,14 +335,14 @@ def _materialize_latest(spark: SparkSession, view: dict[str, Any], source: DataF
     summary.events = sum(summary.events_per_day.values())
 
 
-def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: DataFrame, tables: ViewTables,
+def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, tables: ViewTables,
                            start: date, end: date, summary: RunSummary, meta: dict[str, Any],
                            cascade: bool) -> None:
     assert tables.tiles is not None
-    bounded = [f["window_days"] for f in view["features"] if f["window_days"] is not None]
-    lifetime = any(f["window_days"] is None for f in view["features"])
+    bounded = [f.window_days for f in view.features if f.window_days is not None]
+    lifetime = any(f.window_days is None for f in view.features)
     reach = max(bounded) if bounded else 1
-    lateness = int(view["lateness_days"])
+    lateness = int(view.lateness_days)
     logged = logged_days(spark, tables.log)
     tiled, snapshotted = logged["tiles"], logged["snapshot"]
 
@@ -410,7 +412,7 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
             running.release()
 
 
-def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: dict[str, Any], tables: ViewTables,
+def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: View, tables: ViewTables,
                        chunks: list[list[date]], running: RunningTotal | None, summary: RunSummary,
                        meta: dict[str, Any]) -> None:
     """A long range computed chunk by chunk into a staging folder (bounded memory, progress on the console),
@@ -420,7 +422,7 @@ def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: dict[str
     from pyspark.sql import functions as F
 
     days = [d for chunk in chunks for d in chunk]
-    reach = max([f["window_days"] for f in view["features"] if f["window_days"] is not None], default=1)
+    reach = max([f.window_days for f in view.features if f.window_days is not None], default=1)
     # the tiles every chunk's windows read, read once
     tiles = all_tiles.where(f"ds >= DATE '{days[0] - timedelta(days=reach - 1)}'").persist(
         StorageLevel.MEMORY_AND_DISK)
@@ -462,7 +464,7 @@ class RunningTotal:
     (a backfill of the past, a run that died between its commits) it merges the tiles again: slower, never
     wrong. Within a run, every total computed is a starting point for later days."""
 
-    def __init__(self, spark: SparkSession, view: dict[str, Any], tables: ViewTables, tiles_version: int | None,
+    def __init__(self, spark: SparkSession, view: View, tables: ViewTables, tiles_version: int | None,
                  retiled: list[date]) -> None:
         self.view, self.tables = view, tables
         self.tiles: DataFrame | None = None  # the run's tiles, set once they are committed
@@ -505,7 +507,7 @@ class RunningTotal:
             frame.unpersist()
 
 
-def _snapshots(tiles: DataFrame, view: dict[str, Any], days: list[date], running: RunningTotal | None) -> DataFrame:
+def _snapshots(tiles: DataFrame, view: View, days: list[date], running: RunningTotal | None) -> DataFrame:
     """Snapshots for the given days, computed per contiguous run of days and unioned."""
     frames = []
     for lo, hi in contiguous_runs(days):
@@ -517,9 +519,9 @@ def _snapshots(tiles: DataFrame, view: dict[str, Any], days: list[date], running
     return out
 
 
-def _source_first_day(source: DataFrame, view: dict[str, Any], start: date) -> date:
+def _source_first_day(source: DataFrame, view: View, start: date) -> date:
     """The first day with events, for lifetime windows on a view's first run."""
-    ts = agg.q(view["source"]["timestamp_field"])
+    ts = agg.q(view.source.timestamp_field)
     first = source.selectExpr(f"to_date(min(CAST({ts} AS TIMESTAMP))) AS d").first()  # the UTC day, in Spark
     if first is None or first.d is None:
         return start
@@ -533,13 +535,13 @@ def check_range(start: date, end: date) -> None:
         raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
 
 
-def check_view_names(plan: dict[str, Any], views: list[str]) -> None:
+def check_view_names(plan: Plan, views: list[str]) -> None:
     for name in views:
-        if name not in plan["views"]:
-            raise PlanError(f"unknown view {name!r}; views in the plan: {', '.join(sorted(plan['views']))}")
+        if name not in plan.views:
+            raise PlanError(f"unknown view {name!r}; views in the plan: {', '.join(sorted(plan.views))}")
 
 
-def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession, *,
+def snapshot(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession, *,
              version: int | None = None, event_time: bool = False, within_ttl: bool = False) -> DataFrame:
     """One day's snapshot: join keys, feature_timestamp = S(ds), features. Keys without a row have
     empty-window values (0 for count-likes, null otherwise). For a latest-value view: the newest row
@@ -550,8 +552,8 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    view = view_entry(plan, view_name)
-    tables = ViewTables(config, view_name, view)
+    view = plan.view(view_name)
+    tables = ViewTables(config, view)
     done = logged_days(spark, tables.log)["snapshot"]
     if ds not in done:
         have = _ranges(sorted(done)) if done else "none"
@@ -559,18 +561,18 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
                          f"Run `pitstop materialize {view_name} --start {ds} --end {ds}`")
     table = delta.read(spark, tables.snapshots, version=version)
     assert table is not None
-    keys = [k["name"] for k in view["join_keys"]]
-    names = [f["name"] for f in view["features"]]
-    if view["kind"] == "aggregate":
+    keys = [k.name for k in view.join_keys]
+    names = [f.name for f in view.features]
+    if view.kind == "aggregate":
         return table.where(f"ds = DATE '{ds}'").select(*keys, agg.FEATURE_TS, *names)
     order = [F.col(agg.TS).desc()]
     if agg.CREATED in table.columns:
         order.append(F.col(agg.CREATED).desc_nulls_last())
     order += [F.col(agg.q(n)).desc_nulls_last() for n in names]
     rows = table.where(f"ds <= DATE '{ds}'")
-    if within_ttl and view["ttl_seconds"] is not None:
+    if within_ttl and view.ttl_seconds is not None:
         oldest = (datetime.combine(ds + timedelta(days=1), datetime.min.time())
-                  - timedelta(seconds=view["ttl_seconds"])).date()
+                  - timedelta(seconds=view.ttl_seconds)).date()
         rows = rows.where(f"ds >= DATE '{oldest}'")  # partition pruning: the day of S(ds) - ttl and later
     newest = (rows
               .withColumn("_rank", F.row_number().over(Window.partitionBy(*[agg.q(k) for k in keys]).orderBy(*order)))
@@ -580,11 +582,11 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
                          *names)
 
 
-def snapshot_version(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession) -> int:
+def snapshot_version(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession) -> int:
     """The Delta version of the snapshot table holding ds as it is now: the commit of the run the log
     names for ds (a later commit that did not touch ds leaves it as it was)."""
-    view = view_entry(plan, view_name)
-    tables = ViewTables(config, view_name, view)
+    view = plan.view(view_name)
+    tables = ViewTables(config, view)
     log = delta.read(spark, tables.log)
     runs = [] if log is None else [r.run_id for r in log.where(f"kind = 'snapshot' AND ds = DATE '{ds}'").collect()]
     commits = delta.history(spark, tables.snapshots) if runs else []
@@ -595,9 +597,9 @@ def snapshot_version(config: Config, plan: dict[str, Any], view_name: str, ds: d
     return max(versions)
 
 
-def history(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSession) -> list[dict[str, Any]]:
-    view = view_entry(plan, view_name)
-    path = ViewTables(config, view_name, view).snapshots
+def history(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[dict[str, Any]]:
+    view = plan.view(view_name)
+    path = ViewTables(config, view).snapshots
     if not delta.exists(spark, path):
         return []
     return delta.history(spark, path)

@@ -292,7 +292,7 @@ def build_app(store: FeatureStore, max_body_bytes: int | None = None) -> ASGIApp
                              "metadata": {k: v.to_dict() for k, v in response.metadata.items()}})
 
     async def health(request: Request) -> Response:
-        online = sorted(n for n, v in plan["views"].items() if v["online"])
+        online = sorted(n for n, v in plan.views.items() if v.online)
         try:
             views = {name: reader.published(name).to_dict() for name in online}
         except ConnectionFailed as exc:

@@ -14,11 +14,13 @@ checked before under the installed GX version.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import JobFailed
+from pitstop.plan.model import Check
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -170,7 +172,7 @@ class Outcome:
                 "error": self.error}
 
 
-def _avg_query(kwargs: dict[str, Any], keys: list[str]) -> str:
+def _avg_query(kwargs: Mapping[str, Any], keys: list[str]) -> str:
     avg, bound, tol = f"`{kwargs['avg']}`", f"`{kwargs['bound']}`", float(kwargs["tolerance"])
     slack = f"{tol} * greatest(abs({avg}), abs({bound}), 1.0)"
     cond = f"{avg} < {bound} - {slack}" if kwargs["side"] == "min" else f"{avg} > {bound} + {slack}"
@@ -190,13 +192,13 @@ ROW_LOCAL = frozenset({
 })
 
 
-def row_local(entry: dict[str, Any]) -> bool:
-    kwargs = entry["kwargs"]
+def row_local(entry: Check) -> bool:
+    kwargs = entry.kwargs
     if kwargs.get("mostly") not in (None, 1, 1.0):
         return False
-    if entry["type"] == "ExpectCompoundColumnsToBeUnique":
+    if entry.type == "ExpectCompoundColumnsToBeUnique":
         return "ds" in (kwargs.get("column_list") or [])  # unique per (keys, ds) holds per day iff on the union
-    return entry["type"] in ROW_LOCAL
+    return entry.type in ROW_LOCAL
 
 
 # GX catches every exception of a check; these say Spark itself failed (retry), not the data or the check
@@ -207,23 +209,23 @@ TRANSIENT_MARKS = ("Py4J", "py4j", "Connection refused", "SparkContext was shut 
 class Validator:
     """A compiled suite, built once and run on any number of partitions (one per ds)."""
 
-    def __init__(self, suite: list[dict[str, Any]], keys: list[str], name: str) -> None:
+    def __init__(self, suite: Sequence[Check], keys: list[str], name: str) -> None:
         self.entries = suite
         self.keys = keys
         self.name = name
 
-    def _expectation(self, index: int, entry: dict[str, Any]) -> Any:
+    def _expectation(self, index: int, entry: Check) -> Any:
         gx = _gx()
-        meta = {"pitstop_index": index, "pitstop_label": entry["label"], "pitstop_severity": entry["severity"],
-                "pitstop_origin": entry["origin"], "pitstop_feature": entry["feature"]}
-        if entry["type"] == "avg_within_bound":
+        meta = {"pitstop_index": index, "pitstop_label": entry.label, "pitstop_severity": entry.severity,
+                "pitstop_origin": entry.origin, "pitstop_feature": entry.feature}
+        if entry.type == "avg_within_bound":
             return gx.expectations.UnexpectedRowsExpectation(
-                unexpected_rows_query=_avg_query(entry["kwargs"], self.keys), description=entry["label"], meta=meta)
-        cls = expectation_class(entry["type"])
+                unexpected_rows_query=_avg_query(entry.kwargs, self.keys), description=entry.label, meta=meta)
+        cls = expectation_class(entry.type)
         if cls is None:
-            raise JobFailed(f"the plan's suite has {entry['type']!r}, which this Great Expectations release does "
+            raise JobFailed(f"the plan's suite has {entry.type!r}, which this Great Expectations release does "
                             f"not know; run `pitstop plan` to see the definition error")
-        return cls(**entry["kwargs"], meta=meta)
+        return cls(**entry.kwargs, meta=meta)
 
     def _context(self, docs_dir: str | None) -> Any:
         gx = _gx()
@@ -262,7 +264,7 @@ class Validator:
                 raise JobFailed(f"Spark failed while checking {outcome.label!r} of {self.name}: {outcome.error}; "
                                 f"the run is rolled back, retrying is safe")
         for i, outcome in zip(indexes, outcomes, strict=True):
-            if self.entries[i]["type"] == "avg_within_bound" and not outcome.success and outcome.error is None:
+            if self.entries[i].type == "avg_within_bound" and not outcome.success and outcome.error is None:
                 self._offending_rows(df, self.entries[i], outcome)
         return outcomes, result.to_json_dict()
 
@@ -313,19 +315,19 @@ class Validator:
             context.build_data_docs(site_names=["pitstop"])
         return {d: ([found[d][i] for i in range(len(self.entries))], raws[d]) for d in days}
 
-    def _offending_rows(self, df: DataFrame, entry: dict[str, Any], outcome: Outcome) -> None:
+    def _offending_rows(self, df: DataFrame, entry: Check, outcome: Outcome) -> None:
         """Keys and values of the rows a SQL check found (GX reports only their number)."""
         view = f"_pitstop_batch_{abs(hash(self.name))}"
         df.createOrReplaceTempView(view)
         try:
-            rows = df.sparkSession.sql(_avg_query(entry["kwargs"], self.keys).replace("{batch}", view)) \
+            rows = df.sparkSession.sql(_avg_query(entry.kwargs, self.keys).replace("{batch}", view)) \
                 .limit(20).collect()
         finally:
             df.sparkSession.catalog.dropTempView(view)
         outcome.keys = [{k: _plain(r[k]) for k in self.keys} for r in rows]
-        outcome.examples = [_plain(r[entry["kwargs"]["avg"]]) for r in rows]
+        outcome.examples = [_plain(r[entry.kwargs["avg"]]) for r in rows]
 
-    def _outcome(self, entry: dict[str, Any], r: Any) -> Outcome:
+    def _outcome(self, entry: Check, r: Any) -> Outcome:
         res = r.result or {}
         info = r.exception_info or {}
         raised = info.get("raised_exception") if isinstance(info, dict) else False
@@ -337,9 +339,9 @@ class Validator:
         examples = list(res.get("partial_unexpected_list") or [])
         observed = res.get("observed_value")
         unexpected = res.get("unexpected_count")
-        if entry["type"] == "avg_within_bound" and isinstance(observed, int) and unexpected is None:
+        if entry.type == "avg_within_bound" and isinstance(observed, int) and unexpected is None:
             unexpected = observed  # the query's row count; _offending_rows adds the rows' keys
-        return Outcome(entry["label"], entry["type"], entry["feature"], entry["severity"], entry["origin"],
+        return Outcome(entry.label, entry.type, entry.feature, entry.severity, entry.origin,
                        bool(r.success) and not raised, observed=_plain(observed),
                        element_count=res.get("element_count"), unexpected_count=unexpected,
                        missing_count=res.get("missing_count"),
