@@ -13,11 +13,12 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pitstop.definitions import DTYPES, FUNCTIONS, BatchSource, FeatureView, TrainingSet
 from pitstop.definitions.windows import window_suffix
 from pitstop.errors import DefinitionError, DefinitionErrors
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.discovery import Discovered
 from pitstop.plan.fingerprint import data_fingerprint, digest, metadata_fingerprint
@@ -47,7 +48,7 @@ class CompiledPlan:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JSONObject:
         """The plan as JSON (what the plan file holds)."""
         return self.plan.to_json()
 
@@ -116,7 +117,7 @@ class _Checker:
         return None
 
 
-def _source_schema(source: BatchSource, lookup: SchemaLookup, previous: dict[str, Any] | None,
+def _source_schema(source: BatchSource, lookup: SchemaLookup, previous: JSONObject | None,
                    checker: _Checker, warnings: list[str]) -> dict[str, str] | None:
     try:
         schema = lookup(source)
@@ -307,7 +308,7 @@ def _training_entry(ts: TrainingSet, views: dict[str, View], failed: dict[str, _
 
 
 def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
-                 previous: dict[str, Any] | None = None,
+                 previous: JSONObject | None = None,
                  expectation_check: ExpectationCheck | None = None) -> CompiledPlan:
     """Validate everything against the sources and build the plan; raises DefinitionErrors.
     ``expectation_check`` vets declared Great Expectations classes and arguments (the runtime passes one

@@ -15,15 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pitstop.errors import PlanError
+from pitstop.jsontypes import JSON, JSONObject
 from pitstop.plan import naming
 
 SCHEMA_VERSION = 1
 
-JSON = Any  # a value decoded from / encodable to JSON (dicts, lists, str, int, float, bool, None)
-JSONObject = dict[str, JSON]
 Severity = Literal["error", "warning"]
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from pitstop.definitions.quality import ALERT_METRICS, DEFAULT_ALERTS, AlertRule, Expectation
+from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import AlertRule as PlanAlert
-from pitstop.plan.model import Check, Feature, JoinKey, JSONObject, Monitoring, SchemaRule, Severity
+from pitstop.plan.model import Check, Feature, JoinKey, Monitoring, SchemaRule, Severity
 
 # (class name, kwargs) -> an error message, or None when Great Expectations accepts them
-ExpectationCheck = Callable[[str, dict[str, Any]], str | None]
+ExpectationCheck = Callable[[str, JSONObject], str | None]
 
 FEATURE_TS = "feature_timestamp"
 EVENT_TS = "event_timestamp"

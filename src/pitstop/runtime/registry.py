@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pitstop.config import Config
 from pitstop.definitions import BatchSource
 from pitstop.errors import PlanError
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import model
 from pitstop.plan.compiler import CompiledPlan, compile_plan
 from pitstop.plan.diff import PlanDiff, diff_plans
@@ -29,7 +29,7 @@ class PlanResult:
         return self.diff.problems
 
 
-def read_plan_json(path: Path) -> dict[str, Any] | None:
+def read_plan_json(path: Path) -> JSONObject | None:
     """The checked-in plan file's JSON, or None when there is none yet (its schema version checked)."""
     return model.read_json(path)
 
@@ -47,13 +47,13 @@ def load_plan(config: Config) -> Plan:
     return plan
 
 
-def compile_repo(config: Config, previous: dict[str, Any] | None) -> CompiledPlan:
+def compile_repo(config: Config, previous: JSONObject | None) -> CompiledPlan:
     cache = config.repo / ".pitstop" / "cache"  # answers kept while their inputs are unchanged (not committed)
 
     def lookup(source: BatchSource) -> dict[str, str] | None:
         return schema_cache.read_source_schema(source.path, source.format, config.repo, cache)
 
-    def check_expectation(name: str, kwargs: dict[str, Any]) -> str | None:
+    def check_expectation(name: str, kwargs: JSONObject) -> str | None:
         # imports GX only for an Expect.gx not yet checked under the installed GX version (answers kept per version)
         from pitstop.stores.gx_suite import cached_check_expectation
 

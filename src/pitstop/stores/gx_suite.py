@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import JobFailed
+from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import Check
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def known_expectations() -> list[str]:
     return sorted(n for n in dir(gx.expectations) if n.startswith("Expect") and expectation_class(n) is not None)
 
 
-def check_expectation(name: str, kwargs: dict[str, Any]) -> str | None:
+def check_expectation(name: str, kwargs: JSONObject) -> str | None:
     """Plan-time check of a declared GX expectation: the class exists and accepts the arguments."""
     cls = expectation_class(name)
     if cls is None:
@@ -90,7 +91,7 @@ def expectation_cache_file(cache_dir: Path) -> Path | None:
     return None if found is None else cache_dir / f"gx-expectations-{found}.json"
 
 
-def cached_check_expectation(name: str, kwargs: dict[str, Any], cache_dir: Path) -> str | None:
+def cached_check_expectation(name: str, kwargs: JSONObject, cache_dir: Path) -> str | None:
     """``check_expectation``, answered from ``<cache_dir>/gx-expectations-<GX version>.json`` when this
     expectation with these arguments was checked before under the installed GX version, so that a plan with
     nothing changed does not import GX (which takes seconds). A new GX version starts a new file; a cache
@@ -102,7 +103,7 @@ def cached_check_expectation(name: str, kwargs: dict[str, Any], cache_dir: Path)
         key = json.dumps([name, kwargs], sort_keys=True)
     except (TypeError, ValueError):
         key = None  # arguments that are not JSON: check them every time
-    answers: dict[str, Any] = {}
+    answers: JSONObject = {}
     if path is not None and key is not None:
         try:
             loaded = json.loads(path.read_text())
@@ -141,7 +142,7 @@ class Outcome:
     unexpected_count: int | None = None
     missing_count: int | None = None  # nulls, which column checks other than not-null do not judge
     examples: list[Any] = field(default_factory=list)
-    keys: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[JSONObject] = field(default_factory=list)
     error: str | None = None
 
     def describe(self, limit: int = 5) -> str:
@@ -163,7 +164,7 @@ class Outcome:
                 "(" + ", ".join(f"{k}={v!r}" for k, v in key.items()) + ")" for key in self.keys[:limit])
         return text
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return {"label": self.label, "type": self.expectation_type, "feature": self.feature,
                 "severity": self.severity, "origin": self.origin, "success": self.success,
                 "observed": self.observed, "element_count": self.element_count,
@@ -244,7 +245,7 @@ class Validator:
         return context
 
     def _validate(self, context: Any, indexes: list[int], df: DataFrame, batch: str, *,
-                  detail: bool) -> tuple[list[Outcome], dict[str, Any]]:
+                  detail: bool) -> tuple[list[Outcome], JSONObject]:
         """The checks ``indexes`` on ``df`` (a batch named ``batch``): outcomes in that order, GX's JSON."""
         gx = _gx()
         asset = context.data_sources.add_spark(name=f"snapshots_{batch}", persist=False) \
@@ -254,7 +255,7 @@ class Validator:
             name=f"{self.name}_{batch}", expectations=[self._expectation(i, self.entries[i]) for i in indexes]))
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{self.name}_gate_{batch}", data=batch_def, suite=suite))
-        fmt: dict[str, Any] = {"result_format": "BOOLEAN_ONLY"} if not detail else {
+        fmt: JSONObject = {"result_format": "BOOLEAN_ONLY"} if not detail else {
             "result_format": "SUMMARY", "unexpected_index_column_names": self.keys, "partial_unexpected_count": 20}
         result = definition.run(batch_parameters={"dataframe": df}, result_format=fmt)
         by_index = {(r.expectation_config.meta or {}).get("pitstop_index"): r for r in result.results}
@@ -269,7 +270,7 @@ class Validator:
         return outcomes, result.to_json_dict()
 
     def _checked(self, context: Any, indexes: list[int], df: DataFrame, batch: str) -> tuple[list[Outcome],
-                                                                                          dict[str, Any]]:
+                                                                                          JSONObject]:
         """A yes/no run first (about half the cost of a detailed one); a failing batch is run again for
         observed values and the offending rows' keys."""
         outcomes, raw = self._validate(context, indexes, df, batch, detail=False)
@@ -277,7 +278,7 @@ class Validator:
             return outcomes, raw
         return self._validate(context, indexes, df, f"{batch}_detail", detail=True)
 
-    def run(self, df: DataFrame, docs_dir: str | None = None) -> tuple[list[Outcome], dict[str, Any]]:
+    def run(self, df: DataFrame, docs_dir: str | None = None) -> tuple[list[Outcome], JSONObject]:
         """Validate one partition; Data Docs HTML into ``docs_dir`` if given. Returns the outcomes in suite
         order and GX's JSON result."""
         context = self._context(docs_dir)
@@ -287,7 +288,7 @@ class Validator:
         return outcomes, raw
 
     def run_days(self, df: DataFrame, days: list[Any], docs_dir: str | None = None) -> dict[Any, tuple[
-            list[Outcome], list[dict[str, Any]]]]:
+            list[Outcome], list[JSONObject]]]:
         """Validate each day of ``df`` (a ``ds`` column): the row-local checks once on all the days together
         (per day only if that fails, to say which day), the others per day. Data Docs of every GX run into
         ``docs_dir``. Returns, per day, the outcomes in suite order and the GX results that decided them."""
@@ -295,7 +296,7 @@ class Validator:
         local = [i for i, e in enumerate(self.entries) if row_local(e)]
         per_day = [i for i in range(len(self.entries)) if i not in local]
         found: dict[Any, dict[int, Outcome]] = {d: {} for d in days}
-        raws: dict[Any, list[dict[str, Any]]] = {d: [] for d in days}
+        raws: dict[Any, list[JSONObject]] = {d: [] for d in days}
         if local and len(days) > 1:
             outcomes, raw = self._validate(context, local, df, "all_days", detail=False)
             if all(o.success for o in outcomes):
