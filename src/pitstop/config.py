@@ -48,6 +48,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pitstop.definitions._validate import IDENTIFIER
 from pitstop.errors import ConfigError
+from pitstop.jsontypes import JSONObject
 from pitstop.plan.naming import CONFIG_FILE, PLAN_FILE
 
 DEFAULT_OFFLINE_PATH = "data/delta"
@@ -223,7 +224,7 @@ class Config:
     def online_store_url_redacted(self) -> str:
         return redact_url(self.online_store_url)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JSONObject:
         """Effective settings for display: secrets redacted."""
         return {
             "repo": str(self.repo),

@@ -21,6 +21,7 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from pitstop.jsontypes import JSONObject
 from pitstop.orchestration.schedule import run_days, snapshot_time
 from pitstop.plan.model import ViewSource
 
@@ -87,7 +88,7 @@ class SourceReadyTrigger(BaseTrigger):
                                     for source, path in checks]
         self.until, self.poke_seconds, self.s3 = until, poke_seconds, s3
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
+    def serialize(self) -> tuple[str, JSONObject]:
         return (f"{type(self).__module__}.{type(self).__qualname__}",
                 {"checks": [[source.to_json(), path] for source, path in self.checks], "until": self.until,
                  "poke_seconds": self.poke_seconds, "s3": self.s3})
@@ -161,7 +162,7 @@ class SourceReadySensor(BaseSensorOperator):
         self.log.info("sources: %s", "; ".join(lines))
         return not waiting
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> None:
+    def execute_complete(self, context: Any, event: JSONObject | None = None) -> None:
         self.log.info("sources ready: %s", (event or {}).get("detail"))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.config import Config, load_config
+from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import Plan, View
 from pitstop.runtime import catalog, registry
 
@@ -161,7 +162,7 @@ class FeatureStore:
 
         return materialized_days(self.config, self.load_plan(), view, self.spark)
 
-    def history(self, view: str) -> list[dict[str, Any]]:
+    def history(self, view: str) -> list[JSONObject]:
         """Commits of the view's snapshot table, newest first, with the ds range each wrote."""
         from pitstop.runtime.materialize import history
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pitstop.compute import aggregates as agg
 from pitstop.config import Config
 from pitstop.errors import JobFailed, PitstopError, PlanError, SourceError, SourceNotReady, UsageError
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Plan, View
 from pitstop.stores import delta
@@ -246,7 +247,7 @@ def _validate(config: Config, plan: Plan, view_name: str, view: View, tables: Vi
 
 
 def _write_log(spark: SparkSession, view: View, tables: ViewTables, summary: RunSummary, run_id: str,
-               meta: dict[str, Any]) -> None:
+               meta: JSONObject) -> None:
     """The materialization log, written last: a day counts only once its snapshot is committed."""
     log_rows = [(d, "snapshot", n, run_id) for d, n in _rows_per_day(spark, tables.snapshots, summary)]
     # the days whose tiles (aggregates) or source rows (latest values) this run (re)computed
@@ -309,7 +310,7 @@ def _count_invalid(source: DataFrame, view: View, lo: date, hi: date) -> int:
 
 
 def _materialize_latest(spark: SparkSession, view: View, source: DataFrame, tables: ViewTables,
-                        start: date, end: date, summary: RunSummary, meta: dict[str, Any]) -> None:
+                        start: date, end: date, summary: RunSummary, meta: JSONObject) -> None:
     """A latest-value view's rows table holds the source's rows of EVERY day up to the newest materialized
     one, not only of the materialized days: the state at S(D) is the newest row per key from the whole
     history before S(D). The view's first run seeds the table with every source row before S(end); a later
@@ -336,7 +337,7 @@ def _materialize_latest(spark: SparkSession, view: View, source: DataFrame, tabl
 
 
 def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, tables: ViewTables,
-                           start: date, end: date, summary: RunSummary, meta: dict[str, Any],
+                           start: date, end: date, summary: RunSummary, meta: JSONObject,
                            cascade: bool) -> None:
     assert tables.tiles is not None
     bounded = [f.window_days for f in view.features if f.window_days is not None]
@@ -414,7 +415,7 @@ def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, t
 
 def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: View, tables: ViewTables,
                        chunks: list[list[date]], running: RunningTotal | None, summary: RunSummary,
-                       meta: dict[str, Any]) -> None:
+                       meta: JSONObject) -> None:
     """A long range computed chunk by chunk into a staging folder (bounded memory, progress on the console),
     then published from there in the ONE snapshot commit of this run."""
     from pyspark import StorageLevel
@@ -495,7 +496,7 @@ class RunningTotal:
         self.totals[day] = total.persist(StorageLevel.MEMORY_AND_DISK)
         return self.totals[day]
 
-    def save(self, day: date, tiles_version: int | None, meta: dict[str, Any]) -> None:
+    def save(self, day: date, tiles_version: int | None, meta: JSONObject) -> None:
         from pyspark.sql import functions as F
 
         total = self.through(day).withColumn(agg.DS, F.lit(day.isoformat()).cast("date"))
@@ -597,7 +598,7 @@ def snapshot_version(config: Config, plan: Plan, view_name: str, ds: date, spark
     return max(versions)
 
 
-def history(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[dict[str, Any]]:
+def history(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[JSONObject]:
     view = plan.view(view_name)
     path = ViewTables(config, view).snapshots
     if not delta.exists(spark, path):

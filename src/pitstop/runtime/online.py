@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.config import Config, redact_url
 from pitstop.errors import ConnectionFailed, PlanError, UsageError
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Feature, Plan, View
 from pitstop.runtime.catalog import resolve_features
@@ -41,7 +42,7 @@ class ViewMetadata:
     stale: bool
     generation: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"view": self.view, "version": self.version, "ds": self.ds.isoformat() if self.ds else None,
                 "snapshot_time": self.snapshot_time.isoformat() if self.snapshot_time else None,
                 "delta_version": self.delta_version, "stale": self.stale}
@@ -57,7 +58,7 @@ class OnlineResponse:
     def to_dict(self) -> dict[str, list[Any]]:
         return {name: list(values) for name, values in self.columns.items()}
 
-    def to_list(self) -> list[dict[str, Any]]:
+    def to_list(self) -> list[JSONObject]:
         names = list(self.columns)
         count = len(next(iter(self.columns.values()))) if self.columns else 0
         return [{name: self.columns[name][i] for name in names} for i in range(count)]
@@ -320,7 +321,7 @@ def read_script() -> str:
     return online.READ.strip() + "\n"
 
 
-def read_layout(plan: Plan, view: str) -> dict[str, Any]:
+def read_layout(plan: Plan, view: str) -> JSONObject:
     """What a reader outside Python needs to read one view with ``read_script``: the key and prefix to pass,
     the schema to expect, how to build an entity field, and the meaning of each value in the packed list."""
 
@@ -328,7 +329,7 @@ def read_layout(plan: Plan, view: str) -> dict[str, Any]:
     if not entry.online:
         raise UsageError(f"view {view!r} is not served online (online=False in its definition)")
     keys = online.ViewKeys.of(plan.project, view, int(entry.version))
-    values: list[dict[str, Any]] = []
+    values: list[JSONObject] = []
     if entry.kind == "latest":
         values.append({"name": "event_timestamp", "dtype": "timestamp", "empty_value": None})
     values += [{"name": f.name, "dtype": f.dtype, "empty_value": empty_value(f)} for f in entry.features]

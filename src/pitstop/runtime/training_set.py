@@ -21,6 +21,7 @@ from pitstop.compute import asof
 from pitstop.compute.aggregates import CREATED, q
 from pitstop.config import Config
 from pitstop.errors import PlanError, UsageError
+from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import Plan, View
 from pitstop.runtime.catalog import ViewFeatures, resolve_features
 from pitstop.runtime.materialize import ViewTables, first_line
@@ -48,7 +49,7 @@ class TrainingSet:
 
     df: DataFrame
     sql: str
-    manifest: dict[str, Any]
+    manifest: JSONObject
     warnings: list[str] = field(default_factory=list)
 
     def printable_sql(self) -> str:
@@ -196,7 +197,7 @@ def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], so
 
 
 def _view_read(config: Config, spark: SparkSession, name: str, entry: View, features: list[tuple[str, str]],
-               pinned: dict[str, Any] | None) -> tuple[asof.ViewRead | None, dict[str, Any]]:
+               pinned: JSONObject | None) -> tuple[asof.ViewRead | None, JSONObject]:
     """The view as the join reads it, at its current Delta versions (or those of a manifest)."""
     dtypes = {f.name: f.dtype for f in entry.features}
     empties = {f.name: f.empty_value for f in entry.features}
@@ -267,7 +268,7 @@ def vacuum(config: Config, plan: Plan, spark: SparkSession, views: list[str] | N
 def get_historical_features(config: Config, plan: Plan, spark: SparkSession, entity_df: Any,
                             features: list[str], *, timestamp_column: str = DEFAULT_TIMESTAMP,
                             full_feature_names: bool = False, accuracy: str = "snapshot",
-                            manifest: dict[str, Any] | None = None) -> TrainingSet:
+                            manifest: JSONObject | None = None) -> TrainingSet:
     """Every spine row (duplicates and null keys kept) with the features as known at its time."""
     _check_accuracy(accuracy)
     asked = resolve_features(plan, features, full_feature_names)
@@ -457,7 +458,7 @@ def _utc_day(value: datetime | None) -> date | None:
     return value.date()
 
 
-def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: bool = False) -> dict[str, Any]:
+def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: bool = False) -> JSONObject:
     """Write the training set and its manifest (``<out>/_pitstop_manifest.json``), locally or on any Hadoop
     file system (s3a://...)."""
     from pitstop.stores import files
@@ -493,7 +494,7 @@ def _utc(df: DataFrame) -> DataFrame:
                        else F.col(q(f.name)) for f in df.schema.fields])
 
 
-def load_manifest(path: str) -> dict[str, Any]:
+def load_manifest(path: str) -> JSONObject:
     """A training set's manifest: the file, or the output folder holding it (local or s3a://...; a remote
     one is read through the active Spark session)."""
     from pitstop.stores import files
@@ -516,7 +517,7 @@ def load_manifest(path: str) -> dict[str, Any]:
         except FileNotFoundError:
             raise UsageError(f"no training-set manifest at {file}") from None
     try:
-        manifest: dict[str, Any] = json.loads(text)
+        manifest: JSONObject = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{where} is not a pitstop manifest (bad JSON: {exc})") from None
     if manifest.get("pitstop_manifest") != MANIFEST_FORMAT:
@@ -524,7 +525,7 @@ def load_manifest(path: str) -> dict[str, Any]:
     return manifest
 
 
-def from_manifest(config: Config, plan: Plan, spark: SparkSession, manifest: dict[str, Any]) -> TrainingSet:
+def from_manifest(config: Config, plan: Plan, spark: SparkSession, manifest: JSONObject) -> TrainingSet:
     """Rebuild a training set exactly: the same spine, features and join rules, every table read at the
     Delta version the manifest recorded (time travel), whatever was materialized since."""
     spine = manifest["spine"]
