@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from pitstop.compute.aggregates import DS, q
 
@@ -132,9 +132,21 @@ def profile(snapshots: DataFrame, features: Sequence[Feature]) -> DataFrame:
             .select(DS, "rows", F.explode(F.array(*parts)).alias("_p")).select(DS, "rows", "_p.*"))
 
 
-def feature_statistics(profiled: DataFrame) -> dict[tuple[date, str], dict[str, Any]]:
+class Profile(TypedDict):
+    """Exact statistics of one feature on one day (min..stddev: numeric features only, else None)."""
+
+    rows: int
+    nulls: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None
+
+
+def feature_statistics(profiled: DataFrame) -> dict[tuple[date, str], Profile]:
     """{(ds, feature): rows, nulls, min, max, mean, stddev} of a ``profile``."""
-    return {(r[DS], r.feature): r.asDict() for r in profiled.collect()}
+    return {(r[DS], r["feature"]): Profile(rows=int(r["rows"]), nulls=int(r["nulls"]), min=r["min"], max=r["max"],
+                                           mean=r["mean"], stddev=r["stddev"]) for r in profiled.collect()}
 
 
 SAMPLE_BUCKETS = 1 << 31
@@ -187,7 +199,15 @@ def quantiles(sketched: DataFrame) -> dict[tuple[date, str], list[float]]:
     return {(r[DS], r.feature): [float(x) for x in r.q] for r in rows}
 
 
-Histograms = dict[tuple[date, str, str], dict[str, Any]]
+class Histogram(TypedDict):
+    """The reference's bin edges and both sides' bin counts (one more bin than edges)."""
+
+    edges: list[float]
+    current: list[int]
+    reference: list[int]
+
+
+Histograms = dict[tuple[date, str, str], Histogram]
 
 
 def count_below(cuts: str, value: str, width: int) -> Column:
@@ -261,12 +281,13 @@ def histograms(values: DataFrame, plan: Sequence[Comparison], sketched: DataFram
     out: Histograms = {}
     for target, kind, source, role in roles:
         for feature, coarse in edges.get((target, kind), {}).items():
-            entry = out.setdefault((target, kind, feature), {"edges": coarse, "current": [0] * (len(coarse) + 1),
-                                                             "reference": [0] * (len(coarse) + 1)})
+            entry = out.setdefault((target, kind, feature), Histogram(edges=coarse, current=[0] * (len(coarse) + 1),
+                                                                      reference=[0] * (len(coarse) + 1)))
             day_cuts = cut_lists[(source, feature)]
             for j, n in counts.get((source, feature), {}).items():
                 # the values of finer bin j lie in (day_cuts[j-1], day_cuts[j]] (bin 0: <= day_cuts[0]), and
                 # the comparison's edges are among the cuts: each value has as many of them below it as
                 # there are <= day_cuts[j-1]
-                entry[role][0 if j == 0 else bisect_right(coarse, day_cuts[j - 1])] += n
+                side = entry["current"] if role == "current" else entry["reference"]
+                side[0 if j == 0 else bisect_right(coarse, day_cuts[j - 1])] += n
     return out

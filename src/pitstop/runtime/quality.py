@@ -15,16 +15,17 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pitstop.compute import stats as st
 from pitstop.compute.aggregates import CREATED, DS, TS, ds_in, q
 from pitstop.config import Config
 from pitstop.errors import UsageError, ValidationFailed
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Monitoring, Plan, View
 from pitstop.stores import delta
@@ -184,25 +185,52 @@ def schema_violations(view: View, actual: dict[str, str]) -> list[str]:
     return problems
 
 
-def evaluate_alerts(monitoring: Monitoring, row: dict[str, Any]) -> list[AlertHit]:
+class StatsRow(TypedDict):
+    """One row of a view's statistics table: one feature on one day, with its drift against the previous
+    day and the baseline when there was enough data on both sides."""
+
+    ds: date
+    feature: str
+    rows: int
+    nulls: int
+    null_fraction: float
+    min: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None
+    quantiles: list[float] | None
+    previous_ds: date | None
+    psi_previous: float | None
+    kl_previous: float | None
+    baseline_first: date | None
+    baseline_last: date | None
+    baseline_days: int | None
+    psi_baseline: float | None
+    kl_baseline: float | None
+    edges: list[float] | None
+    histogram: list[int] | None
+    baseline_histogram: list[int] | None
+
+
+def evaluate_alerts(monitoring: Monitoring, row: Mapping[str, object]) -> list[AlertHit]:
     """The alerts one statistics row (one ds and feature) raises under the view's thresholds."""
-    rules = monitoring.alerts.get(row["feature"], {})
+    rules = monitoring.alerts.get(str(row["feature"]), {})
     hits = []
-    checks = [("null_fraction", "", row.get("null_fraction"))]
+    checks: list[tuple[str, str, object]] = [("null_fraction", "", row.get("null_fraction"))]
     for metric in ("psi", "kl"):
         for against in ("previous", "baseline"):
             checks.append((metric, against, row.get(f"{metric}_{against}")))
     for metric, against, value in checks:
         rule = rules.get(metric)
-        if rule is None or value is None or (isinstance(value, float) and math.isnan(value)):
+        if rule is None or not isinstance(value, int | float) or math.isnan(value):
             continue
         if value > rule.max:
-            hits.append(AlertHit(row["feature"], metric, against, float(value), rule.max, rule.severity))
+            hits.append(AlertHit(str(row["feature"]), metric, against, float(value), rule.max, rule.severity))
     return hits
 
 
 def _statistics(view: View, table: DataFrame, days: list[date],
-                materialized: list[date]) -> list[dict[str, Any]]:
+                materialized: list[date]) -> list[StatsRow]:
     """Statistics and drift of ``days`` (rows for every feature, also on an empty day)."""
     from pyspark import StorageLevel
 
@@ -212,7 +240,7 @@ def _statistics(view: View, table: DataFrame, days: list[date],
     # exact statistics of the run's days in one compiled scan; quantiles and drift from a sample of at most
     # about SAMPLE_ROWS rows a day (cached: bounded by days x SAMPLE_ROWS whatever the data's size)
     basic = st.feature_statistics(st.profile(table.where(ds_in(days)), view.features))
-    rows_per_day = {day: int(b["rows"]) for (day, _), b in basic.items()}
+    rows_per_day = {day: b["rows"] for (day, _), b in basic.items()}
     if references:  # the reference days' sizes only (a count reads no column)
         counted = table.where(ds_in(references)).groupBy(DS).count().collect()
         rows_per_day.update({r[DS]: int(r["count"]) for r in counted})
@@ -235,17 +263,16 @@ def _statistics(view: View, table: DataFrame, days: list[date],
     rows = []
     for day in days:
         for f in view.features:
-            b = basic.get((day, f.name), {})
-            n, nulls = int(b.get("rows") or 0), int(b.get("nulls") or 0)
-            row: dict[str, Any] = {
-                "ds": day, "feature": f.name, "rows": n, "nulls": nulls,
-                "null_fraction": nulls / n if n else 0.0,
-                "min": b.get("min"), "max": b.get("max"), "mean": b.get("mean"), "stddev": b.get("stddev"),
-                "quantiles": quantiles.get((day, f.name)),
-                "previous_ds": None, "psi_previous": None, "kl_previous": None, "baseline_first": None,
-                "baseline_last": None, "baseline_days": None, "psi_baseline": None, "kl_baseline": None,
-                "edges": None, "histogram": None, "baseline_histogram": None,
-            }
+            b = basic.get((day, f.name)) or st.Profile(rows=0, nulls=0, min=None, max=None, mean=None, stddev=None)
+            n, nulls = b["rows"], b["nulls"]
+            row = StatsRow(
+                ds=day, feature=f.name, rows=n, nulls=nulls, null_fraction=nulls / n if n else 0.0,
+                min=b["min"], max=b["max"], mean=b["mean"], stddev=b["stddev"],
+                quantiles=quantiles.get((day, f.name)),
+                previous_ds=None, psi_previous=None, kl_previous=None, baseline_first=None,
+                baseline_last=None, baseline_days=None, psi_baseline=None, kl_baseline=None,
+                edges=None, histogram=None, baseline_histogram=None,
+            )
             for kind in ("previous", "baseline"):
                 comp = by_target.get((day, kind))
                 hist = hists.get((day, kind, f.name))
@@ -258,9 +285,11 @@ def _statistics(view: View, table: DataFrame, days: list[date],
                     row["baseline_days"] = len(comp.reference)
                 if hist is None or min(sum(hist["current"]), sum(hist["reference"])) < monitoring.min_rows:
                     continue
-                row[f"psi_{kind}"] = st.psi(hist["current"], hist["reference"])
-                row[f"kl_{kind}"] = st.kl(hist["current"], hist["reference"])
-                if kind == "baseline":
+                psi, kl = st.psi(hist["current"], hist["reference"]), st.kl(hist["current"], hist["reference"])
+                if kind == "previous":
+                    row["psi_previous"], row["kl_previous"] = psi, kl
+                else:
+                    row["psi_baseline"], row["kl_baseline"] = psi, kl
                     row["edges"], row["histogram"] = hist["edges"], hist["current"]
                     row["baseline_histogram"] = hist["reference"]
             rows.append(row)
@@ -269,7 +298,7 @@ def _statistics(view: View, table: DataFrame, days: list[date],
 
 def gate(config: Config, plan: Plan, view_name: str, days: list[date], spark: SparkSession, *,
          snapshot_path: str, snapshot_version: int, run_id: str, materialized: list[date],
-         by_hand: bool = False) -> tuple[GateResult, list[dict[str, Any]]]:
+         by_hand: bool = False) -> tuple[GateResult, list[StatsRow]]:
     """Validate ``days`` of a view's snapshot table at ``snapshot_version``; record the attempt. Returns the
     result and the statistics rows (to be written with ``write_statistics`` once the run succeeds)."""
     import time
@@ -337,8 +366,8 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _write_result(day: DayResult, view_name: str, view: View, raws: list[dict[str, Any]],
-                  snapshot_version: int, run_id: str, statistics: list[dict[str, Any]]) -> None:
+def _write_result(day: DayResult, view_name: str, view: View, raws: list[JSONObject],
+                  snapshot_version: int, run_id: str, statistics: list[StatsRow]) -> None:
     doc = {
         "view": view_name, "view_version": view.version, "ds": day.ds.isoformat(),
         "snapshot_version": snapshot_version, "run_id": run_id, "success": day.success, "rows": day.rows,
@@ -396,7 +425,7 @@ def _day_summary(result: GateResult, day: DayResult) -> str:
 
 
 def write_statistics(spark: SparkSession, path: str, view_name: str, view: View,
-                     statistics: list[dict[str, Any]], snapshot_version: int, run_id: str) -> None:
+                     statistics: list[StatsRow], snapshot_version: int, run_id: str) -> None:
     """Replace the statistics of the validated days (idempotent per ds) once the run has passed."""
     if not statistics:
         return
