@@ -339,10 +339,10 @@ def read_layout(plan: Plan, view: str) -> JSONObject:
             "values": values, "ttl_seconds": entry.ttl_seconds}
 
 
-def parse_entity(text: str, plan: Plan, refs: Sequence[str]) -> dict[str, Any]:
+def parse_entity(text: str, plan: Plan, refs: Sequence[str]) -> dict[str, int | str]:
     """CLI: "user_id=1" or "account_id=1,device=12" -> typed join key values (types from the plan)."""
     types = join_key_types(parse_features(plan, refs, full_names=True))
-    out: dict[str, Any] = {}
+    out: dict[str, int | str] = {}
     for part in text.split(","):
         name, sep, value = part.partition("=")
         name = name.strip()

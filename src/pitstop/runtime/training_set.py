@@ -60,7 +60,7 @@ class TrainingSet:
         return "\n".join(head) + "\n" + self.sql + ";\n"
 
 
-def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str, dict[str, Any], DataFrame]:
+def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str, JSONObject, DataFrame]:
     """(a SQL relation for the spine, its description for the manifest, the spine DataFrame)."""
     from pyspark.sql import DataFrame as SparkDataFrame
 
