@@ -21,6 +21,7 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from pitstop.config import ArrowS3Options
 from pitstop.jsontypes import JSONObject
 from pitstop.orchestration.schedule import run_days, snapshot_time
 from pitstop.plan.model import ViewSource
@@ -50,7 +51,7 @@ def _days(context: Any) -> tuple[date, date] | None:
 
 
 def check_source(source: ViewSource, path: str, until: datetime,
-                 s3: dict[str, Any] | None = None) -> tuple[bool, str]:
+                 s3: ArrowS3Options | None = None) -> tuple[bool, str]:
     """One readiness check; a source that cannot be read yet (missing folder, no Delta log) is not ready.
     ``s3``: pyarrow S3 options for s3a:// sources (pitstop.yaml ``s3:``)."""
     from pitstop.orchestration.readiness import check
@@ -66,7 +67,7 @@ Check = tuple[ViewSource, str]  # a source's plan entry and its resolved path
 
 
 def _check_all(checks: list[Check], until: datetime,
-               s3: dict[str, Any] | None = None) -> tuple[list[Check], list[str]]:
+               s3: ArrowS3Options | None = None) -> tuple[list[Check], list[str]]:
     """(the checks still not ready, a line per source for the log)."""
     waiting, lines = [], []
     for source, path in checks:
@@ -81,7 +82,7 @@ class SourceReadyTrigger(BaseTrigger):
     """Runs in the triggerer: checks the sources every ``poke_seconds`` until every one is ready."""
 
     def __init__(self, checks: Sequence[Check | list[Any]], until: str, poke_seconds: float,
-                 s3: dict[str, Any] | None = None) -> None:
+                 s3: ArrowS3Options | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         # from the sensor: (ViewSource, path); from the triggerer's copy (serialize below): [JSON, path]
         self.checks: list[Check] = [(ViewSource.from_json(source) if isinstance(source, dict) else source, path)
@@ -118,7 +119,7 @@ class SourceReadySensor(BaseSensorOperator):
         super().__init__(mode="poke" if deferrable else "reschedule", **kwargs)
         self.view, self.sources, self.repo, self.deferrable = view, sources, repo, deferrable
 
-    def _s3(self) -> dict[str, Any] | None:
+    def _s3(self) -> ArrowS3Options | None:
         from pitstop.config import load_config
 
         config = load_config(Path(self.repo))
