@@ -6,8 +6,10 @@ is the page, ``/pitstop/api/catalog`` the same data as JSON; both need a logged-
 view that puts "Feature catalog" in the UI's navigation, embedding the page.
 
 Every Airflow component imports this file (the scheduler and the DAG processor too), so it imports nothing
-heavy: FastAPI and pitstop.runtime.catalog_page are imported by the first request to the app, in the
-api-server only. The feature repository is this folder's parent, or $PITSTOP_REPO.
+heavy: FastAPI and pitstop's catalog modules are imported by the first request to the app, in the api-server
+only. This file wires them: the web app (pitstop.orchestration.catalog_app) serves the document that
+pitstop.runtime.catalog_page gathers, with the DAG runs read from Airflow's database
+(pitstop.orchestration.airflow_db). The feature repository is this folder's parent, or $PITSTOP_REPO.
 """
 
 from __future__ import annotations
@@ -34,10 +36,16 @@ class LazyCatalogApp:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    from pitstop.runtime.catalog_page import create_app
-
-                    self._app = create_app(self.repo)
+                    self._app = _catalog_app(self.repo)
         await self._app(scope, receive, send)
+
+
+def _catalog_app(repo: Path) -> Any:
+    from pitstop.orchestration.airflow_db import airflow_runs
+    from pitstop.orchestration.catalog_app import create_app
+    from pitstop.runtime.catalog_page import gather, render_html
+
+    return create_app(repo, lambda base_url: gather(repo, runs=airflow_runs, base_url=base_url), render_html)
 
 
 class PitstopCatalogPlugin(AirflowPlugin):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pitstop import __version__
 from pitstop.errors import PitstopError
+from pitstop.values import json_default
 
 if TYPE_CHECKING:
     from pitstop.runtime.feature_store import FeatureStore
@@ -201,9 +202,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     store = _store(args)
     now = datetime.now(UTC)
-    rows = gather_status(store.config, store.load_plan().to_json(), now)
+    rows = gather_status(store.config, store.load_plan(), now)
     if args.json:
-        print(json.dumps(rows, indent=2, default=_json_value))
+        print(json.dumps(rows, indent=2, default=json_default))
     else:
         print(render_status(rows, now))
     problems = unhealthy(rows)
@@ -251,7 +252,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         reader.close()
     out = {"rows": response.to_list(), "metadata": {k: v.to_dict() for k, v in response.metadata.items()}} \
         if args.metadata else response.to_list()
-    print(json.dumps(out, indent=2, default=_json_value))
+    print(json.dumps(out, indent=2, default=json_default))
     return 0
 
 
@@ -324,14 +325,6 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     finally:
         stop(process, timeout=30)
     return 0 if process.returncode in (0, -signal.SIGTERM, None) else 1
-
-
-def _json_value(value: object) -> object:
-    from datetime import date, datetime
-
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"cannot show {type(value).__name__} as JSON")
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:

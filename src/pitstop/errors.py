@@ -103,3 +103,9 @@ class ConsistencyError(TerminalError):
 
 class ValidationFailed(TerminalError):
     """A snapshot failed the validation gate: nothing was published and the day is not materialized."""
+
+
+def reason_of(exc: BaseException) -> str:
+    """An error as one reason to show a person: a PitstopError's own message (it names the fix), anything
+    else with its type."""
+    return str(exc) if isinstance(exc, PitstopError) else f"{type(exc).__name__}: {exc}"

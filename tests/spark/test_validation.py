@@ -478,7 +478,7 @@ def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark:
     assert "1 of 3 day(s) failed (2026-04-02). This run committed nothing" in text
     assert materialized_days(store.config, store.load_plan(), "spend", spark) == []
     plan = store.load_plan()
-    status = last_validation(load_config(repo, env={}), "spend", plan.to_json()["views"]["spend"])
+    status = last_validation(load_config(repo, env={}), "spend", plan.view("spend"))
     assert (status["success"], status["ds"], status["days"]) == (False, "2026-04-02",
                                                                  ["2026-04-01", "2026-04-02", "2026-04-03"])
     assert status["alerts_ds"] is None  # no run has committed a day yet
@@ -487,7 +487,7 @@ def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark:
     (summary,) = store.materialize(["spend"], days[0], days[-1], publish=False)
     assert summary.validation.success and "validation passed: 3 day(s) x 6 checks" in summary.describe()
     assert materialized_days(store.config, plan, "spend", spark) == days
-    status = last_validation(load_config(repo, env={}), "spend", plan["views"]["spend"])
+    status = last_validation(load_config(repo, env={}), "spend", plan.view("spend"))
     assert (status["success"], status["ds"], status["alerts_ds"], status["failed_attempts"]) == (
         True, "2026-04-03", "2026-04-03", 1)
     result = json.loads(Path(summary.validation.days[1].result_path).read_text())

@@ -1,4 +1,4 @@
-"""The Feature catalog page's pure pieces (document, HTML, freshness) and its gatherers without servers:
+"""The Feature catalog page's pure pieces (document, HTML, freshness), its gatherers and its cache without servers:
 a materialization log written by hand as a Delta table (no Spark) and a Redis that is not there."""
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from pitstop.config import load_config
+from pitstop.orchestration.catalog_app import CatalogCache
+from pitstop.plan.model import Plan
 from pitstop.runtime import catalog_page as cp
+from pitstop.runtime import freshness as fr
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "demo_plan.json"
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -38,24 +41,24 @@ def _run(state: str = "success") -> dict[str, Any]:
     (0, "0s"), (42, "42s"), (60, "1m"), (754, "12m"), (3600, "1h"), (18_720, "5h 12m"), (86_400, "1d"),
     (273_600, "3d 4h"), (-90, "-1m")])
 def test_human_duration(seconds: float, text: str) -> None:
-    assert cp.human_duration(seconds) == text
+    assert fr.human_duration(seconds) == text
 
 
 def test_freshness_lag_is_measured_from_the_snapshot_time() -> None:
     # S(2026-10-31) = 2026-11-01 00:00 UTC; at 2026-11-02 03:00 the snapshot is 1d 3h old, one day behind
-    assert cp.freshness_lag(date(2026, 10, 31), NOW) == {
+    assert fr.freshness_lag(date(2026, 10, 31), NOW) == {
         "ds": "2026-10-31", "snapshot_time": "2026-11-01T00:00:00+00:00", "lag_seconds": 97_200,
         "lag": "1d 3h", "days_behind": 1}
-    same_day = cp.freshness_lag(date(2026, 11, 1), NOW)  # the newest day that can exist at NOW
+    same_day = fr.freshness_lag(date(2026, 11, 1), NOW)  # the newest day that can exist at NOW
     assert (same_day["lag"], same_day["days_behind"]) == ("3h", 0)
-    assert cp.freshness_lag(date(2026, 11, 2), NOW)["days_behind"] == 0  # S(D) still ahead: never negative
+    assert fr.freshness_lag(date(2026, 11, 2), NOW)["days_behind"] == 0  # S(D) still ahead: never negative
 
 
 def test_catalog_document_lists_every_view_with_its_features(plan: dict[str, Any]) -> None:
-    offline = {"user_transactions": {"status": "ok", **cp.freshness_lag(date(2026, 10, 31), NOW),
+    offline = {"user_transactions": {"status": "ok", **fr.freshness_lag(date(2026, 10, 31), NOW),
                                      "first_ds": "2026-10-30", "days": 2}}
-    doc = cp.build_catalog(plan, now=NOW, offline=offline, airflow={DAG_IDS["user_transactions"]: _run()},
-                           base_url="http://localhost:8080/")
+    doc = cp.build_catalog(Plan.from_json(plan), now=NOW, offline=offline,
+                           airflow={DAG_IDS["user_transactions"]: _run()}, base_url="http://localhost:8080/")
     assert doc["project"] == "demo" and doc["plan_fingerprint"] == plan["fingerprint"]
     assert doc["generated_at"] == "2026-11-02T03:00:00+00:00"
     views = {v["name"]: v for v in doc["views"]}
@@ -87,7 +90,7 @@ def test_catalog_document_lists_every_view_with_its_features(plan: dict[str, Any
 
 def test_offline_only_views_have_no_online_part_and_no_consistency_check(plan: dict[str, Any]) -> None:
     plan["views"]["user_profile"]["online"] = False
-    doc = cp.build_catalog(plan, now=NOW, online={}, airflow={DAG_IDS["user_profile"]: _run()})
+    doc = cp.build_catalog(Plan.from_json(plan), now=NOW, online={}, airflow={DAG_IDS["user_profile"]: _run()})
     view = next(v for v in doc["views"] if v["name"] == "user_profile")
     assert view["online_store"]["status"] == "not_online"
     assert view["consistency"]["status"] == "not_online"
@@ -96,7 +99,7 @@ def test_offline_only_views_have_no_online_part_and_no_consistency_check(plan: d
 
 def test_html_page(plan: dict[str, Any]) -> None:
     plan["views"]["user_transactions"]["description"] = "<script>alert(1)</script> & more"
-    online = {"user_transactions": {"status": "ok", **cp.freshness_lag(date(2026, 10, 31), NOW), "stale": True,
+    online = {"user_transactions": {"status": "ok", **fr.freshness_lag(date(2026, 10, 31), NOW), "stale": True,
                                     "delta_version": 3},
               "merchant_transactions": {"status": "never_published", "stale": True},
               "user_profile": {"status": "unavailable", "reason": "cannot reach Redis at redis://127.0.0.1:1/0"}}
@@ -111,7 +114,7 @@ def test_html_page(plan: dict[str, Any]) -> None:
                                          "warnings": 0, "by_hand": False, "summary": "validation FAILED", "alerts_ds":
                                          "2026-10-29", "alerts": []},
                "user_profile": {"status": "never", "reason": "no validation yet"}}
-    doc = cp.build_catalog(plan, now=NOW, online=online, airflow=airflow, quality=quality)
+    doc = cp.build_catalog(Plan.from_json(plan), now=NOW, online=online, airflow=airflow, quality=quality)
     drift = {v["name"]: v["drift"] for v in doc["views"]}
     assert drift == {"user_transactions": {"status": "ok", "ds": "2026-10-31", "alerts": [alert]},
                      "merchant_transactions": {"status": "ok", "ds": "2026-10-29", "alerts": []},
@@ -136,6 +139,33 @@ def test_html_page(plan: dict[str, Any]) -> None:
     assert '<span class="b ok">no drift</span>' in page and page.count(">never ran<") >= 1
     # self-contained: inline CSS, nothing loaded from elsewhere
     assert "<style>" in page and not re.search(r"<link|<script|src=|@import|url\(", page)
+
+
+
+def test_script_in_any_value_is_escaped(plan: dict[str, Any]) -> None:
+    """Every value the page shows goes through the template's autoescape: markup in the plan (names, owner,
+    tags, features) and in what was gathered (reasons, summaries, alerts) appears as text, never as elements."""
+    evil = "<script>alert(1)</script>"
+    view = plan["views"]["user_transactions"]
+    view.update(owner=evil, description=evil, tags={evil: evil}, dag_id=evil)
+    view["features"][0]["name"] = evil
+    alert = {"feature": evil, "metric": evil, "against": evil, "value": 0.31, "threshold": 0.2, "severity": evil}
+    quality = {"user_transactions": {"status": "ok", "success": True, "ds": evil, "errors": 0, "warnings": 0,
+                                     "by_hand": False, "summary": evil, "alerts_ds": evil, "alerts": []},
+               "merchant_transactions": {"status": "unavailable", "reason": evil}}
+    online = {"user_transactions": {"status": "ok", "ds": evil, "lag": evil, "stale": False, "delta_version": evil}}
+    airflow = {evil: {"status": "ok", "paused": False,
+                      "last_run": {"status": "ok", "state": evil, "run_type": evil, "data_interval_start": evil,
+                                   "data_interval_end": evil},
+                      "consistency": {"status": "ok", "state": evil, "ds": evil}}}
+    doc = cp.build_catalog(Plan.from_json(plan), now=NOW, online=online, airflow=airflow, quality=quality)
+    doc["project"] = evil
+    doc["views"][-1]["drift"] = {"status": "ok", "ds": evil, "alerts": [alert]}
+    page = cp.render_html(doc)
+    assert "<script" not in page.lower()
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 20
+    assert f'<a href="../dags/{evil.replace("<", "&lt;").replace(">", "&gt;")}" target="_top">' in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;=&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the tag
 
 
 def _write_log(table: Path, rows: list[tuple[date, str]]) -> None:
@@ -165,8 +195,8 @@ def test_offline_freshness_reads_the_materialization_log_without_spark(tmp_path:
                [(date(2026, 10, 30), "snapshot"), (date(2026, 10, 31), "snapshot"), (date(2026, 11, 1), "tiles")])
     (tmp_path / "delta" / "log" / "merchant_transactions__v1" / "_delta_log").mkdir(parents=True)
     _write_log(tmp_path / "delta" / "log" / "user_profile__v1", [(date(2026, 10, 31), "tiles")])
-    found = cp.offline_freshness(config, plan, NOW)
-    assert found["user_transactions"] == {"status": "ok", **cp.freshness_lag(date(2026, 10, 31), NOW),
+    found = fr.offline_freshness(config, Plan.from_json(plan), NOW)
+    assert found["user_transactions"] == {"status": "ok", **fr.freshness_lag(date(2026, 10, 31), NOW),
                                           "first_ds": "2026-10-30", "days": 2}  # tiles are not snapshots
     assert found["merchant_transactions"]["status"] == "never"  # a log folder without commits
     assert found["user_profile"] == {"status": "never", "reason": "the materialization log records no snapshot yet"}
@@ -177,12 +207,12 @@ def test_redis_down_shows_unavailable_for_every_online_view(tmp_path: Path, plan
 
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     (tmp_path / "pitstop.yaml").write_text(f"project: demo\nonline_store:\n  url: {url}\n")
-    found = cp.online_freshness(load_config(tmp_path, env={}), plan, NOW)
+    found = fr.online_freshness(load_config(tmp_path, env={}), Plan.from_json(plan), NOW)
     assert sorted(found) == sorted(DAG_IDS)
     for part in found.values():
         assert part["status"] == "unavailable"
         assert f"cannot read what is published: Redis at {url}" in part["reason"]
-    page = cp.render_html(cp.build_catalog(plan, now=NOW, online=found))
+    page = cp.render_html(cp.build_catalog(Plan.from_json(plan), now=NOW, online=found))
     assert page.count('>unavailable:</span> <span class="small">cannot read what is published') == 3
 
 
@@ -220,7 +250,7 @@ def test_cache_rebuilds_only_after_its_time() -> None:
         builds.append(1)
         return {"n": len(builds)}
 
-    cache = cp.CatalogCache(build, seconds=60)
+    cache = CatalogCache(build, seconds=60)
     assert cache.get() == cache.get() == {"n": 1}
     cache.seconds = 0
     assert cache.get() == {"n": 2}
@@ -235,6 +265,7 @@ def test_the_plugin_module_imports_nothing_heavy() -> None:
     plugins = Path(__file__).resolve().parents[2] / "plugins"
     code = ("import sys; import pitstop_catalog as p; "
             "print(sorted(m for m in ('fastapi', 'pitstop.runtime', 'pitstop.runtime.catalog_page', 'pyspark', "
+            "'pitstop.runtime.freshness', 'pitstop.orchestration.catalog_app', 'pitstop.orchestration.airflow_db', "
             "'redis', 'great_expectations') if m in sys.modules)); print(p.PitstopCatalogPlugin.name)")
     out = subprocess.run([sys.executable, "-c", code], cwd=plugins, capture_output=True, text=True, check=True,
                          timeout=120)

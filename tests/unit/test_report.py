@@ -361,3 +361,29 @@ def test_single_day_with_null_constant_and_infinite_values() -> None:
     assert "no histogram yet" in flat.text()
     flag = tree.find("section", data_feature="flag")
     assert points(flag.find("svg", data_chart="null_fraction"), "null_fraction") == []  # NaN is not plotted
+
+
+def test_script_in_any_value_is_escaped() -> None:
+    """Every value the page shows goes through the template's autoescape: names, texts and alert fields
+    holding markup appear as text, never as elements."""
+    evil = "<script>alert(1)</script>"
+    entry = {**ENTRY, "owner": evil, "description": evil, "kind": evil,
+             "features": [{**ENTRY["features"][0], "name": evil}, ENTRY["features"][1]]}
+    stats = [{**row, "feature": evil} if row["feature"] == "spend_avg_7d" else row for row in STATS]
+    attempts = [{**ATTEMPTS[0], "run_id": evil, "summary": evil, "result_path": f"/x/{evil}"},
+                {**ATTEMPTS[1], "alerts": [{**ATTEMPTS[1]["alerts"][0], "feature": evil, "metric": evil,
+                                            "against": evil, "severity": evil},
+                                           {"feature": "schema", "metric": evil, "severity": "error"}]}]
+    page = rp.render_report(evil, entry, stats, attempts, generated_at=GENERATED)
+    assert "<script" not in page.lower()
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 20
+    tree = parse(page)  # still well formed, the value intact once parsed
+    assert tree.find("header", **{"class": "report"}).attrs["data-view"] == evil
+    assert tree.find("head").find("title").text() == f"Data quality · {evil} v3"
+    section = tree.find("section", data_feature=evil)
+    assert section.attrs["id"] == f"feature-{evil}" and section.find("h2").text() == evil
+    assert [a.attrs["data-metric"] for a in section.iter("tr", **{"class": "alert"})] == [evil]
+    assert [li.attrs["data-metric"] for li in tree.find("section", **{"class": "card view-alerts"}).iter("li")] == [
+        evil]
+    assert tree.find("tr", data_run_id=evil).find("pre").text() == evil
+    assert len(svg_charts(page)) == 5

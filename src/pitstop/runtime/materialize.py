@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pitstop.compute import aggregates as agg
 from pitstop.config import Config
@@ -30,6 +30,22 @@ if TYPE_CHECKING:
 
 LOG_SCHEMA = "ds date, kind string, rows bigint, run_id string"
 CHUNK_DAYS = 30  # a backfill computes at most this many days of snapshots at a time
+
+
+class Validation(Protocol):
+    """The validation gate's result as a run summary shows it (pitstop.runtime.quality.GateResult; a
+    protocol, so this module does not import the modules that import it)."""
+
+    @property
+    def success(self) -> bool: ...
+
+    def short(self) -> str: ...
+
+
+class Publication(Protocol):
+    """A publish's result as a run summary shows it (pitstop.runtime.publish.PublishResult)."""
+
+    def describe(self) -> str: ...
 
 
 @dataclass
@@ -51,8 +67,8 @@ class RunSummary:
     seconds: float = 0.0
     running_total_from: date | None = None  # lifetime windows: the saved running total reused, if any
     lifetime: bool = False
-    published: Any = None  # the PublishResult when the run published to the online store
-    validation: Any = None  # the GateResult of the validation gate
+    published: Publication | None = None  # when the run published to the online store
+    validation: Validation | None = None  # the validation gate's result
 
     def describe(self) -> str:
         lines = [f"{self.view}: materialized {len(self.snapshot_days)} day(s) {self.start} .. {self.end} "

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from pitstop.compute import stats as st
@@ -29,6 +30,7 @@ from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Monitoring, Plan, View
 from pitstop.stores import delta
+from pitstop.values import json_default, nan_to_null
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -349,23 +351,6 @@ def _local(path: str) -> str:
     return path[len("file:"):] if path.startswith("file:") else path
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities as null: result.json stays valid JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return str(value)
-
-
 def _write_result(day: DayResult, view_name: str, view: View, raws: list[JSONObject],
                   snapshot_version: int, run_id: str, statistics: list[StatsRow]) -> None:
     doc = {
@@ -377,7 +362,8 @@ def _write_result(day: DayResult, view_name: str, view: View, raws: list[JSONObj
         "great_expectations": raws,
         "data_docs": day.docs_path,
     }
-    text = json.dumps(_finite(doc), indent=2, sort_keys=True, default=_json_default, allow_nan=False) + "\n"
+    text = json.dumps(nan_to_null(doc), indent=2, sort_keys=True, default=partial(json_default, strict=False),
+                      allow_nan=False) + "\n"
     if _is_local(day.result_path):
         path = _local(day.result_path)
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -16,16 +16,20 @@ Every plotted point is an SVG element that carries its numbers (``data-ds``, ``d
 ``data-value``, the repr of the float; histogram bars ``data-bin``, ``data-series`` and ``data-value``, the
 proportion), so tests and scripts read the page back exactly. Days without statistics break the lines
 (they are gaps, not interpolated); NaN and infinite values are not plotted.
+
+This module computes what the page shows (the numbers, their texts and the charts' SVG geometry); the
+template report.html.j2 writes the markup, escaping every value.
 """
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+
+from pitstop.runtime.pages import render
+from pitstop.values import finite as _finite
 
 NUMERIC_DTYPES = ("int64", "float64")
 QUANTILE_INDEX = {"p01": 0, "p05": 1, "p25": 2, "p50": 3, "p75": 4, "p95": 5, "p99": 6}
@@ -53,21 +57,6 @@ LABELS = {
 
 # ---------------------------------------------------------------------------------------------------------
 # values
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def _finite(value: Any) -> float | None:
-    """The value as a float, or None when it is missing, not a number, NaN or infinite."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _as_date(value: Any) -> date | None:
@@ -200,7 +189,7 @@ def summarize_alerts(attempts: Iterable[Mapping[str, Any]]) -> dict[date, list[d
 
 
 # ---------------------------------------------------------------------------------------------------------
-# SVG
+# SVG geometry: what the template draws, every coordinate already a string
 
 
 @dataclass(frozen=True)
@@ -231,64 +220,167 @@ def _c(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _svg(kind: str, lo: float, hi: float, body: Sequence[str], x_labels: Sequence[str], *, label: str,
-         empty: str | None = None, attrs: str = "", y_format: Callable[[float], str] = _num) -> str:
-    """The frame of a chart (plot area, y range labels, a zero line when 0 is inside) around ``body``."""
-    bottom = HEIGHT - BOTTOM
-    parts = [f'<svg class="chart" data-chart="{kind}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-label="{_e(label)}" data-y-min="{lo!r}" data-y-max="{hi!r}"{attrs}>',
-             f"<title>{_e(label)}</title>",
-             f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{bottom - TOP}" '
-             'fill="#fbfcfd" stroke="#e4e7eb"/>',
-             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_c((TOP + bottom) / 2)}" '
-             f'y2="{_c((TOP + bottom) / 2)}" stroke="#eef0f3"/>']
-    if lo < 0 < hi:
-        parts.append(f'<line class="zero" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_c(_y(lo, hi, 0.0))}" '
-                     f'y2="{_c(_y(lo, hi, 0.0))}" stroke="#9aa5b1" stroke-width="1"/>')
-    parts.append(f'<text class="y-label y-max" data-value="{hi!r}" x="{LEFT - 6}" y="{TOP + 4}" '
-                 f'text-anchor="end">{_e(y_format(hi))}</text>')
-    parts.append(f'<text class="y-label y-min" data-value="{lo!r}" x="{LEFT - 6}" y="{bottom}" '
-                 f'text-anchor="end">{_e(y_format(lo))}</text>')
-    parts += x_labels
-    parts += body
-    if empty:
-        parts.append(f'<text class="empty" x="{_c((LEFT + WIDTH - RIGHT) / 2)}" y="{_c((TOP + bottom) / 2 + 4)}" '
-                     f'text-anchor="middle">{_e(empty)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+@dataclass(frozen=True)
+class Point:
+    ds: str
+    series: str
+    value: str  # the repr of the float
+    cx: str
+    cy: str
+    color: str
+    title: str
 
 
-def _time_labels(frame: _Frame) -> list[str]:
+@dataclass(frozen=True)
+class Polyline:
+    series: str
+    points: str
+    color: str
+
+
+@dataclass(frozen=True)
+class Series:
+    """A series: a polyline per run of consecutive days and a point (with its numbers) per day."""
+
+    lines: list[Polyline]
+    points: list[Point]
+
+
+@dataclass(frozen=True)
+class Band:
+    """A band between two quantiles over a run of consecutive days (a sliver on a lone day)."""
+
+    series: str
+    first_ds: str
+    last_ds: str
+    points: str
+    color: str
+    opacity: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """An alert threshold: a dashed line with its label."""
+
+    metric: str
+    value: str
+    severity: str
+    y: str
+    color: str
+    text: str
+    label_x: int
+    label_y: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    bin: int
+    series: str
+    value: str  # the proportion's repr
+    count: int
+    x: str
+    y: str
+    width: str
+    height: str
+    color: str
+    title: str
+
+
+@dataclass(frozen=True)
+class AxisLabel:
+    """A text under the plot: a day (``data-ds``) or a histogram edge (``data-value``)."""
+
+    classes: str
+    data: str  # the data attribute's name
+    value: str
+    x: str
+    y: int
+    anchor: str
+    text: str
+
+
+@dataclass
+class Chart:
+    """One inline SVG chart: its frame (plot area, y range labels, a zero line when 0 is inside) and body."""
+
+    kind: str
+    label: str
+    lo: float
+    hi: float
+    data: dict[str, str]  # more data-* attributes of the <svg>
+    x_labels: list[AxisLabel]
+    y_format: Callable[[float], str] = field(default=_num)
+    thresholds: list[Threshold] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+    empty: str | None = None
+
+    # the frame's fixed geometry, for the template
+    width, height, left, right, top, bottom = WIDTH, HEIGHT, LEFT, RIGHT, TOP, HEIGHT - BOTTOM
+    mid_x, mid_y = _c((LEFT + WIDTH - RIGHT) / 2), _c((TOP + HEIGHT - BOTTOM) / 2)
+    empty_y = _c((TOP + HEIGHT - BOTTOM) / 2 + 4)
+
+    @property
+    def y_min(self) -> str:
+        return repr(self.lo)
+
+    @property
+    def y_max(self) -> str:
+        return repr(self.hi)
+
+    @property
+    def zero_y(self) -> str | None:
+        return _c(_y(self.lo, self.hi, 0.0)) if self.lo < 0 < self.hi else None
+
+    @property
+    def y_max_text(self) -> str:
+        return self.y_format(self.hi)
+
+    @property
+    def y_min_text(self) -> str:
+        return self.y_format(self.lo)
+
+
+@dataclass(frozen=True)
+class LegendKey:
+    label: str
+    color: str
+    style: str = ""  # more CSS of the key's swatch
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: str
+    legend: list[LegendKey] = field(default_factory=list)
+    chart: Chart | None = None
+    note: str = ""
+    no_histogram: bool = False  # says why there is no histogram instead of a chart
+
+
+def _time_labels(frame: _Frame) -> list[AxisLabel]:
     y = HEIGHT - BOTTOM + 16
     if frame.first == frame.last:
-        return [f'<text class="x-label x-first x-last" data-ds="{_ds(frame.first)}" x="{_c(frame.x(frame.first))}" '
-                f'y="{y}" text-anchor="middle">{_ds(frame.first)}</text>']
-    return [f'<text class="x-label x-first" data-ds="{_ds(frame.first)}" x="{LEFT}" y="{y}" '
-            f'text-anchor="start">{_ds(frame.first)}</text>',
-            f'<text class="x-label x-last" data-ds="{_ds(frame.last)}" x="{WIDTH - RIGHT}" y="{y}" '
-            f'text-anchor="end">{_ds(frame.last)}</text>']
+        return [AxisLabel("x-label x-first x-last", "data-ds", _ds(frame.first), _c(frame.x(frame.first)), y,
+                          "middle", _ds(frame.first))]
+    return [AxisLabel("x-label x-first", "data-ds", _ds(frame.first), str(LEFT), y, "start", _ds(frame.first)),
+            AxisLabel("x-label x-last", "data-ds", _ds(frame.last), str(WIDTH - RIGHT), y, "end", _ds(frame.last))]
 
 
 def _line(frame: _Frame, name: str, points: Sequence[tuple[date, float]],
-          tip: Callable[[date, float], str] | None = None) -> list[str]:
-    """A series: a polyline per run of consecutive days and a point (with its numbers) per day."""
+          tip: Callable[[date, float], str] | None = None) -> Series:
     color = COLORS[name]
-    out = []
-    for run in _segments(points):
-        if len(run) > 1:
-            coords = " ".join(f"{_c(frame.x(ds))},{_c(frame.y(v))}" for ds, v in run)
-            out.append(f'<polyline class="line" data-series="{name}" points="{coords}" fill="none" '
-                       f'stroke="{color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/>')
-    for ds, value in points:
-        text = tip(ds, value) if tip else f"{_ds(ds)} · {LABELS[name]} {_num(value, 6)}"
-        out.append(f'<circle class="point" data-ds="{_ds(ds)}" data-series="{name}" data-value="{value!r}" '
-                   f'cx="{_c(frame.x(ds))}" cy="{_c(frame.y(value))}" r="3" fill="{color}" stroke="#fff" '
-                   f'stroke-width="1"><title>{_e(text)}</title></circle>')
-    return out
+    lines = [Polyline(name, " ".join(f"{_c(frame.x(ds))},{_c(frame.y(v))}" for ds, v in run), color)
+             for run in _segments(points) if len(run) > 1]
+    dots = [Point(_ds(ds), name, repr(value), _c(frame.x(ds)), _c(frame.y(value)), color,
+                  tip(ds, value) if tip else f"{_ds(ds)} · {LABELS[name]} {_num(value, 6)}") for ds, value in points]
+    return Series(lines, dots)
 
 
-def _band(frame: _Frame, name: str, points: Sequence[tuple[date, tuple[float, float]]], opacity: float) -> list[str]:
-    """A band between two quantiles: a polygon per run of consecutive days (a sliver on a lone day)."""
+def _band(frame: _Frame, name: str, points: Sequence[tuple[date, tuple[float, float]]], opacity: float) -> list[Band]:
     out = []
     for run in _segments(points):
         if len(run) == 1:
@@ -300,46 +392,29 @@ def _band(frame: _Frame, name: str, points: Sequence[tuple[date, tuple[float, fl
             upper = [(frame.x(ds), high) for ds, (_, high) in run]
             lower = [(frame.x(ds), low) for ds, (low, _) in reversed(run)]
         coords = " ".join(f"{_c(x)},{_c(frame.y(v))}" for x, v in upper + lower)
-        out.append(f'<polygon class="band" data-series="{name}" data-first-ds="{_ds(run[0][0])}" '
-                   f'data-last-ds="{_ds(run[-1][0])}" points="{coords}" fill="{COLORS["band"]}" '
-                   f'fill-opacity="{opacity}" stroke="none"><title>{_e(LABELS[name])}</title></polygon>')
+        out.append(Band(name, _ds(run[0][0]), _ds(run[-1][0]), coords, COLORS["band"], opacity, LABELS[name]))
     return out
 
 
-def _threshold_line(lo: float, hi: float, metric: str, value: float, severity: str, *, left: bool = False) -> str:
-    y = _c(_y(lo, hi, value))
-    color = THRESHOLD_COLORS[metric]
+def _threshold_line(lo: float, hi: float, metric: str, value: float, severity: str, *,
+                    left: bool = False) -> Threshold:
+    y = _y(lo, hi, value)
     x, anchor = (LEFT + 4, "start") if left else (WIDTH - RIGHT - 4, "end")
-    text = f"{metric} max {value:g} ({severity})"
-    return (f'<line class="threshold" data-metric="{metric}" data-value="{value!r}" data-severity="{_e(severity)}" '
-            f'x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" stroke="{color}" stroke-width="1.5" '
-            f'stroke-dasharray="6 4"><title>{_e(text)}</title></line>'
-            f'<text class="threshold-label" x="{x}" y="{_c(float(y) - 4)}" text-anchor="{anchor}" '
-            f'fill="{color}">{_e(text)}</text>')
+    return Threshold(metric, repr(value), severity, _c(y), THRESHOLD_COLORS[metric],
+                     f"{metric} max {value:g} ({severity})", x, _c(float(_c(y)) - 4), anchor)
 
 
-def _legend(names: Sequence[str], thresholds: Sequence[str] = ()) -> str:
-    keys = []
-    for name in names:
-        color = COLORS["band"] if name in ("p05_p95", "p25_p75") else COLORS[name]
-        opacity = {"p05_p95": ' opacity:.25;', "p25_p75": ' opacity:.5;'}.get(name, "")
-        keys.append(f'<span class="key"><i style="background:{color};{opacity}"></i>{_e(LABELS[name])}</span>')
-    for metric in thresholds:
-        keys.append(f'<span class="key"><i class="dash" style="border-color:{THRESHOLD_COLORS[metric]}"></i>'
-                    f"{_e(metric)} threshold</span>")
-    return f'<span class="legend">{"".join(keys)}</span>'
-
-
-def _figure(title: str, legend: str, svg: str, note: str = "") -> str:
-    note_html = f'<p class="note">{note}</p>' if note else ""
-    return f"<figure><figcaption><span>{_e(title)}</span>{legend}</figcaption>{svg}{note_html}</figure>"
+def _legend(names: Sequence[str], thresholds: Sequence[str] = ()) -> list[LegendKey]:
+    keys = [LegendKey(LABELS[name], COLORS["band"] if name in ("p05_p95", "p25_p75") else COLORS[name],
+                      {"p05_p95": " opacity:.25;", "p25_p75": " opacity:.5;"}.get(name, "")) for name in names]
+    return keys + [LegendKey(f"{metric} threshold", THRESHOLD_COLORS[metric], dashed=True) for metric in thresholds]
 
 
 # ---------------------------------------------------------------------------------------------------------
 # charts
 
 
-def _distribution_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]]) -> str:
+def _distribution_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]]) -> Figure:
     p50 = _series(days, lambda r: _quantile(r, "p50"))
     mean = _series(days, _field("mean"))
     bands: dict[str, list[tuple[date, tuple[float, float]]]] = {"p05_p95": [], "p25_p75": []}
@@ -359,12 +434,13 @@ def _distribution_chart(first: date, last: date, days: Mapping[date, Mapping[str
                 f"{_num(_quantile(row, 'p75'))} · p05–p95 {_num(_quantile(row, 'p05'))} – "
                 f"{_num(_quantile(row, 'p95'))} · mean {_num(row.get('mean'))}")
 
-    body = (_band(frame, "p05_p95", bands["p05_p95"], 0.14) + _band(frame, "p25_p75", bands["p25_p75"], 0.28)
-            + _line(frame, "mean", mean) + _line(frame, "p50", p50, tip))
-    empty = None if values else "no values to plot: every value is null"
-    svg = _svg("distribution", lo, hi, body, _time_labels(frame), label="distribution over time", empty=empty,
-               attrs=f' data-x-first="{_ds(first)}" data-x-last="{_ds(last)}"')
-    return _figure("distribution over time", _legend(["p05_p95", "p25_p75", "p50", "mean"]), svg)
+    chart = Chart("distribution", "distribution over time", lo, hi,
+                  {"data-x-first": _ds(first), "data-x-last": _ds(last)}, _time_labels(frame),
+                  bands=_band(frame, "p05_p95", bands["p05_p95"], 0.14)
+                  + _band(frame, "p25_p75", bands["p25_p75"], 0.28),
+                  series=[_line(frame, "mean", mean), _line(frame, "p50", p50, tip)],
+                  empty=None if values else "no values to plot: every value is null")
+    return Figure("distribution over time", _legend(["p05_p95", "p25_p75", "p50", "mean"]), chart)
 
 
 def _histogram_day(days: Mapping[date, Mapping[str, Any]]) -> date | None:
@@ -384,13 +460,15 @@ def _bin_text(edges: Sequence[float], i: int) -> str:
     return f"({low}, +∞)" if i == len(edges) else f"({low}, {edges[i]:.4g}]"
 
 
-def _histogram_chart(days: Mapping[date, Mapping[str, Any]]) -> str:
+def _share_text(value: float) -> str:
+    return f"{value:.0%}" if value in (0.0, 1.0) else f"{value:.1%}"
+
+
+def _histogram_chart(days: Mapping[date, Mapping[str, Any]]) -> Figure:
     latest = max(days)
     ds = _histogram_day(days)
     if ds is None:
-        return _figure("histogram vs baseline", "", "",
-                       'no histogram yet: drift needs a baseline window with at least <i>min_rows</i> values '
-                       "on both sides")
+        return Figure("histogram vs baseline", no_histogram=True)
     row = days[ds]
     edges = [float(e) for e in row["edges"]]
     counts = {"current": [int(c or 0) for c in row["histogram"]],
@@ -399,7 +477,7 @@ def _histogram_chart(days: Mapping[date, Mapping[str, Any]]) -> str:
     hi = max([p for values in shares.values() if values for p in values], default=0.0) or 1.0
     bins = len(edges) + 1
     width = (WIDTH - LEFT - RIGHT) / bins
-    body = []
+    bars = []
     for offset, name in ((0.12, "current"), (0.52, "baseline")):
         values = shares[name]
         if values is None:
@@ -407,72 +485,74 @@ def _histogram_chart(days: Mapping[date, Mapping[str, Any]]) -> str:
         total = sum(counts[name])
         for i, share in enumerate(values):
             top = _y(0.0, hi, share)
-            text = (f"bin {i} {_bin_text(edges, i)} · {LABELS[name]} {share:.2%} ({counts[name][i]:,} of {total:,})")
-            body.append(f'<rect class="bar" data-bin="{i}" data-series="{name}" data-value="{share!r}" '
-                        f'data-count="{counts[name][i]}" x="{_c(LEFT + i * width + offset * width)}" y="{_c(top)}" '
-                        f'width="{_c(width * 0.36)}" height="{_c(HEIGHT - BOTTOM - top)}" fill="{COLORS[name]}">'
-                        f"<title>{_e(text)}</title></rect>")
-    x_labels = [f'<text class="edge" data-value="{edge!r}" x="{_c(LEFT + (k + 1) * width)}" y="{HEIGHT - BOTTOM + 14}" '
-                f'text-anchor="middle">{_e(f"{edge:.3g}")}</text>' for k, edge in enumerate(edges)]
+            bars.append(Bar(i, name, repr(share), counts[name][i], _c(LEFT + i * width + offset * width), _c(top),
+                            _c(width * 0.36), _c(HEIGHT - BOTTOM - top), COLORS[name],
+                            f"bin {i} {_bin_text(edges, i)} · {LABELS[name]} {share:.2%} ({counts[name][i]:,} of "
+                            f"{total:,})"))
+    x_labels = [AxisLabel("edge", "data-value", repr(edge), _c(LEFT + (k + 1) * width), HEIGHT - BOTTOM + 14, "middle",
+                          f"{edge:.3g}") for k, edge in enumerate(edges)]
     baseline = ""
     if row.get("baseline_first") is not None:
-        baseline = (f" (baseline {_e(_as_date(row['baseline_first']))} … {_e(_as_date(row['baseline_last']))}, "
-                    f"{_e(row.get('baseline_days'))} day(s))")
+        baseline = (f" (baseline {_as_date(row['baseline_first'])} … {_as_date(row['baseline_last'])}, "
+                    f"{row.get('baseline_days')} day(s))")
     note = f"ds {_ds(ds)} vs its baseline window{baseline}; bins split at the baseline's deciles"
     if ds != latest:
         note += f"; the latest day {_ds(latest)} has no histogram (too few values or no baseline)"
-    empty = None if any(shares.values()) else "both histograms are empty"
-    svg = _svg("histogram", 0.0, hi, body, x_labels, label=f"histogram of {_ds(ds)} vs baseline", empty=empty,
-               attrs=f' data-ds="{_ds(ds)}"', y_format=lambda v: f"{v:.0%}" if v in (0.0, 1.0) else f"{v:.1%}")
-    return _figure("histogram vs baseline (proportions)", _legend(["current", "baseline"]), svg, note)
+    chart = Chart("histogram", f"histogram of {_ds(ds)} vs baseline", 0.0, hi, {"data-ds": _ds(ds)}, x_labels,
+                  y_format=_share_text, bars=bars, empty=None if any(shares.values()) else "both histograms are empty")
+    return Figure("histogram vs baseline (proportions)", _legend(["current", "baseline"]), chart, note)
 
 
 def _drift_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]], entry: Mapping[str, Any],
-                 feature: str) -> str:
+                 feature: str) -> Figure:
     series = {name: _series(days, _field(name)) for name in DRIFT_SERIES}
     thresholds = {m: t for m in ("psi", "kl") if (t := _threshold(entry, feature, m)) is not None}
     lo, hi = _domain([v for points in series.values() for _, v in points] + [t[0] for t in thresholds.values()],
                      with_zero=True)
     frame = _Frame(first, last, lo, hi)
-    body = [_threshold_line(lo, hi, m, value, severity, left=m == "kl") for m, (value, severity) in thresholds.items()]
-    for name in DRIFT_SERIES:
-        body += _line(frame, name, series[name])
-    empty = None if any(series.values()) else "no drift yet: needs a previous day or a baseline with enough values"
-    svg = _svg("drift", lo, hi, body, _time_labels(frame), label="drift (PSI, KL)", empty=empty,
-               attrs=f' data-x-first="{_ds(first)}" data-x-last="{_ds(last)}"')
-    return _figure("drift: PSI and KL", _legend(list(DRIFT_SERIES), list(thresholds)), svg)
+    chart = Chart("drift", "drift (PSI, KL)", lo, hi, {"data-x-first": _ds(first), "data-x-last": _ds(last)},
+                  _time_labels(frame),
+                  thresholds=[_threshold_line(lo, hi, m, value, severity, left=m == "kl")
+                              for m, (value, severity) in thresholds.items()],
+                  series=[_line(frame, name, series[name]) for name in DRIFT_SERIES],
+                  empty=None if any(series.values()) else "no drift yet: needs a previous day or a baseline with "
+                                                          "enough values")
+    return Figure("drift: PSI and KL", _legend(list(DRIFT_SERIES), list(thresholds)), chart)
 
 
 def _null_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]], entry: Mapping[str, Any],
-                feature: str) -> str:
+                feature: str) -> Figure:
     points = _series(days, _field("null_fraction"))
     threshold = _threshold(entry, feature, "null_fraction")
     lo, hi = _domain([v for _, v in points] + ([threshold[0]] if threshold else []), with_zero=True)
     frame = _Frame(first, last, lo, hi)
-    body = [_threshold_line(lo, hi, "null_fraction", *threshold)] if threshold else []
-    body += _line(frame, "null_fraction", points)
-    svg = _svg("null_fraction", lo, hi, body, _time_labels(frame), label="null fraction",
-               empty=None if points else "no null fraction recorded",
-               attrs=f' data-x-first="{_ds(first)}" data-x-last="{_ds(last)}"')
-    return _figure("null fraction", _legend(["null_fraction"], ["null_fraction"] if threshold else []), svg)
+    chart = Chart("null_fraction", "null fraction", lo, hi, {"data-x-first": _ds(first), "data-x-last": _ds(last)},
+                  _time_labels(frame),
+                  thresholds=[_threshold_line(lo, hi, "null_fraction", *threshold)] if threshold else [],
+                  series=[_line(frame, "null_fraction", points)],
+                  empty=None if points else "no null fraction recorded")
+    return Figure("null fraction", _legend(["null_fraction"], ["null_fraction"] if threshold else []), chart)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # tables and sections
 
 
-def _badge(text: str, css: str) -> str:
-    return f'<span class="b {css}">{_e(text)}</span>'
+@dataclass(frozen=True)
+class StatRow:
+    key: str
+    label: str
+    value: str  # the number's repr, "" when there is none
+    text: str
+    note: str = ""
 
 
-def _stat_row(key: str, label: str, value: Any, text: str, note: str = "") -> str:
+def _stat_row(key: str, label: str, value: Any, text: str, note: str = "") -> StatRow:
     number = _finite(value)
-    data = "" if number is None else repr(value if isinstance(value, int) else number)
-    note_html = f' <span class="small">{note}</span>' if note else ""
-    return f'<tr data-stat="{key}" data-value="{data}"><th>{_e(label)}</th><td>{_e(text)}{note_html}</td></tr>'
+    return StatRow(key, label, "" if number is None else repr(value if isinstance(value, int) else number), text, note)
 
 
-def _stats_table(row: Mapping[str, Any], ds: date, numeric: bool) -> str:
+def _stats_rows(row: Mapping[str, Any], numeric: bool) -> list[StatRow]:
     rows = [_stat_row("rows", "rows", row.get("rows"), _int(row.get("rows"))),
             _stat_row("nulls", "nulls", row.get("nulls"), _int(row.get("nulls"))),
             _stat_row("null_fraction", "null fraction", row.get("null_fraction"), _pct(row.get("null_fraction")))]
@@ -486,34 +566,15 @@ def _stats_table(row: Mapping[str, Any], ds: date, numeric: bool) -> str:
                    "baseline": f"vs {first} … {last} ({row.get('baseline_days')} day(s))" if first else "no baseline"}
         for name in DRIFT_SERIES:
             kind = name.split("_")[1]
-            rows.append(_stat_row(name, LABELS[name], row.get(name), _num(row.get(name), 4), _e(against[kind])))
-    return (f'<table class="kv stats" data-ds="{_ds(ds)}"><caption>statistics of ds {_ds(ds)}</caption>'
-            f'{"".join(rows)}</table>')
+            rows.append(_stat_row(name, LABELS[name], row.get(name), _num(row.get(name), 4), against[kind]))
+    return rows
 
 
-def _alerts_block(feature: str, ds: date, attempt: Mapping[str, Any] | None) -> str:
-    head = f"alerts of ds {_ds(ds)}"
-    if attempt is None:
-        return f'<div class="alerts" data-ds="{_ds(ds)}"><h3>{head}</h3><p class="small">no validation attempt ' \
-               "recorded for this day</p></div>"
-    alerts = [a for a in (attempt.get("alerts") or []) if a.get("feature") == feature]
-    source = (f'<p class="small">from attempt <code>{_e(attempt.get("run_id"))}</code> validated '
-              f"{_e(_iso(attempt.get('validated_at')))}</p>")
-    if not alerts:
-        return f'<div class="alerts" data-ds="{_ds(ds)}" data-count="0"><h3>{head}</h3>{source}' \
-               f'<p>{_badge("no alert", "ok")}</p></div>'
-    rows = []
-    for a in alerts:
-        severity = str(a.get("severity") or "")
-        value, threshold = _finite(a.get("value")), _finite(a.get("threshold"))
-        rows.append(f'<tr class="alert" data-metric="{_e(a.get("metric"))}" data-against="{_e(a.get("against"))}" '
-                    f'data-severity="{_e(severity)}" data-value="{"" if value is None else repr(value)}">'
-                    f'<td>{_e(a.get("metric"))}</td><td>{_e(a.get("against") or "—")}</td><td>{_num(value, 4)}</td>'
-                    f'<td>{_num(threshold, 4)}</td><td>{_badge(severity, "bad" if severity == "error" else "warn")}'
-                    "</td></tr>")
-    return (f'<div class="alerts" data-ds="{_ds(ds)}" data-count="{len(alerts)}"><h3>{head}</h3>{source}<table>'
-            f'<tr><th>metric</th><th>against</th><th>value</th><th>max</th><th>severity</th></tr>{"".join(rows)}'
-            "</table></div>")
+def _alert_row(alert: Mapping[str, Any]) -> dict[str, Any]:
+    value = _finite(alert.get("value"))
+    return {"metric": alert.get("metric"), "against": alert.get("against"),
+            "severity": str(alert.get("severity") or ""), "value": "" if value is None else repr(value),
+            "value_text": _num(value, 4), "threshold_text": _num(alert.get("threshold"), 4)}
 
 
 def _feature_meta(entry: Mapping[str, Any], feature: Mapping[str, Any]) -> str:
@@ -527,140 +588,52 @@ def _feature_meta(entry: Mapping[str, Any], feature: Mapping[str, Any]) -> str:
 
 
 def _feature_section(entry: Mapping[str, Any], feature: Mapping[str, Any], days: Mapping[date, Mapping[str, Any]],
-                     first: date, last: date, newest: Mapping[date, Mapping[str, Any]]) -> str:
+                     first: date, last: date, newest: Mapping[date, Mapping[str, Any]]) -> dict[str, Any]:
     name = str(feature["name"])
     numeric = feature.get("dtype") in NUMERIC_DTYPES
-
-    def head(badge: str) -> str:
-        return (f'<header><h2><code>{_e(name)}</code></h2><span class="meta">{_e(_feature_meta(entry, feature))}'
-                f"</span>{badge}</header>")
-
-    attrs = f'class="feature" data-feature="{_e(name)}" data-dtype="{_e(feature.get("dtype"))}" id="feature-{_e(name)}"'
+    section: dict[str, Any] = {"name": name, "dtype": feature.get("dtype"), "meta": _feature_meta(entry, feature),
+                               "badge": None, "days": bool(days)}
     if not days:
-        return (f"<section {attrs}>{head('')}"
-                '<p class="empty">no statistics for this feature yet</p></section>')
+        return section
     latest = max(days)
     attempt = newest.get(latest)
     alerts = [a for a in ((attempt or {}).get("alerts") or []) if a.get("feature") == name]
     if alerts:
         worst = "bad" if any(a.get("severity") == "error" for a in alerts) else "warn"
-        badge = _badge(f"{len(alerts)} alert{'s' * (len(alerts) != 1)} on {_ds(latest)}", worst)
-    else:
-        badge = _badge("no alert", "ok") if attempt is not None else ""
-    charts = []
+        section["badge"] = (f"{len(alerts)} alert{'s' * (len(alerts) != 1)} on {_ds(latest)}", worst)
+    elif attempt is not None:
+        section["badge"] = ("no alert", "ok")
+    figures = []
     if numeric:
-        charts += [_distribution_chart(first, last, days), _histogram_chart(days),
-                   _drift_chart(first, last, days, entry, name)]
-    charts.append(_null_chart(first, last, days, entry, name))
-    return (f"<section {attrs}>{head(badge)}<div class=\"charts\">{''.join(charts)}</div>"
-            f'<div class="tables">{_stats_table(days[latest], latest, numeric)}'
-            f"{_alerts_block(name, latest, attempt)}</div></section>")
+        figures += [_distribution_chart(first, last, days), _histogram_chart(days),
+                    _drift_chart(first, last, days, entry, name)]
+    figures.append(_null_chart(first, last, days, entry, name))
+    section.update(figures=figures, latest=_ds(latest), stats=_stats_rows(days[latest], numeric),
+                   attempt=None if attempt is None else {"run_id": attempt.get("run_id"),
+                                                         "validated_at": _iso(attempt.get("validated_at"))},
+                   alerts=[_alert_row(a) for a in alerts])
+    return section
 
 
 def _iso(value: Any) -> str:
     return _utc(value).isoformat(timespec="seconds") if isinstance(value, datetime) else "—"
 
 
-def _timeline(attempts: Sequence[Mapping[str, Any]]) -> str:
-    ordered = sorted(attempts, key=lambda a: (_utc(a.get("validated_at")), _as_date(a.get("ds")) or date.min),
-                     reverse=True)
-    passed = sum(1 for a in ordered if a.get("success"))
-    failed = len(ordered) - passed
-    counts = (f'<p class="counts" data-passed="{passed}" data-failed="{failed}">{len(ordered)} attempt'
-              f"{'s' * (len(ordered) != 1)}: {_badge(f'{passed} passed', 'ok')} "
-              f"{_badge(f'{failed} FAILED', 'bad' if failed else 'off')}</p>")
-    if not ordered:
-        return (f'<section class="card timeline"><h2>Validation timeline</h2>{counts}'
-                '<p class="empty">no validation attempt recorded yet</p></section>')
-    rows = []
-    for a in ordered:
-        ok = bool(a.get("success"))
-        ds = _as_date(a.get("ds"))
-        summary = str(a.get("summary") or "")
-        first_line = summary.splitlines()[0] if summary else "no summary"
-        hand = " " + _badge("by hand", "off") if a.get("by_hand") else ""
-        errors, warnings = a.get("errors") or 0, a.get("warnings") or 0
-        path = (f'<div class="small">results <code>{_e(str(a["result_path"]).rsplit("/", 1)[-1])}</code></div>'
-                if a.get("result_path") else "")
-        rows.append(
-            f'<tr class="attempt" data-ds="{_ds(ds) if ds else ""}" data-run-id="{_e(a.get("run_id"))}" '
-            f'data-success="{"true" if ok else "false"}"><td><code>{_ds(ds) if ds else "—"}</code></td>'
-            f'<td>{_e(_iso(a.get("validated_at")))} <div class="small">{_e(a.get("run_id"))}</div></td>'
-            f'<td>v{_e(a.get("snapshot_version"))}</td>'
-            f'<td>{_badge("passed", "ok") if ok else _badge("FAILED", "bad")}{hand}</td>'
-            f'<td>{_e(a.get("checks"))}</td><td>{_e(a.get("failed"))}</td>'
-            f'<td>{_badge(str(errors), "bad") if errors else "0"}</td>'
-            f'<td>{_badge(str(warnings), "warn") if warnings else "0"}</td>'
-            f'<td class="summary-cell"><details><summary>{_e(first_line)}</summary><pre>{_e(summary)}</pre>'
-            f"</details> {path}</td></tr>")
-    return (f'<section class="card timeline"><h2>Validation timeline</h2>{counts}<div class="scroll"><table>'
-            "<tr><th>ds</th><th>validated at (UTC)</th><th>snapshot</th><th>result</th><th>checks</th>"
-            f"<th>failed</th><th>errors</th><th>warnings</th><th>summary</th></tr>{''.join(rows)}</table></div>"
-            "</section>")
+def _timeline_row(attempt: Mapping[str, Any]) -> dict[str, Any]:
+    ds = _as_date(attempt.get("ds"))
+    summary = str(attempt.get("summary") or "")
+    return {"ds": _ds(ds) if ds else "", "run_id": attempt.get("run_id"), "success": bool(attempt.get("success")),
+            "validated_at": _iso(attempt.get("validated_at")), "snapshot_version": attempt.get("snapshot_version"),
+            "by_hand": bool(attempt.get("by_hand")), "checks": attempt.get("checks"), "failed": attempt.get("failed"),
+            "errors": attempt.get("errors") or 0, "warnings": attempt.get("warnings") or 0, "summary": summary,
+            "first_line": summary.splitlines()[0] if summary else "no summary",
+            "result_file": str(attempt["result_path"]).rsplit("/", 1)[-1] if attempt.get("result_path") else ""}
 
 
-def _view_alerts(entry: Mapping[str, Any], ds: date, attempt: Mapping[str, Any] | None) -> str:
+def _view_alerts(entry: Mapping[str, Any], attempt: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     """The latest day's alerts that belong to no feature (the schema check)."""
     names = {str(f["name"]) for f in entry.get("features") or []}
-    others = [a for a in ((attempt or {}).get("alerts") or []) if a.get("feature") not in names]
-    if not others:
-        return ""
-    items = "".join(f'<li class="alert" data-metric="{_e(a.get("metric"))}" data-severity="{_e(a.get("severity"))}">'
-                    f'{_badge(str(a.get("severity") or ""), "bad" if a.get("severity") == "error" else "warn")} '
-                    f'{_e(a.get("metric"))}: {_e(a.get("feature"))}</li>' for a in others)
-    return f'<section class="card view-alerts"><h2>View alerts of ds {_ds(ds)}</h2><ul>{items}</ul></section>'
-
-
-_CSS = """
-*{box-sizing:border-box}
-body{margin:0;padding:20px 24px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-  color:#1f2933;background:#f7f8fa;max-width:1400px}
-h1{font-size:20px;margin:0 0 2px}
-h2{font-size:16px;margin:0}
-h3{font-size:13px;margin:0 0 4px;color:#323f4b}
-.sub{color:#616e7c;margin:0 0 8px}
-.desc{margin:0 0 6px}
-table{border-collapse:collapse;width:100%;background:#fff}
-th,td{text-align:left;padding:5px 10px;border-bottom:1px solid #e4e7eb;vertical-align:top}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.03em;color:#52606d;background:#f0f2f5}
-caption{text-align:left;font-size:13px;font-weight:600;color:#323f4b;padding:0 0 4px}
-.card,.feature{background:#fff;border:1px solid #e4e7eb;border-radius:6px;padding:14px 16px;margin-bottom:16px}
-.card h2{margin-bottom:6px}
-.feature>header{display:flex;gap:12px;align-items:baseline;flex-wrap:wrap;margin-bottom:10px}
-.meta{color:#52606d;font-size:13px}
-code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-a{color:#0b63c5;text-decoration:none}a:hover{text-decoration:underline}
-.b{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
-.ok{background:#e3f9e5;color:#0e6027}.warn{background:#fff3c4;color:#8d2b0b}
-.bad{background:#ffe3e3;color:#a61b1b}.off{background:#e4e7eb;color:#3e4c59}
-.small{font-size:12px;color:#616e7c}
-.empty{color:#616e7c;font-style:italic}
-.toc{display:flex;flex-wrap:wrap;gap:6px 14px;margin:0 0 16px;font-size:13px}
-.scroll{overflow:auto;max-height:520px}
-.timeline td{font-size:13px}
-.summary-cell{min-width:280px}
-details summary{cursor:pointer}
-pre{margin:6px 0 0;padding:8px 10px;background:#f7f8fa;border:1px solid #e4e7eb;border-radius:4px;
-  white-space:pre-wrap;word-break:break-word;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:12px;margin-bottom:12px}
-figure{margin:0;border:1px solid #eef0f3;border-radius:6px;padding:8px 10px 6px}
-figcaption{display:flex;flex-wrap:wrap;gap:2px 12px;align-items:baseline;font-size:13px;font-weight:600;
-  color:#323f4b}
-.legend{display:flex;flex-wrap:wrap;gap:2px 10px;font-size:11.5px;font-weight:400;color:#52606d}
-.key i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
-.key i.dash{width:14px;height:0;border-top:2px dashed;border-radius:0;vertical-align:3px}
-.note{margin:2px 0 0;font-size:12px;color:#616e7c}
-svg.chart{display:block;width:100%;height:auto;margin-top:4px}
-svg.chart text{font:10px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;fill:#616e7c}
-svg.chart text.threshold-label{font-size:9.5px;font-weight:600}
-svg.chart text.empty{font-size:12px;font-style:italic;fill:#9aa5b1}
-svg.chart circle.point:hover{r:5}
-.tables{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}
-.kv th{width:38%;text-transform:none;letter-spacing:0;font-size:12.5px;font-weight:500;background:#f7f8fa}
-.kv td{font-variant-numeric:tabular-nums}
-.alerts td,.alerts th{font-size:12.5px}
-footer{margin-top:12px}
-"""
+    return [a for a in ((attempt or {}).get("alerts") or []) if a.get("feature") not in names]
 
 
 def render_report(view: str, entry: Mapping[str, Any], stats: Sequence[Mapping[str, Any]],
@@ -671,63 +644,34 @@ def render_report(view: str, entry: Mapping[str, Any], stats: Sequence[Mapping[s
     known = {str(f["name"]) for f in features}
     all_days = sorted({ds for name, days in by_feature.items() if name in known for ds in days})
     newest = _newest_attempts(attempts)
-    version = entry.get("version")
-    generated = generated_at.isoformat(timespec="seconds")
-
+    page: dict[str, Any] = {"view": view, "version": entry.get("version"), "kind": entry.get("kind"),
+                            "owner": entry.get("owner") or "—", "description": entry.get("description") or "",
+                            "generated": generated_at.isoformat(timespec="seconds"), "days": len(all_days),
+                            "first": "", "last": "", "toc": [], "latest_attempt": None}
     if all_days:
         first, last = all_days[0], all_days[-1]
-        span = (last - first).days + 1
         missing = [d for d in (date.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1))
                    if d not in set(all_days)]
-        gap = ""
-        if missing:
-            listed = ", ".join(_ds(d) for d in missing[:MAX_MISSING_LISTED])
-            more = f" and {len(missing) - MAX_MISSING_LISTED} more" if len(missing) > MAX_MISSING_LISTED else ""
-            gap = (f' · <span class="b warn">{len(missing)} day{"s" * (len(missing) != 1)} without statistics'
-                   f"</span> <span class=small>{listed}{more}</span>")
-        days_text = (f"ds <code>{_ds(first)}</code> … <code>{_ds(last)}</code> · {len(all_days)} "
-                     f"day{'s' * (len(all_days) != 1)} of statistics over {span} calendar "
-                     f"day{'s' * (span != 1)}{gap}")
-        range_attrs = f' data-first-ds="{_ds(first)}" data-last-ds="{_ds(last)}" data-days="{len(all_days)}"'
-        sections = [_feature_section(entry, f, by_feature.get(str(f["name"]), {}), first, last, newest)
-                    for f in features]
-        body = _view_alerts(entry, last, newest.get(last)) + "".join(sections)
-    else:
-        days_text = "no ds covered yet"
-        range_attrs = ' data-first-ds="" data-last-ds="" data-days="0"'
-        body = (f'<section class="card"><p class="empty" data-empty="stats">no statistics yet: materialize the view '
-                f"(<code>pitstop materialize {_e(view)} --start DS --end DS</code>); statistics are recorded for "
-                "every day that passes its validation gate.</p></section>")
-
-    latest_attempt = ""
-    if attempts:
-        top = max(attempts, key=lambda a: (_utc(a.get("validated_at")), _as_date(a.get("ds")) or date.min))
-        state = _badge("passed", "ok") if top.get("success") else _badge("FAILED", "bad")
-        ds = _as_date(top.get("ds"))
-        latest_attempt = f" · latest validation {state} <span class=small>ds {_ds(ds) if ds else '—'}</span>"
-    toc = ""
-    if all_days and features:
-        links = []
+        page.update(first=_ds(first), last=_ds(last), span=(last - first).days + 1, missing=len(missing),
+                    missing_listed=", ".join(_ds(d) for d in missing[:MAX_MISSING_LISTED]),
+                    missing_more=max(0, len(missing) - MAX_MISSING_LISTED),
+                    view_alerts=[{k: a.get(k) for k in ("metric", "severity", "feature")}
+                                 for a in _view_alerts(entry, newest.get(last))],
+                    sections=[_feature_section(entry, f, by_feature.get(str(f["name"]), {}), first, last, newest)
+                              for f in features])
+        toc = []
         for f in features:
             name = str(f["name"])
             days = by_feature.get(name, {})
-            count = len([a for a in ((newest.get(max(days)) or {}).get("alerts") or []) if a.get("feature") == name]) \
-                if days else 0
-            mark = f' <span class="b warn">{count}</span>' if count else ""
-            links.append(f'<a href="#feature-{_e(name)}"><code>{_e(name)}</code></a>{mark}')
-        toc = f'<nav class="toc"><span class="small">features:</span>{"".join(links)}</nav>'
-    description = entry.get("description") or ""
-    header = (
-        f'<header class="report" data-view="{_e(view)}" data-version="{_e(version)}"{range_attrs}>'
-        f'<h1>Data quality · {_e(view)} <span class="small">v{_e(version)}</span></h1>'
-        f'<p class="sub">{_e(entry.get("kind"))} view · owner <b>{_e(entry.get("owner") or "—")}</b> · '
-        f'generated <time class="generated" datetime="{_e(generated)}">{_e(generated)}</time>{latest_attempt}</p>'
-        f'<p class="desc">{_e(description) if description else "<i>no description</i>"}</p>'
-        f'<p class="range sub">{days_text}</p></header>')
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Data quality · {_e(view)} v{_e(version)}</title><style>{_CSS}</style></head><body>"
-        f"{header}{toc}{_timeline(attempts)}{body}"
-        f'<footer class="small">pitstop report · {_e(view)} v{_e(version)} · generated {_e(generated)}</footer>'
-        "</body></html>")
+            alerts = (newest.get(max(days)) or {}).get("alerts") or [] if days else []
+            toc.append((name, len([a for a in alerts if a.get("feature") == name])))
+        page["toc"] = toc
+    if attempts:
+        top = max(attempts, key=lambda a: (_utc(a.get("validated_at")), _as_date(a.get("ds")) or date.min))
+        ds = _as_date(top.get("ds"))
+        page["latest_attempt"] = {"success": bool(top.get("success")), "ds": _ds(ds) if ds else "—"}
+    ordered = sorted(attempts, key=lambda a: (_utc(a.get("validated_at")), _as_date(a.get("ds")) or date.min),
+                     reverse=True)
+    page["timeline"] = [_timeline_row(a) for a in ordered]
+    page["passed"] = sum(1 for a in ordered if a.get("success"))
+    return render("report.html.j2", **page)

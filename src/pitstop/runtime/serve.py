@@ -26,12 +26,12 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import ConnectionFailed, PitstopError, PlanError, UsageError
 from pitstop.jsontypes import JSONObject
 from pitstop.runtime.online import INT64_MAX, INT64_MIN, check_count, short_repr
+from pitstop.values import json_default
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -95,12 +95,6 @@ class Metrics:
         for generation, stats in enumerate(gc.get_stats()):
             lines.append(f'pitstop_gc_collections_total{{generation="{generation}"}} {stats["collections"]}')
         return "\n".join(lines) + "\n"
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 class TooLarge(UsageError):
@@ -219,7 +213,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _answer(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
     from starlette.responses import Response
 
-    return Response(json.dumps(payload, default=_json, separators=(",", ":")), status_code=status,
+    return Response(json.dumps(payload, default=json_default, separators=(",", ":")), status_code=status,
                     headers=headers, media_type="application/json")
 
 

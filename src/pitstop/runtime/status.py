@@ -15,8 +15,9 @@ from typing import Any
 from pitstop.config import Config
 from pitstop.orchestration.readiness import read_delta_table
 from pitstop.plan import naming
+from pitstop.plan.model import Plan, View
 from pitstop.runtime.catalog import format_table
-from pitstop.runtime.catalog_page import human_duration, offline_freshness, online_freshness
+from pitstop.runtime.freshness import human_duration, offline_freshness, online_freshness
 from pitstop.stores import delta
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,10 @@ def _rows(config: Config, path: str) -> list[dict[str, Any]] | None:
         return None
 
 
-def last_validation(config: Config, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+def last_validation(config: Config, name: str, entry: View) -> dict[str, Any]:
     """The newest validation attempt (gate or by hand) of a view version, and the alerts of the newest
     passing attempt of its newest validated ds."""
-    path = delta.table_path(config.offline_store_path, naming.quality_table(name, int(entry["version"])))
+    path = delta.table_path(config.offline_store_path, naming.quality_table(name, int(entry.version)))
     try:
         rows = _rows(config, path)
     except Exception as exc:  # reported in the table; status stays up
@@ -70,8 +71,8 @@ def _run_success(row: dict[str, Any]) -> bool:
     return bool(row["success"] if value is None else value)
 
 
-def last_consistency(config: Config, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    path = delta.table_path(config.offline_store_path, naming.consistency_table(name, int(entry["version"])))
+def last_consistency(config: Config, name: str, entry: View) -> dict[str, Any]:
+    path = delta.table_path(config.offline_store_path, naming.consistency_table(name, int(entry.version)))
     try:
         rows = _rows(config, path)
     except Exception as exc:
@@ -84,13 +85,13 @@ def last_consistency(config: Config, name: str, entry: Mapping[str, Any]) -> dic
             "mismatches": last["mismatches"], "checked_at": last["checked_at"].replace(tzinfo=UTC).isoformat()}
 
 
-def gather_status(config: Config, plan: dict[str, Any], now: datetime | None = None) -> list[dict[str, Any]]:
+def gather_status(config: Config, plan: Plan, now: datetime | None = None) -> list[dict[str, Any]]:
     now = now or datetime.now(UTC)
     offline = offline_freshness(config, plan, now)
     online = online_freshness(config, plan, now)
     out = []
-    for name, entry in sorted(plan["views"].items()):
-        out.append({"view": name, "version": entry["version"], "online_view": bool(entry["online"]),
+    for name, entry in sorted(plan.views.items()):
+        out.append({"view": name, "version": entry.version, "online_view": bool(entry.online),
                     "offline": offline.get(name, {}), "online": online.get(name, {"status": "offline_only"}),
                     "validation": last_validation(config, name, entry),
                     "consistency": last_consistency(config, name, entry)})
@@ -180,10 +181,10 @@ def unhealthy(rows: list[dict[str, Any]]) -> list[str]:
 
 
 
-def report_inputs(config: Config, name: str, entry: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
+def report_inputs(config: Config, name: str, entry: View) -> tuple[list[dict[str, Any]],
                                                                                list[dict[str, Any]]]:
     """The statistics rows and validation attempts `pitstop report` draws (empty lists when none yet)."""
-    version = int(entry["version"])
+    version = int(entry.version)
     stats = _rows(config, delta.table_path(config.offline_store_path, naming.stats_table(name, version))) or []
     attempts = _rows(config, delta.table_path(config.offline_store_path, naming.quality_table(name, version))) or []
     return stats, attempts
