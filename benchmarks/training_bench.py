@@ -130,7 +130,7 @@ def prepare(root: Path, users: int, days: int, spark: Any) -> FeatureStore:
 def naive(store: FeatureStore, spark: Any, spine_path: str) -> Any:
     """The formulation peers use: join every earlier snapshot of the key, keep the newest per spine row."""
     plan = store.load_plan()
-    from pitstop.runtime.materialize import ViewTables
+    from pitstop.runtime.tables import ViewTables
 
     tx = ViewTables(store.config, plan.view("tx")).snapshots
     profile = ViewTables(store.config, plan.view("profile")).snapshots

@@ -105,6 +105,11 @@ class ValidationFailed(TerminalError):
     """A snapshot failed the validation gate: nothing was published and the day is not materialized."""
 
 
+class UnsupportedDeltaTable(TerminalError):
+    """A Delta table needs a reader protocol version or a reader feature that pitstop's Delta log reader (pyarrow,
+    no Spark) cannot read correctly; the message names the table, the feature and what to do."""
+
+
 def reason_of(exc: BaseException) -> str:
     """An error as one reason to show a person: a PitstopError's own message (it names the fix), anything
     else with its type."""

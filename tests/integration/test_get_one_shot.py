@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from pitstop.cli import _json_value
 from pitstop.config import load_config
 from pitstop.errors import ConnectionFailed
 from pitstop.plan import naming
@@ -23,6 +22,7 @@ from pitstop.runtime.online import OnlineReader
 from pitstop.stores import local_redis, online
 from pitstop.stores.redis_client import connect
 from pitstop.stores.redis_lite import LiteClient, connect_lite
+from pitstop.values import json_default
 
 pytestmark = [pytest.mark.redis]
 
@@ -92,7 +92,7 @@ def expected(repo: Path, url: str, rows: list[dict[str, Any]], now: datetime | N
     finally:
         reader.close()
     out = {"rows": response.to_list(), "metadata": {k: v.to_dict() for k, v in response.metadata.items()}}
-    loaded: dict[str, Any] = json.loads(json.dumps(out, default=_json_value))
+    loaded: dict[str, Any] = json.loads(json.dumps(out, default=json_default))
     return loaded
 
 

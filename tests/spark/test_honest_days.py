@@ -88,7 +88,7 @@ def values(store: FeatureStore, ds: date) -> dict[int, tuple[str, float]]:
 
 
 def logged(store: FeatureStore, kind: str) -> list[date]:
-    from pitstop.runtime.materialize import ViewTables
+    from pitstop.runtime.tables import ViewTables
 
     plan = store.load_plan()
     log = store.spark.read.format("delta").load(ViewTables(store.config, plan.view("profile")).log)

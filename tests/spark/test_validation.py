@@ -16,10 +16,10 @@ import pytest
 from pitstop import FeatureStore
 from pitstop.compute import stats as st
 from pitstop.errors import DefinitionErrors, ValidationFailed
-from pitstop.orchestration.readiness import read_delta_table
 from pitstop.plan import naming
 from pitstop.plan.model import Check, Feature, JoinKey, Plan
 from pitstop.runtime import registry
+from pitstop.stores.delta_log import read_table
 from pitstop.stores.gx_suite import Validator
 
 pytestmark = [pytest.mark.spark]
@@ -362,7 +362,7 @@ def test_failing_gate_publishes_nothing_and_materializes_nothing(tmp_path: Path,
     assert materialized_days(cfg, store.load_plan(), "spend", spark) == [d1]
     assert contents() == before_tables  # every table restored
     # the attempt is recorded with its JSON result and Data Docs beside the version it validated
-    attempts = read_delta_table(f"{cfg.offline_store_path}/{naming.quality_table('spend', 1)}").to_pylist()
+    attempts = read_table(f"{cfg.offline_store_path}/{naming.quality_table('spend', 1)}").to_pylist()
     assert [(a["ds"], a["success"], a["errors"]) for a in sorted(attempts, key=lambda a: a["validated_at"])] == [
         (d1, True, 0), (d2, False, 1)]
     failed = next(a for a in attempts if not a["success"])

@@ -1,4 +1,4 @@
-"""Source readiness for the DAGs' wait_for_source task: parquet footers (no Spark)."""
+"""Source readiness for the DAGs' wait_for_source task and materialize's days check: parquet footers (no Spark)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pitstop.orchestration.operators import check_source
-from pitstop.orchestration.readiness import check, parquet_max_event_time
 from pitstop.plan.model import ViewSource
+from pitstop.stores.readiness import check, parquet_max_event_time
 
 S = datetime(2026, 11, 1, tzinfo=UTC)  # S(2026-10-31)
 SOURCE = ViewSource("events", "data/events", "parquet", "event_timestamp", None, {}, "max_event_time")

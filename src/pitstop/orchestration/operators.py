@@ -53,8 +53,9 @@ def _days(context: Any) -> tuple[date, date] | None:
 def check_source(source: ViewSource, path: str, until: datetime,
                  s3: ArrowS3Options | None = None) -> tuple[bool, str]:
     """One readiness check; a source that cannot be read yet (missing folder, no Delta log) is not ready.
-    ``s3``: pyarrow S3 options for s3a:// sources (pitstop.yaml ``s3:``)."""
-    from pitstop.orchestration.readiness import check
+    ``s3``: pyarrow S3 options for s3a:// sources (pitstop.yaml ``s3:``). A Delta table pitstop cannot read
+    correctly raises UnsupportedDeltaTable: the task fails instead of waiting for ever."""
+    from pitstop.stores.readiness import check
 
     try:
         result = check(source, path, until, s3)

@@ -14,10 +14,10 @@ from typing import Any
 
 from pitstop.config import Config
 from pitstop.errors import reason_of
-from pitstop.orchestration.readiness import read_delta_table
 from pitstop.plan import naming
 from pitstop.plan.model import Plan
 from pitstop.stores import delta
+from pitstop.stores.delta_log import read_table as read_delta_table
 from pitstop.stores.online import snapshot_time
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pitstop.compute import aggregates as agg
 from pitstop.config import Config
-from pitstop.errors import JobFailed, PitstopError, PlanError, SourceError, SourceNotReady, UsageError
+from pitstop.errors import (
+    JobFailed,
+    PitstopError,
+    PlanError,
+    SourceError,
+    SourceNotReady,
+    UnsupportedDeltaTable,
+    UsageError,
+)
 from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Plan, View
+from pitstop.runtime import quality
+from pitstop.runtime.tables import ViewTables, logged_days
 from pitstop.stores import delta
 from pitstop.stores.sources import read_source
 
@@ -131,32 +141,6 @@ def _days(lo: date, hi: date) -> list[date]:
     return agg.snapshot_days(lo, hi) if lo <= hi else []
 
 
-class ViewTables:
-    """The absolute locations of a view's Delta tables in the offline store, and the properties its
-    commits carry."""
-
-    def __init__(self, config: Config, view: View) -> None:
-        root = self.root = config.offline_store_path
-        self.snapshots = delta.table_path(root, view.tables.output)
-        self.tiles = delta.table_path(root, view.tables.tiles) if view.tables.tiles else None
-        self.log = delta.table_path(root, view.log_table)
-        self.state = delta.table_path(root, view.lifetime_state_table)
-        self.stats = delta.table_path(root, view.stats_table)
-        self.written = [p for p in (self.tiles, self.snapshots, self.state, self.stats, self.log) if p is not None]
-        self.properties = {"pitstop.view": view.name, "pitstop.view_version": str(view.version),
-                           "pitstop.data_fingerprint": view.data_fingerprint}
-
-
-def logged_days(spark: SparkSession, log_path: str) -> dict[str, set[date]]:
-    """The days each kind ("tiles", "snapshot") is recorded for in the materialization log."""
-    log = delta.read(spark, log_path)
-    days: dict[str, set[date]] = {"tiles": set(), "snapshot": set()}
-    if log is not None:
-        for r in log.select("kind", "ds").distinct().collect():
-            days.setdefault(r.kind, set()).add(r.ds)
-    return days
-
-
 def materialized_days(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[date]:
     view = plan.view(view_name)
     return sorted(logged_days(spark, ViewTables(config, view).log)["snapshot"])
@@ -170,7 +154,7 @@ def check_days(config: Config, plan: Plan, view_name: str, start: date, end: dat
 
     Returns one line describing the source for the run summary; raises SourceNotReady (terminal) with what
     the source holds, what the days need and how to proceed (``--force`` computes them anyway)."""
-    from pitstop.orchestration.readiness import check, first_event_time
+    from pitstop.stores.readiness import check, first_event_time
 
     if start > end:
         raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
@@ -188,6 +172,9 @@ def check_days(config: Config, plan: Plan, view_name: str, start: date, end: dat
     try:
         first = first_event_time(src, location, config.arrow_s3())
         ready = check(src, location, _snapshot_time(end), config.arrow_s3())
+    except UnsupportedDeltaTable as exc:
+        raise UnsupportedDeltaTable(f"view {view_name!r}: {exc}; or rerun with --force (API: force=True) to compute "
+                                    f"the days without the check") from exc
     except (OSError, ValueError) as exc:
         raise SourceError(f"view {view_name!r}: source {src.name!r} at {location} cannot be checked: "
                           f"{type(exc).__name__}: {exc}. Fix the source (or its path in feature_defs)") from exc
@@ -249,8 +236,6 @@ def _validate(config: Config, plan: Plan, view_name: str, view: View, tables: Vi
               summary: RunSummary, run_id: str, spark: SparkSession) -> None:
     """The gate: the new snapshot partitions, read at the version just committed, checked before the log
     counts them; a failure raises ValidationFailed and the caller restores every table."""
-    from pitstop.runtime import quality
-
     version = delta.latest_version(spark, tables.snapshots)
     assert version is not None  # written just before
     earlier = sorted(logged_days(spark, tables.log)["snapshot"])
@@ -597,21 +582,6 @@ def snapshot(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkS
     extra = [agg.TS] if event_time else []
     return newest.select(*keys, F.lit(ds + timedelta(days=1)).cast("timestamp").alias(agg.FEATURE_TS), *extra,
                          *names)
-
-
-def snapshot_version(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession) -> int:
-    """The Delta version of the snapshot table holding ds as it is now: the commit of the run the log
-    names for ds (a later commit that did not touch ds leaves it as it was)."""
-    view = plan.view(view_name)
-    tables = ViewTables(config, view)
-    log = delta.read(spark, tables.log)
-    runs = [] if log is None else [r.run_id for r in log.where(f"kind = 'snapshot' AND ds = DATE '{ds}'").collect()]
-    commits = delta.history(spark, tables.snapshots) if runs else []
-    versions = [int(c["version"]) for c in commits if runs and c.get("pitstop_run") == runs[0]]
-    if not versions:
-        raise UsageError(f"view {view_name!r} has no materialized snapshot for {ds}; run `pitstop materialize "
-                         f"{view_name} --start {ds} --end {ds}`")
-    return max(versions)
 
 
 def history(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[JSONObject]:

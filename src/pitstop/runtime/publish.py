@@ -15,14 +15,8 @@ from pitstop.compute import aggregates as agg
 from pitstop.config import Config, redact_url
 from pitstop.errors import ConnectionFailed, JobFailed, TransientError, UsageError
 from pitstop.plan.model import Plan
-from pitstop.runtime.materialize import (
-    ViewTables,
-    first_line,
-    is_spark_error,
-    logged_days,
-    snapshot,
-    snapshot_version,
-)
+from pitstop.runtime.materialize import first_line, is_spark_error, snapshot
+from pitstop.runtime.tables import ViewTables, logged_days, snapshot_version
 from pitstop.stores import online
 
 if TYPE_CHECKING:

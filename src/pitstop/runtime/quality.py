@@ -29,6 +29,7 @@ from pitstop.errors import UsageError, ValidationFailed
 from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Monitoring, Plan, View
+from pitstop.runtime.tables import ViewTables, logged_days, snapshot_version
 from pitstop.stores import delta
 from pitstop.values import json_default, nan_to_null
 
@@ -450,8 +451,6 @@ def validate_by_hand(config: Config, plan: Plan, view_name: str, ds: date, spark
     ``version``). Recorded like any attempt; the materialization log is left as it is."""
     import uuid
 
-    from pitstop.runtime.materialize import ViewTables, logged_days
-
     view = plan.view(view_name)
     tables = ViewTables(config, view)
     current = delta.latest_version(spark, tables.snapshots)
@@ -470,8 +469,6 @@ def validate_by_hand(config: Config, plan: Plan, view_name: str, ds: date, spark
                              f"days: {have}); give --version V of a rejected run (its failure message names it) or "
                              f"materialize the day first")
     else:
-        from pitstop.runtime.materialize import snapshot_version
-
         written = snapshot_version(config, plan, view_name, ds, spark)
         if chosen < written:
             raise UsageError(f"version {chosen} of {view_name!r} predates the snapshot of {ds}, which version "

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pitstop.config import Config
-from pitstop.orchestration.readiness import read_delta_table
 from pitstop.plan import naming
 from pitstop.plan.model import Plan, View
 from pitstop.runtime.catalog import format_table
 from pitstop.runtime.freshness import human_duration, offline_freshness, online_freshness
 from pitstop.stores import delta
+from pitstop.stores.delta_log import read_table as read_delta_table
 
 log = logging.getLogger(__name__)
 

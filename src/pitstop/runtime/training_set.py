@@ -24,7 +24,8 @@ from pitstop.errors import PlanError, UsageError
 from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import Plan, View
 from pitstop.runtime.catalog import ViewFeatures, resolve_features
-from pitstop.runtime.materialize import ViewTables, first_line
+from pitstop.runtime.materialize import first_line
+from pitstop.runtime.tables import ViewTables
 from pitstop.stores import delta
 
 if TYPE_CHECKING:

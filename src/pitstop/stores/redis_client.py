@@ -6,17 +6,13 @@ from typing import TYPE_CHECKING
 
 from pitstop.config import redact_url
 from pitstop.errors import ConfigError, ConnectionFailed
+from pitstop.stores.redis_policy import BACKOFF_BASE_S, BACKOFF_CAP_S, CONNECT_TIMEOUT_S, RETRIES, SOCKET_TIMEOUT_S
 
 if TYPE_CHECKING:
     import redis
     from redis.cluster import RedisCluster
 
     Client = redis.Redis | RedisCluster
-
-CONNECT_TIMEOUT_S = 2.0
-SOCKET_TIMEOUT_S = 5.0
-RETRIES = 3  # on a dropped connection or a timeout; every command pitstop sends is safe to repeat
-BACKOFF_BASE_S, BACKOFF_CAP_S = 0.01, 1.0  # exponential with jitter: ~10 ms, 20 ms, 40 ms
 
 
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")

@@ -3,7 +3,7 @@
 ``import redis`` takes about half a second (redis-py imports its asyncio client and OpenTelemetry with it),
 longer than the whole read. A command-line read of a ``redis://`` or ``unix://`` URL without options therefore
 speaks RESP2 itself: one connection, AUTH and SELECT as the URL says, the same timeouts and retries as the
-pooled client (``redis_client``), EVALSHA of the read script with SCRIPT LOAD on NOSCRIPT, pipelined. Every
+pooled client (``redis_policy``), EVALSHA of the read script with SCRIPT LOAD on NOSCRIPT, pipelined. Every
 other URL (TLS, Redis Cluster, URL options) and every other use (publishing, the HTTP server) go through
 redis-py.
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pitstop.stores.redis_client import BACKOFF_BASE_S, BACKOFF_CAP_S, CONNECT_TIMEOUT_S, RETRIES, SOCKET_TIMEOUT_S
+from pitstop.stores.redis_policy import BACKOFF_BASE_S, BACKOFF_CAP_S, CONNECT_TIMEOUT_S, RETRIES, SOCKET_TIMEOUT_S
 
 Reply = bytes | int | list[Any] | None
 

@@ -1,0 +1,218 @@
+"""A Delta table's transaction log read with pyarrow, without Spark: the current version's data files (with their
+statistics), its commit times, and the rows of small tables (materialization logs, quality tables).
+
+The reader replays the newest classic checkpoint (one parquet file, or several parts) and the JSON commits after
+it. Like delta-rs, it first checks the table's protocol action and refuses, with ``UnsupportedDeltaTable``, a
+table it cannot read correctly:
+
+- reader protocol versions 1 to 3 (``READER_VERSION``);
+- the reader features in ``READER_FEATURES``: ``timestampNtz`` (a timestamp without time zone is read as UTC),
+  ``deletionVectors`` (row reads refuse a file that has one, statistics of such a file are used only when they
+  are tight), ``vacuumProtocolCheck`` (nothing to do for a reader), ``columnMapping`` only while its mode is
+  ``none`` (with ``name`` or ``id`` the parquet columns and statistics carry physical names this reader does not
+  map);
+- every other reader feature, e.g. ``v2Checkpoint`` (UUID-named checkpoints and sidecar files), ``typeWidening``,
+  ``variantType``, is refused, as is a table whose log holds no protocol action this reader found.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from pitstop.errors import UnsupportedDeltaTable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyarrow.fs import FileSystem
+
+READER_VERSION = 3  # the newest reader protocol version this reader understands
+READER_FEATURES = frozenset({"columnMapping", "deletionVectors", "timestampNtz", "vacuumProtocolCheck"})
+_COMMIT = re.compile(r"^\d{20}\.json$")  # not NNN.checkpoint.<uuid>.json, nor NNN.MMM.compacted.json
+_WHAT_TO_DO = ("pitstop reads this log without Spark (source readiness, the days check, status pages): rewrite the "
+               "table without the feature (Spark or Databricks: `ALTER TABLE ... DROP FEATURE {feature}`)")
+
+
+@dataclass(frozen=True)
+class LogSnapshot:
+    """The current version of a Delta table as its log says: ``files`` are the add actions (path, size,
+    partitionValues, stats, deletionVector ...), ``protocol`` the protocol action, ``configuration`` the table
+    properties of the metaData action."""
+
+    path: str
+    version: int
+    files: list[dict[str, Any]]
+    protocol: dict[str, Any]
+    configuration: dict[str, str]
+
+
+def filesystem(path: str, s3: Mapping[str, Any] | None = None) -> tuple[FileSystem, str]:
+    """A pyarrow filesystem and the path inside it; ``s3``: S3FileSystem options (Config.s3.arrow_options())
+    for s3a:// paths; credentials come from the AWS environment, as for S3A."""
+    from pyarrow import fs
+
+    if "://" not in path:
+        return fs.LocalFileSystem(), path
+    if path.startswith(("s3a://", "s3n://", "s3://")):
+        return fs.S3FileSystem(**(s3 or {})), path.split("://", 1)[1]
+    if path.startswith("file://"):
+        return fs.LocalFileSystem(), unquote(path.removeprefix("file://"))
+    return fs.FileSystem.from_uri(path)  # type: ignore[no-any-return]
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """A map read from a checkpoint (pyarrow gives a list of (key, value) pairs) or from JSON, as a dict."""
+    return dict(value or {})
+
+
+def check_protocol(path: str, version: int, protocol: Mapping[str, Any] | None,
+                   configuration: Mapping[str, str]) -> None:
+    """Refuse (UnsupportedDeltaTable) a table this reader cannot read correctly: see the module's docstring."""
+    if protocol is None:
+        raise UnsupportedDeltaTable(
+            f"Delta table {path} v{version}: pitstop's Delta log reader found no protocol action in the log (a "
+            f"checkpoint format it does not read, such as a v2 checkpoint in JSON?), so it cannot tell whether it "
+            f"can read the table; write the table with a checkpoint pitstop reads (a classic parquet checkpoint)")
+    reader = int(protocol.get("minReaderVersion") or 1)
+    if reader > READER_VERSION:
+        raise UnsupportedDeltaTable(
+            f"Delta table {path} v{version} needs Delta reader version {reader}; pitstop's Delta log reader "
+            f"supports reader versions up to {READER_VERSION}: rewrite the table with a writer that keeps its reader "
+            f"version at {READER_VERSION} or lower")
+    features = set(protocol.get("readerFeatures") or []) if reader >= 3 else set()
+    unknown = sorted(features - READER_FEATURES)
+    if unknown:
+        supported = ", ".join(sorted(READER_FEATURES))
+        raise UnsupportedDeltaTable(
+            f"Delta table {path} v{version} needs the reader feature(s) {', '.join(unknown)}, which pitstop's Delta "
+            f"log reader does not support (it supports reader versions up to {READER_VERSION} and the features "
+            f"{supported}; columnMapping with mode 'none' only); {_WHAT_TO_DO.format(feature=unknown[0])}")
+    mapping = configuration.get("delta.columnMapping.mode", "none")
+    if (reader == 2 or "columnMapping" in features) and mapping != "none":
+        raise UnsupportedDeltaTable(
+            f"Delta table {path} v{version} uses column mapping (delta.columnMapping.mode = {mapping!r}): its "
+            f"files and statistics name columns by physical names, which pitstop's Delta log reader does not map; "
+            f"{_WHAT_TO_DO.format(feature='columnMapping')}")
+
+
+def snapshot(path: str, s3: Mapping[str, Any] | None = None) -> LogSnapshot:
+    """The current version of the Delta table at ``path`` (newest checkpoint plus later commits), its protocol
+    checked. FileNotFoundError when ``path`` holds no Delta table; UnsupportedDeltaTable for a table this reader
+    cannot read correctly."""
+    import pyarrow.parquet as pq
+    from pyarrow import fs
+
+    handle_fs, root = filesystem(path, s3)
+    log = posixpath.join(root, "_delta_log")
+    entries = handle_fs.get_file_info(fs.FileSelector(log, allow_not_found=True))
+    commits = sorted((int(posixpath.basename(e.path)[:20]), e.path) for e in entries
+                     if _COMMIT.match(posixpath.basename(e.path)))
+    files: dict[str, dict[str, Any]] = {}
+    protocol: dict[str, Any] | None = None
+    configuration: dict[str, str] = {}
+    start = -1
+    last_checkpoint = posixpath.join(log, "_last_checkpoint")
+    if handle_fs.get_file_info(last_checkpoint).type == fs.FileType.File:
+        with handle_fs.open_input_stream(last_checkpoint) as handle:
+            start = int(json.loads(handle.read())["version"])
+        parts = sorted(e.path for e in entries if posixpath.basename(e.path).startswith(f"{start:020d}.checkpoint")
+                       and e.path.endswith(".parquet"))
+        for part in parts:
+            with handle_fs.open_input_file(part) as handle:
+                checkpoint = pq.ParquetFile(handle)
+                present = set(checkpoint.schema_arrow.names)
+                table = checkpoint.read(columns=[c for c in ("add", "protocol", "metaData") if c in present])
+            for column in table.column_names:
+                for action in table.column(column).to_pylist():
+                    if not action:
+                        continue
+                    if column == "add":  # maps come as (key, value) pairs from parquet: as in JSON, dicts
+                        files[action["path"]] = {**action, "partitionValues": _as_dict(action.get("partitionValues")),
+                                                 "tags": _as_dict(action.get("tags")) or None}
+                    elif column == "protocol":
+                        protocol = action
+                    else:
+                        configuration = _as_dict(action.get("configuration"))
+    if not commits and start < 0:
+        raise FileNotFoundError(f"{path} is not a Delta table (no commits in {log})")
+    for version, file in commits:
+        if version <= start:
+            continue
+        with handle_fs.open_input_stream(file) as handle:
+            for line in handle.read().decode().splitlines():
+                if not line.strip():
+                    continue
+                action = json.loads(line)
+                if "add" in action:
+                    files[action["add"]["path"]] = action["add"]
+                elif "remove" in action:
+                    files.pop(action["remove"]["path"], None)
+                elif "protocol" in action:
+                    protocol = action["protocol"]
+                elif "metaData" in action:
+                    configuration = _as_dict(action["metaData"].get("configuration"))
+    version = max([start, *(v for v, _ in commits)])
+    check_protocol(path, version, protocol, configuration)
+    return LogSnapshot(path, version, list(files.values()), protocol or {}, configuration)
+
+
+def statistics(table: LogSnapshot, add: Mapping[str, Any]) -> dict[str, Any]:
+    """The statistics of one data file (numRecords, minValues, maxValues, nullCount), empty when it has none.
+    A file with a deletion vector whose bounds are not tight (a delete kept the bounds of rows it removed) is
+    refused: its newest or oldest value may be a deleted row's."""
+    stats: dict[str, Any] = json.loads(add.get("stats") or "{}")
+    if add.get("deletionVector") and stats and stats.get("tightBounds") is not True:
+        raise UnsupportedDeltaTable(
+            f"Delta table {table.path} v{table.version}: file {add['path']} has a deletion vector and its "
+            f"statistics still count the rows it deletes, so pitstop's Delta log reader cannot tell the newest or "
+            f"oldest value from them; rewrite the files without deletion vectors (Spark: `REORG TABLE "
+            f"delta.`{table.path}` APPLY (PURGE)`), or use readiness='delta_commit' for this source")
+    return stats
+
+
+def read_table(path: str, columns: list[str] | None = None, s3: Mapping[str, Any] | None = None) -> pa.Table:
+    """The current rows of a SMALL Delta table (a log, a manifest), read with pyarrow instead of Spark.
+
+    Partition columns come back as strings. FileNotFoundError when ``path`` holds no Delta table;
+    UnsupportedDeltaTable for a table this reader cannot read correctly (see the module), or a file with a
+    deletion vector."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = snapshot(path, s3)
+    handle_fs, root = filesystem(path, s3)
+    parts = []
+    for add in sorted(table.files, key=lambda a: str(a["path"])):
+        if add.get("deletionVector"):
+            raise UnsupportedDeltaTable(f"Delta table {path} v{table.version}: file {add['path']} has a deletion "
+                                        f"vector, whose deleted rows pitstop's Delta log reader does not remove; "
+                                        f"rewrite the files without deletion vectors (Spark: `REORG TABLE "
+                                        f"delta.`{path}` APPLY (PURGE)`)")
+        partition = add.get("partitionValues") or {}
+        file = unquote(str(add["path"]))
+        with handle_fs.open_input_file(file if file.startswith("/") else posixpath.join(root, file)) as handle:
+            stored = None if columns is None else [c for c in columns if c not in partition]
+            rows = pq.read_table(handle, columns=stored)
+        for key, value in sorted(partition.items()):
+            rows = rows.append_column(key, pa.array([value] * rows.num_rows, pa.string()))
+        parts.append(rows if columns is None else rows.select(columns))
+    if not parts:
+        return pa.table({})
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def commit_time(path: str, s3: Mapping[str, Any] | None = None) -> tuple[int, datetime | None]:
+    """The current version of the table and the time its commit records (None if it records none)."""
+    table = snapshot(path, s3)
+    handle_fs, root = filesystem(path, s3)
+    with handle_fs.open_input_stream(posixpath.join(root, "_delta_log", f"{table.version:020d}.json")) as handle:
+        lines = [line for line in handle.read().decode().splitlines() if line.strip()]
+    stamps = [json.loads(line).get("commitInfo", {}).get("timestamp") for line in lines]
+    millis = next((s for s in stamps if s is not None), None)
+    return table.version, None if millis is None else datetime.fromtimestamp(millis / 1000, tz=UTC)
