@@ -1,5 +1,5 @@
 # The two commands a new user needs (README): `make demo` and `make test`. Both run the setup first.
-.PHONY: setup demo test lint stop clean
+.PHONY: setup demo test lint docs stop clean
 VENV ?= .venv
 BIN := $(VENV)/bin
 
@@ -9,7 +9,7 @@ setup:
 demo: setup
 	@bash scripts/demo.sh
 
-test: setup lint
+test: setup lint docs
 	$(BIN)/pitstop jars --s3   # the object-store test needs the S3A jars (cached after the first run)
 	$(BIN)/pitstop plan --check
 	$(BIN)/python -m pytest
@@ -17,6 +17,10 @@ test: setup lint
 lint:
 	$(BIN)/ruff check src tests feature_defs benchmarks jobs dags plugins
 	$(BIN)/mypy
+
+# The docs site (mkdocs.yml, docs/): --strict fails on any broken link, anchor or missing page; no network needed.
+docs:
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 stop:
 	@$(BIN)/python -m pitstop.stores.local_redis stop

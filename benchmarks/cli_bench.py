@@ -9,7 +9,7 @@ Runs, in the feature repository (default: this one, the demo):
 - `pitstop --help`;
 - argument mistakes of `training-set` (an unknown feature; an existing `--out`; a spine without the
   timestamp column) and of `materialize` (--start after --end; an unknown view), each of which must be
-  answered with its error (exit 1) before any Spark session starts.
+  answered with its error (exit 3: terminal) before any Spark session starts.
 Each line gives the median wall time, its min and max, and the median CPU time (user + system) of the command's
 process, which a busy machine does not inflate as much. Every run's exit code is checked against the expected
 one. ``--src DIR`` puts DIR first on PYTHONPATH, to
@@ -114,16 +114,16 @@ def main() -> int:
         ("pitstop --help", ["--help"], 0),
         ("training-set: unknown feature", ["training-set", "--spine", str(spine), "--features",
                                            f"{online[0] if online else 'v'}:no_such_feature",
-                                           "--out", str(work / "o1")], 1),
+                                           "--out", str(work / "o1")], 3),
         ("training-set: --out exists", ["training-set", "--spine", str(spine), "--features",
-                                        f"{online[0]}:{online[1]}" if online else "v:f", "--out", str(existing)], 1),
+                                        f"{online[0]}:{online[1]}" if online else "v:f", "--out", str(existing)], 3),
         ("training-set: spine lacks the timestamp column", ["training-set", "--spine", str(no_ts), "--features",
                                                              f"{online[0]}:{online[1]}" if online else "v:f",
-                                                             "--out", str(work / "o2")], 1),
+                                                             "--out", str(work / "o2")], 3),
         ("materialize: --start after --end", ["materialize", online[0] if online else "v", "--start", "2026-10-02",
-                                              "--end", "2026-10-01", "--no-publish"], 1),
+                                              "--end", "2026-10-01", "--no-publish"], 3),
         ("materialize: unknown view", ["materialize", "no_such_view", "--start", "2026-10-01", "--end", "2026-10-01",
-                                       "--no-publish"], 1),
+                                       "--no-publish"], 3),
     ]
     print(f"cold CLI timings in {repo}: median of {args.runs} fresh processes each "
           f"({'no bytecode cache' if args.no_bytecode_cache else 'bytecode cached'}, python "

@@ -1,5 +1,5 @@
 """pitstop Spark job: compare N sampled entities between each view's published Delta snapshot and
-Redis; a mismatch exits 3.
+Redis; a mismatch exits 2.
 
     spark-submit jobs/monitor.py --repo DIR --view VIEW [--view ...] [--sample N]
 

@@ -44,7 +44,7 @@ def build_demo(target: Path, redis_url: str) -> None:
     target.mkdir(parents=True, exist_ok=True)
     small_demo_repo(ROOT, target, redis_url)
     run(str(BIN / "pitstop"), "--repo", str(target), "materialize", "user_transactions", "merchant_transactions",
-        "user_profile", "--start", "2026-10-30", "--end", DEMO_END)
+        "user_profile", "--start", "2026-10-30", "--end", DEMO_END, "--force")  # the data ends on DEMO_END: see demo.sh
 
 
 def chromium() -> str:

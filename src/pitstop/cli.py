@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pitstop import __version__
-from pitstop.errors import PitstopError
+from pitstop.errors import EXIT_CHECK, EXIT_DONE, EXIT_TRANSIENT
+from pitstop.runtime.entry import EXIT_CODES_HELP, Parser, run
+from pitstop.runtime.reporter import Reporter
 from pitstop.values import json_default
 
 if TYPE_CHECKING:
@@ -26,61 +28,61 @@ Typical flow: pitstop init DIR (scaffold and compile) -> edit feature_defs/ -> p
 """
 
 
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _store(args: argparse.Namespace) -> FeatureStore:
+    """The command's composition root: the repository's config, plan, Spark session and stores, reporting
+    through the command's reporter."""
     from pitstop.runtime.feature_store import FeatureStore
 
-    return FeatureStore(args.repo)
+    return FeatureStore(args.repo, reporter=args.reporter)
 
 
-def _known_views(store: FeatureStore, views: Sequence[str]) -> None:
-    """The views named on the command line, checked against the plan before any Spark session starts (the
-    same error the command would give once Spark is up)."""
-    plan = store.load_plan()
-    for view in views:
-        plan.view(view)
+def _say(args: argparse.Namespace) -> Reporter:
+    reporter: Reporter = args.reporter
+    return reporter
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from pitstop.runtime.feature_store import FeatureStore
     from pitstop.runtime.scaffold import SAMPLE_END, SAMPLE_START, init_repository
 
+    say = _say(args)
     written = init_repository(Path(args.dir), args.project)
     target = Path(args.dir).resolve()
-    result = FeatureStore(target).apply()  # compile the example, so the repository is usable at once
+    result = FeatureStore(target, reporter=say).apply()  # compile the example, so the repository is usable at once
     for warning in result.compiled.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"Created a feature repository in {target}:")
+        say.warn(warning)
+    say.out(f"Created a feature repository in {target}:")
     for path in written:
-        print(f"  {path.relative_to(target)}")
-    views = ", ".join(sorted(result.compiled.data["views"]))
+        say.out(f"  {path.relative_to(target)}")
+    views = ", ".join(sorted(result.compiled.plan.views))
     ready = SAMPLE_END - timedelta(days=1)  # no event after the sample's last day proves that day complete
-    print(f"  {_plan_rel(args)} (the compiled plan: {views})")
-    print(f"Next:\n  cd {args.dir}\n  pitstop ls\n"
-          f"  pitstop materialize {views.replace(',', '')} --start {SAMPLE_START} --end {ready}"
-          f"   # the sample days whose data is complete (--no-publish: without Redis)\n"
-          f"  edit feature_defs/example.py, then: pitstop plan && pitstop apply")
-    return 0
+    say.out(f"  {_plan_rel(args)} (the compiled plan: {views})")
+    say.out(f"Next:\n  cd {args.dir}\n  pitstop ls\n"
+            f"  pitstop materialize {views.replace(',', '')} --start {SAMPLE_START} --end {ready}"
+            f"   # the sample days whose data is complete (--no-publish: without Redis)\n"
+            f"  edit feature_defs/example.py, then: pitstop plan && pitstop apply")
+    return EXIT_DONE
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    say = _say(args)
     result = _store(args).plan(prune=args.prune)
     for warning in result.compiled.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(result.diff.render())
-    if result.problems:
-        print("\n`pitstop apply` would refuse:", file=sys.stderr)
+        say.warn(warning)
+    say.out(result.diff.render())
+    if result.problems:  # a check: the definitions compile, but apply would refuse the change
+        say.info("\n`pitstop apply` would refuse:")
         for problem in result.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 1
+            say.info(f"  - {problem}")
+        return EXIT_CHECK
     if args.check:
         if result.stale:
-            print(f"\nThe checked-in plan is stale: run `pitstop apply` and commit {_plan_rel(args)}.",
-                  file=sys.stderr)
-            return 1
-        print("\nThe checked-in plan is up to date.")
+            say.info(f"\nThe checked-in plan is stale: run `pitstop apply` and commit {_plan_rel(args)}.")
+            return EXIT_CHECK
+        say.out("\nThe checked-in plan is up to date.")
     elif result.stale:
-        print("\nRun `pitstop apply` to write the plan.")
-    return 0
+        say.out("\nRun `pitstop apply` to write the plan.")
+    return EXIT_DONE
 
 
 def _plan_rel(args: argparse.Namespace) -> str:
@@ -90,51 +92,50 @@ def _plan_rel(args: argparse.Namespace) -> str:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    say = _say(args)
     store = _store(args)
     result = store.apply(prune=args.prune)
     for warning in result.compiled.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(result.diff.render())
+        say.warn(warning)
+    say.out(result.diff.render())
     if result.written:
-        views = len(result.compiled.data["views"])
-        print(f"\nWrote {store.config.plan_path} ({views} view(s), fingerprint "
-              f"{result.compiled.data['fingerprint']}).")
+        views = len(result.compiled.plan.views)
+        say.out(f"\nWrote {store.config.plan_path} ({views} view(s), fingerprint "
+                f"{result.compiled.data['fingerprint']}).")
     else:
-        print("\nNothing to write.")
+        say.out("\nNothing to write.")
     retired = result.diff.retired_dag_ids if result.written else []
     if retired:
-        print(f"DAG(s) no longer generated (Airflow marks them stale; their run history stays until you remove it "
-              f"with `airflow dags delete DAG_ID`): {', '.join(retired)}")
+        say.out(f"DAG(s) no longer generated (Airflow marks them stale; their run history stays until you remove "
+                f"it with `airflow dags delete DAG_ID`): {', '.join(retired)}")
     if args.prune:
-        from pitstop.runtime.publish import prune_online
-
-        removed = prune_online(store.config, store.load_plan())
-        for table, count in removed.items():
-            print(f"removed {count} online key(s) of retired {table}")
-    return 0
+        for table, count in store.prune_online().items():
+            say.out(f"removed {count} online key(s) of retired {table}")
+    return EXIT_DONE
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     from pitstop.runtime.catalog import render_list
 
-    print(render_list(_store(args).load_plan()))
-    return 0
+    _say(args).out(render_list(_store(args).load_plan()))
+    return EXIT_DONE
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
     from pitstop.runtime.catalog import render_describe
 
-    print(render_describe(_store(args).load_plan(), args.view))
-    return 0
+    _say(args).out(render_describe(_store(args).load_plan(), args.view))
+    return EXIT_DONE
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    print(json.dumps(_store(args).config.describe(), indent=2))
-    return 0
+    _say(args).out(json.dumps(_store(args).config.describe(), indent=2))
+    return EXIT_DONE
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from pitstop.demo.data import generate_demo_data
+    from pitstop.errors import UsageError
 
     if args.out:
         out = Path(args.out)
@@ -146,10 +147,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
         summary = generate_demo_data(out, transactions=args.transactions, users=args.users,
                                      merchants=args.merchants, days=args.days, end=args.end, seed=args.seed)
     except ValueError as exc:
-        print(f"error: pitstop demo-data: {exc}", file=sys.stderr)
-        return 2
-    print(summary.describe())
-    return 0
+        raise UsageError(f"pitstop demo-data: {exc}") from None
+    _say(args).out(summary.describe())
+    return EXIT_DONE
 
 
 def cmd_jars(args: argparse.Namespace) -> int:
@@ -157,8 +157,9 @@ def cmd_jars(args: argparse.Namespace) -> int:
     from pitstop.errors import ConfigError
     from pitstop.stores.spark import cache_dir, delta_coordinate, ensure_delta_jars, ensure_s3a_jars, s3a_coordinate
 
+    say = _say(args)
     jars = ensure_delta_jars()
-    print(f"{delta_coordinate()}: {len(jars)} jar(s) cached under {cache_dir()}")
+    say.out(f"{delta_coordinate()}: {len(jars)} jar(s) cached under {cache_dir()}")
     s3 = args.s3
     if not s3:
         try:
@@ -167,115 +168,83 @@ def cmd_jars(args: argparse.Namespace) -> int:
             s3 = False  # not in a feature repository: the Delta jars only
     if s3:
         jars = ensure_s3a_jars()
-        print(f"{s3a_coordinate()} (S3A): {len(jars)} jar(s) cached under {cache_dir()}")
-    return 0
+        say.out(f"{s3a_coordinate()} (S3A): {len(jars)} jar(s) cached under {cache_dir()}")
+    return EXIT_DONE
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
-    store = _store(args)
-    for summary in store.materialize(args.views, args.start, args.end, cascade=not args.no_cascade,
-                                     publish=not args.no_publish, force=args.force):
-        print(summary.describe())
-    return 0
+    from pitstop.runtime import commands
+
+    return commands.materialize(_store(args), args.views, args.start, args.end, cascade=not args.no_cascade,
+                                publish=not args.no_publish, force=args.force)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pitstop.runtime.quality import raise_if_failed, validate_by_hand
+    from pitstop.runtime.quality import raise_if_failed
 
-    store = _store(args)
-    _known_views(store, [args.view])
-    result = validate_by_hand(store.config, store.load_plan(), args.view, args.ds, store.spark, args.version)
-    print(result.describe())
-    if not result.success:
-        try:
-            raise_if_failed(result, by_hand=True)
-        except PitstopError as exc:
-            print(f"error: {str(exc).splitlines()[-1]}", file=sys.stderr)
-        return 3
-    return 0
+    result = _store(args).validate(args.view, args.ds, args.version)
+    _say(args).out(result.describe())
+    raise_if_failed(result, by_hand=True)  # a failed gate: ValidationFailed, exit 2
+    return EXIT_DONE
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from pitstop.runtime.status import gather_status, render_status, unhealthy
+    from pitstop.runtime.status import render_status, unhealthy
 
-    store = _store(args)
+    say = _say(args)
     now = datetime.now(UTC)
-    rows = gather_status(store.config, store.load_plan(), now)
+    rows = _store(args).status(now)
     if args.json:
-        print(json.dumps(rows, indent=2, default=json_default))
+        say.out(json.dumps(rows, indent=2, default=json_default))
     else:
-        print(render_status(rows, now))
+        say.out(render_status(rows, now))
     problems = unhealthy(rows)
     if args.check and problems:
-        print("\n".join(["not healthy:", *(f"  - {p}" for p in problems)]), file=sys.stderr)
-        return 2
-    return 0
+        say.info("\n".join(["not healthy:", *(f"  - {p}" for p in problems)]))
+        return EXIT_CHECK
+    return EXIT_DONE
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from pitstop.runtime.report import render_report
-    from pitstop.runtime.status import report_inputs
-
     store = _store(args)
-    entry = store.load_plan().view(args.view).to_json()
-    stats, attempts = report_inputs(store.config, args.view, entry)
+    version = store.describe(args.view).version
     out = Path(args.out or f"{args.view}_report.html")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(args.view, entry, stats, attempts, generated_at=datetime.now(UTC)),
-                   encoding="utf-8")
-    days = len({r["ds"] for r in stats})
-    print(f"{args.view} v{entry['version']}: report of {days} day(s) of statistics and {len(attempts)} validation "
-          f"attempt(s) written to {out}")
-    return 0
+    days, attempts = store.report(args.view, out)
+    _say(args).out(f"{args.view} v{version}: report of {days} day(s) of statistics and {attempts} validation "
+                   f"attempt(s) written to {out}")
+    return EXIT_DONE
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    for result in _store(args).publish(args.views, args.ds):
-        print(result.describe())
-    return 0
+    from pitstop.runtime import commands
+
+    return commands.publish(_store(args), args.views, args.ds)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    from pitstop.runtime.online import OnlineReader, parse_entity
-
-    store = _store(args)
-    plan = store.load_plan()
-    rows = [parse_entity(text, plan, args.features) for text in args.entity]
-    reader = OnlineReader(store.config, plan, one_shot=True)  # a plain redis:// URL: no redis-py import
-    try:
-        response = reader.read(args.features, rows, full_feature_names=args.full_names)
-    finally:
-        reader.close()
+    response = _store(args).get_online_features_once(args.features, args.entity, full_feature_names=args.full_names)
     out = {"rows": response.to_list(), "metadata": {k: v.to_dict() for k, v in response.metadata.items()}} \
         if args.metadata else response.to_list()
-    print(json.dumps(out, indent=2, default=json_default))
-    return 0
+    _say(args).out(json.dumps(out, indent=2, default=json_default))
+    return EXIT_DONE
 
 
 def cmd_online_script(args: argparse.Namespace) -> int:
-    from pitstop.runtime.online import read_layout, read_script
+    from pitstop.runtime.online import read_script
 
     if args.layout is None:
-        sys.stdout.write(read_script())
-        return 0
-    print(json.dumps(read_layout(_store(args).load_plan(), args.layout), indent=2))
-    return 0
+        _say(args).stdout.write(read_script())
+        return EXIT_DONE
+    _say(args).out(json.dumps(_store(args).online_layout(args.layout), indent=2))
+    return EXIT_DONE
 
 
 def cmd_consistency(args: argparse.Namespace) -> int:
-    from pitstop.runtime.consistency import check, record
+    from pitstop.runtime import commands
 
-    store = _store(args)
-    _known_views(store, [args.view])
-    plan = store.load_plan()
-    report = check(store.config, plan, args.view, args.sample, store.spark)
-    record(store.config, plan, report, store.spark)
-    print(report.describe())
-    return 0 if report.ok else 2
+    return commands.consistency(_store(args), [args.view], args.sample)
 
 
 def _positive(text: str) -> int:
@@ -292,7 +261,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pitstop.runtime.serve import serve
 
     serve(_store(args), args.host, args.port, args.max_body_bytes)
-    return 0
+    return EXIT_DONE
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
@@ -301,48 +270,39 @@ def cmd_airflow(args: argparse.Namespace) -> int:
 
     from pitstop.orchestration.local import admin_password, airflow_env, migrate, start_standalone, stop, wait_healthy
 
+    say = _say(args)
     config = _store(args).config
     home = Path(args.home).resolve() if args.home else config.repo / ".airflow"
     env = airflow_env(config, home=home, port=args.port)
     if args.print_env:
         for key in sorted(k for k in env if k.startswith(("AIRFLOW", "PITSTOP_REPO")) or k == "PATH"):
-            print(f"export {key}={shlex.quote(env[key])}")
-        return 0
-    print(f"Airflow home {home} (SQLite metadata, logs); DAGs from {config.repo / 'dags'}, plugins from "
-          f"{config.repo / 'plugins'}")
+            say.out(f"export {key}={shlex.quote(env[key])}")
+        return EXIT_DONE
+    say.out(f"Airflow home {home} (SQLite metadata, logs); DAGs from {config.repo / 'dags'}, plugins from "
+            f"{config.repo / 'plugins'}")
     migrate(env)
     log = home / "standalone.log"
     process = start_standalone(env, log)
     try:
         wait_healthy(args.port, process, timeout=args.timeout, log=log)
         password = admin_password(home) or f"(in {home / 'simple_auth_manager_passwords.json.generated'})"
-        print(f"\nAirflow is up: http://localhost:{args.port}  (login: admin / {password})")
-        print(f"Logs: {log}. Same environment in another shell: eval \"$(pitstop airflow --print-env)\" && "
-              f"airflow dags list\nCtrl-C stops it.")
+        say.out(f"\nAirflow is up: http://localhost:{args.port}  (login: admin / {password})")
+        say.out(f"Logs: {log}. Same environment in another shell: eval \"$(pitstop airflow --print-env)\" && "
+                f"airflow dags list\nCtrl-C stops it.")
         process.wait()
     except KeyboardInterrupt:
-        print("\nstopping Airflow ...")
+        say.out("\nstopping Airflow ...")
     finally:
         stop(process, timeout=30)
-    return 0 if process.returncode in (0, -signal.SIGTERM, None) else 1
+    # Airflow itself stopped abnormally: an outside system failed (transient)
+    return EXIT_DONE if process.returncode in (0, -signal.SIGTERM, None) else EXIT_TRANSIENT
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    store = _store(args)
-    _known_views(store, [args.view])
-    df = store.snapshot(args.view, args.ds)
-    table = df.toArrow()
-    # like every parquet file pitstop writes: timestamps as TIMESTAMP(MICROS) with isAdjustedToUTC=true
-    utc = pa.timestamp("us", tz="UTC")
-    table = table.cast(pa.schema([f.with_type(utc) if pa.types.is_timestamp(f.type) else f for f in table.schema]))
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out, coerce_timestamps="us")
-    print(f"wrote {table.num_rows:,} rows of {args.view} for {args.ds} to {out}")
-    return 0
+    rows = _store(args).export_snapshot(args.view, args.ds, out)
+    _say(args).out(f"wrote {rows:,} rows of {args.view} for {args.ds} to {out}")
+    return EXIT_DONE
 
 
 def cmd_training_set(args: argparse.Namespace) -> int:
@@ -351,6 +311,7 @@ def cmd_training_set(args: argparse.Namespace) -> int:
     from pitstop.errors import UsageError
     from pitstop.runtime import training_set as ts
 
+    say = _say(args)
     store = _store(args)
     if args.from_manifest:
         if args.spine or args.spine_sql or args.features:
@@ -369,97 +330,86 @@ def cmd_training_set(args: argparse.Namespace) -> int:
     if args.from_manifest and not remote_manifest:
         manifest = ts.load_manifest(args.from_manifest)
     elif not args.from_manifest:
-        ts.check_request(store.load_plan(), args.spine or args.spine_sql, features,
-                         timestamp_column=args.timestamp_column, full_feature_names=args.full_names)
+        store.check_training_set(args.spine or args.spine_sql, features, timestamp_column=args.timestamp_column,
+                                 full_feature_names=args.full_names)
     if args.out:
         ts.check_out(args.out, args.format, overwrite=args.overwrite)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ts.SpineRangeWarning)
-        if args.from_manifest:
-            spark = store.spark  # a manifest on s3a:// is read through the session's Hadoop configuration
-            if manifest is None:
-                manifest = ts.load_manifest(args.from_manifest)
-            result = ts.from_manifest(store.config, store.load_plan(), spark, manifest)
+        if args.from_manifest:  # a remote manifest is read once Spark is up (its Hadoop configuration)
+            result = store.training_set_from_manifest(manifest if manifest is not None else args.from_manifest)
         else:
             result = store.training_set(args.spine or args.spine_sql, features, full_feature_names=args.full_names,
                                         timestamp_column=args.timestamp_column)
     for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+        say.warn(str(warning.message))
     if args.print_sql:
-        print(result.printable_sql())
+        say.out(result.printable_sql())
     if args.out:
         manifest = ts.write(result, args.out, args.format, overwrite=args.overwrite)
-        print(f"wrote {manifest['spine']['rows']:,} rows x {len(result.df.columns)} columns to "
-              f"{manifest['output']['path']} ({args.format}) in {manifest['seconds']:.1f}s; manifest: "
-              f"{manifest['output']['path']}/{ts.MANIFEST_FILE}", file=sys.stderr if args.print_sql else sys.stdout)
-    return 0
+        wrote = (f"wrote {manifest['spine']['rows']:,} rows x {len(result.df.columns)} columns to "
+                 f"{manifest['output']['path']} ({args.format}) in {manifest['seconds']:.1f}s; manifest: "
+                 f"{manifest['output']['path']}/{ts.MANIFEST_FILE}")
+        if args.print_sql:
+            say.info(wrote)  # stdout holds only the SQL
+        else:
+            say.out(wrote)
+    return EXIT_DONE
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
     from pitstop.runtime.catalog import format_table
-    from pitstop.runtime.training_set import register_tables
+    from pitstop.runtime.feature_store import sql_error
 
+    say = _say(args)
     store = _store(args)
-    spark = store.spark
-    tables = register_tables(store.config, store.load_plan(), spark)
-    from pitstop.runtime.materialize import first_line, is_spark_error
-
-    try:
-        df = spark.sql(args.query)
+    df = store.sql(args.query)
+    try:  # Spark runs the query here: its errors are the same UsageError as the query's analysis errors
         if args.out:
             df.write.format(args.format).mode("error").save(args.out)
-            print(f"wrote the result to {args.out} ({args.format})")
-            return 0
+            say.out(f"wrote the result to {args.out} ({args.format})")
+            return EXIT_DONE
         rows = df.limit(args.limit + 1).collect()
     except Exception as exc:
-        if is_spark_error(exc):
-            from pitstop.errors import UsageError
-
-            raise UsageError(f"Spark SQL: {first_line(exc)}. Tables: {', '.join(tables) or 'none yet'}") from None
-        raise
+        error = sql_error(exc, store.sql_tables)
+        if error is exc:
+            raise
+        raise error from None
     table = [list(df.columns)] + [["NULL" if v is None else str(v) for v in r] for r in rows[:args.limit]]
-    print(format_table(table))
+    say.out(format_table(table))
     if len(rows) > args.limit:
-        print(f"(more rows not shown; --limit {args.limit})")
-    return 0
+        say.out(f"(more rows not shown; --limit {args.limit})")
+    return EXIT_DONE
 
 
 def cmd_vacuum(args: argparse.Namespace) -> int:
-    from pitstop.runtime.training_set import vacuum
-
-    store = _store(args)
-    _known_views(store, args.views)
-    hours = store.config.retention_hours if args.retain_hours is None else args.retain_hours
-    done = vacuum(store.config, store.load_plan(), store.spark, args.views or None, hours)
-    print(f"vacuumed {len(done)} table(s), keeping the files of versions younger than {hours} hours; training-set "
-          f"manifests that need older versions can no longer be rebuilt")
-    return 0
+    done, hours = _store(args).vacuum(args.views, args.retain_hours)
+    _say(args).out(f"vacuumed {len(done)} table(s), keeping the files of versions younger than {hours} hours; "
+                   f"training-set manifests that need older versions can no longer be rebuilt")
+    return EXIT_DONE
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     from pitstop.runtime.catalog import format_table
 
-    store = _store(args)
-    _known_views(store, [args.view])
-    commits = store.history(args.view)
+    say = _say(args)
+    commits = _store(args).history(args.view)
     if not commits:
-        print(f"{args.view} has no snapshot table yet: run `pitstop materialize {args.view} ...`")
-        return 0
+        say.out(f"{args.view} has no snapshot table yet: run `pitstop materialize {args.view} ...`")
+        return EXIT_DONE
     rows = [["VERSION", "TIMESTAMP", "OPERATION", "DS RANGE", "RUN"]]
     for c in commits:
         ds = f"{c['ds_start']}..{c['ds_end']}" if c.get("ds_start") else "-"
         rows.append([str(c["version"]), str(c["timestamp"]), c["operation"], ds, c.get("pitstop_run", "-")])
-    print(format_table(rows))
-    return 0
+    say.out(format_table(rows))
+    return EXIT_DONE
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from pitstop.runtime.doctor import run_checks
-
-    checks = run_checks(_store(args).config, tuple(args.only or ()))
+    checks = _store(args).doctor(args.only or ())
     for check in checks:
-        print(f"{'ok  ' if check.ok else 'FAIL'} {check.name:12} {check.detail}")
-    return 0 if all(c.ok for c in checks) else 1
+        _say(args).out(f"{'ok  ' if check.ok else 'FAIL'} {check.name:12} {check.detail}")
+    return EXIT_DONE if all(c.ok for c in checks) else EXIT_CHECK
 
 
 def _day(value: str) -> date:
@@ -470,18 +420,17 @@ def _day(value: str) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pitstop", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="pitstop", description=DESCRIPTION, epilog=EXIT_CODES_HELP)
     parser.add_argument("--version", action="version", version=f"pitstop {__version__}")
     parser.add_argument("--repo", metavar="DIR", help="the feature repository (default: the current folder "
                                                       "or the nearest parent holding pitstop.yaml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--repo", metavar="DIR", default=argparse.SUPPRESS,
                         help="the feature repository (also accepted before the command)")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, parents=[common])
+        return sub.add_parser(name, help=help, parents=[common], epilog=EXIT_CODES_HELP)
 
     p = add("init", help="start a new feature repository in DIR (config, example definitions, DAG file, jobs, "
                          "sample data) and compile its plan; never overwrites a file")
@@ -491,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("plan", help="compile feature_defs/ and show what changed against the checked-in plan")
     p.add_argument("--check", action="store_true",
-                   help="exit 1 when the checked-in plan (dags/pitstop_plan.json) is stale")
+                   help="exit 2 when the checked-in plan (dags/pitstop_plan.json) is stale (also exit 2 without "
+                        "--check when `pitstop apply` would refuse the change; exit 3 on a definition error)")
     p.add_argument("--prune", action="store_true", help="preview removing views no longer defined")
     p.set_defaults(func=cmd_plan)
 
@@ -521,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_materialize)
 
     p = add("validate", help="run a view's validation gate (its Great Expectations suite, statistics and alerts) "
-                             "on one day's snapshot; exit 3 when it fails")
+                             "on one day's snapshot; exit 2 when it fails")
     p.add_argument("view", metavar="VIEW")
     p.add_argument("--ds", type=_day, required=True, help="the day, YYYY-MM-DD")
     p.add_argument("--version", type=int, metavar="V",
@@ -642,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo_data)
 
-    p = add("doctor", help="check Java, Spark with Delta Lake (a real table) and Redis")
+    p = add("doctor", help="check Java, Spark with Delta Lake (a real table) and Redis; exit 2 when one fails")
     p.add_argument("--only", action="append", choices=["java", "spark+delta", "redis"],
                    help="run only this check (repeatable)")
     p.set_defaults(func=cmd_doctor)
@@ -655,14 +605,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, reporter: Reporter | None = None) -> int:
+    """Run a command; returns its exit code (0 done, 1 transient, 2 a check found problems, 3 terminal)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except PitstopError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    args.reporter = reporter or Reporter()
+    code: int = run(lambda: args.func(args), args.reporter)
     return code
 
 

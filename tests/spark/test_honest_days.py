@@ -186,7 +186,7 @@ def test_the_cli_refuses_an_unready_day_before_spark_starts(tmp_path: Path, spar
     proc = subprocess.run([sys.executable, "-c", probe, "--repo", str(store.repo), "materialize", "spend",
                            "--start", "2026-05-06", "--end", "2026-05-06"], capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # SourceNotReady: terminal
     assert proc.stdout.strip() == "no pyspark"
     assert proc.stderr.startswith("error: view 'spend': source 'events' is not ready for 2026-05-06")
     assert "--force" in proc.stderr and "Traceback" not in proc.stderr

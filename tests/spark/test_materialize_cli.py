@@ -39,7 +39,7 @@ def test_materialize_snapshot_history(demo_repo: Path, tmp_path: Path, capsys: p
     assert [sorted(r) for r in got] == [["count_7d", "country", "user_id"]] * 2
     assert got[1] == {"user_id": 999999, "count_7d": 0, "country": None}  # unknown: empty-window values
     assert got[0]["country"] is not None  # user 1's profile row predates the materialized days: still served
-    assert main(["--repo", str(demo_repo), "get", "user_transactions:count_7d", "--entity", "user_id=x"]) == 1
+    assert main(["--repo", str(demo_repo), "get", "user_transactions:count_7d", "--entity", "user_id=x"]) == 3
     assert "user_id is int64 in the plan; 'x' is not a whole number" in capsys.readouterr().err
     target = tmp_path / "snap.parquet"
     assert main(["--repo", str(demo_repo), "snapshot", "user_transactions", "--ds", "2026-10-31",
@@ -62,10 +62,10 @@ def test_materialize_snapshot_history(demo_repo: Path, tmp_path: Path, capsys: p
 
 def test_bad_range_and_unknown_view(demo_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--repo", str(demo_repo), "materialize", "user_transactions", "--start", "2026-10-31",
-                 "--end", "2026-10-30"]) == 1
+                 "--end", "2026-10-30"]) == 3
     assert "--start 2026-10-31 is after --end 2026-10-30" in capsys.readouterr().err
     assert main(["--repo", str(demo_repo), "materialize", "nope", "--start", "2026-10-31",
-                 "--end", "2026-10-31"]) == 1
+                 "--end", "2026-10-31"]) == 3
     assert "unknown view 'nope'; views in the plan: merchant_transactions, user_profile, user_transactions" \
         in capsys.readouterr().err
 

@@ -378,10 +378,19 @@ def test_failing_gate_publishes_nothing_and_materializes_nothing(tmp_path: Path,
     # by hand: the rejected version still fails; the current table (day 1 only) has no day 2
     capsys.readouterr()
     assert main(["--repo", str(repo), "validate", "spend", "--ds", str(d2),
-                 "--version", str(result["snapshot_version"])]) == 3
+                 "--version", str(result["snapshot_version"])]) == 2  # the gate (a check) found problems
     out = capsys.readouterr()
     assert "validation FAILED: spend v1 ds 2026-04-02" in out.out and "validate reports only" in out.err
-    assert main(["--repo", str(repo), "validate", "spend", "--ds", str(d2)]) == 1  # not in the current table
+    assert out.err == (f"error: spend ds 2026-04-02 fails its gate as the snapshot table holds it at version "
+                       f"{result['snapshot_version']} (nothing changed: validate reports only)\n")
+    # the job's gate stops the same day: exit 2, a check found problems (Airflow does not retry it)
+    from pitstop.runtime.jobs import main as job
+
+    assert job("materialize", ["--repo", str(repo), "--view", "spend", "--start", str(d2), "--end", str(d2)]) == 2
+    job_out = capsys.readouterr()
+    assert job_out.out == "" and job_out.err.startswith("error: validation FAILED: spend v1 ds 2026-04-02")
+    assert "the gate stopped spend v1 before publishing: 1 of 1 day(s) failed (2026-04-02)" in job_out.err
+    assert main(["--repo", str(repo), "validate", "spend", "--ds", str(d2)]) == 3  # not in the current table
     assert "has no snapshot of 2026-04-02 at version" in capsys.readouterr().err
     # status shows the failure
     assert main(["--repo", str(repo), "status"]) == 0

@@ -64,25 +64,25 @@ def test_init_plan_apply_ls_describe(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "alerts:      defaults null_fraction > 0.05, psi > 0.2, kl > 0.1, schema (warnings); baseline 7d\n" in out
 
     code, _, err = run(capsys, "--repo", str(repo), "describe", "customer_order")
-    assert code == 1
+    assert code == 3  # terminal: bad input
     assert err.strip() == ("error: unknown view 'customer_order'. Did you mean 'customer_orders'? Views in the plan: "
                            "customer_last_order, customer_orders")
 
-    # a stale plan after an edit that needs a bump: plan shows the refusal and exits 1
+    # a stale plan after an edit that needs a bump: plan shows the refusal and exits 2 (a check found problems)
     defs = repo / "feature_defs" / "example.py"
     defs.write_text(defs.read_text().replace('windows=["7d"]),', 'windows=["14d"]),'))
     code, out, err = run(capsys, "--repo", str(repo), "plan")
-    assert code == 1
+    assert code == 2
     assert "~ view customer_orders (v1): values change, needs a new version" in out
     assert "view customer_orders: changes values (features) without a version bump: set version=2" in err
     code, _, err = run(capsys, "--repo", str(repo), "apply")
-    assert code == 1 and err.startswith("error: pitstop apply refused:")
+    assert code == 3 and err.startswith("error: pitstop apply refused:")  # terminal: apply refuses
 
 
 def test_init_refuses_an_existing_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "init", str(tmp_path))[0] == 0
     code, _, err = run(capsys, "init", str(tmp_path))
-    assert code == 1 and "already exists" in err
+    assert code == 3 and "already exists" in err
 
 
 def test_config_command_redacts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -98,13 +98,13 @@ def test_no_repository_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "ls")
-    assert code == 1 and "no pitstop.yaml in" in err and "pitstop init DIR" in err
+    assert code == 3 and "no pitstop.yaml in" in err and "pitstop init DIR" in err
 
 
 def test_ls_without_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "pitstop.yaml").write_text("project: p\n")
     code, _, err = run(capsys, "--repo", str(tmp_path), "ls")
-    assert code == 1 and "no compiled plan at" in err and "run `pitstop apply`" in err
+    assert code == 3 and "no compiled plan at" in err and "run `pitstop apply`" in err
 
 
 def test_demo_data_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,10 +138,10 @@ def test_init_never_overwrites_and_checks_the_project_name(tmp_path: Path,
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / ".gitignore").write_text("mine\n")
     code, _, err = run(capsys, "init", str(tmp_path / "a"))
-    assert code == 1 and "already has .gitignore" in err
+    assert code == 3 and "already has .gitignore" in err
     assert (tmp_path / "a" / ".gitignore").read_text() == "mine\n"
     code, _, err = run(capsys, "init", str(tmp_path / "b"), "--project", "Bad-Name")
-    assert code == 1 and "pitstop init --project: 'project' must be a name matching [a-z][a-z0-9_]*" in err
+    assert code == 3 and "pitstop init --project: 'project' must be a name matching [a-z][a-z0-9_]*" in err
     assert "got 'Bad-Name'" in err
     assert run(capsys, "init", str(tmp_path / "café-shop"))[0] == 0
     assert "project: caf_shop" in (tmp_path / "café-shop" / "pitstop.yaml").read_text()
@@ -149,7 +149,7 @@ def test_init_never_overwrites_and_checks_the_project_name(tmp_path: Path,
 
 def test_demo_data_bad_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "demo-data", "--out", str(tmp_path), "--days", "0")
-    assert code == 2 and err.startswith("error: pitstop demo-data: days must be a positive integer, got 0")
+    assert code == 3 and err.startswith("error: pitstop demo-data: days must be a positive integer, got 0")
 
 
 def test_airflow_print_env_points_airflow_at_the_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,7 +208,7 @@ def test_online_script_prints_the_read_script_and_a_views_layout(tmp_path: Path,
         ("count_1d", 0), ("count_7d", 0), ("count_30d", 0), ("amount_sum_7d", 0.0), ("amount_sum_30d", 0.0),
         ("amount_sum_lifetime", 0.0), ("amount_max_7d", None)]
     code, _, err = run(capsys, "--repo", str(tmp_path / "shop"), "online-script", "--layout", "customer_order")
-    assert code == 1 and "unknown view 'customer_order'. Did you mean 'customer_orders'?" in err
+    assert code == 3 and "unknown view 'customer_order'. Did you mean 'customer_orders'?" in err
 
 
 def test_serve_body_limit_option_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
@@ -218,5 +218,5 @@ def test_serve_body_limit_option_is_checked(capsys: pytest.CaptureFixture[str]) 
     for bad, message in (("0", "'0' must be at least 1"), ("1MB", "'1MB' is not a whole number")):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args(["serve", "--max-body-bytes", bad])
-        assert exit_.value.code == 2
+        assert exit_.value.code == 3  # a command-line mistake is bad input: terminal
         assert f"argument --max-body-bytes: {message}" in capsys.readouterr().err

@@ -55,3 +55,61 @@ def test_the_semantics_page_says_what_changed_about_days_and_latest_values() -> 
     assert "a *quiet* day, on which no entity had any event, is still materialized" in text
     assert "before the source's first event" in text and "before the view's `start_date`" in text
     assert "comes from the **whole history of the source** before S(D), not from the days materialized so far" in text
+
+
+def test_the_readme_stays_short() -> None:
+    """The README is the front door (what, why, the two commands, one view end to end); the rest is docs/."""
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+
+
+def _nav_pages(nav: object) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, list):
+        return [page for item in nav for page in _nav_pages(item)]
+    if isinstance(nav, dict):
+        return [page for value in nav.values() for page in _nav_pages(value)]
+    return []
+
+
+def test_every_docs_page_is_in_the_site_nav_and_every_nav_entry_exists() -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    nav = _nav_pages(config["nav"])
+    pages = sorted(str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md"))
+    assert sorted(nav) == pages
+    assert config["strict"] is True
+    assert [p if isinstance(p, str) else next(iter(p)) for p in config["plugins"]] == ["search"]  # offline build
+
+
+def test_the_cli_reference_is_rendered_from_the_parser_with_every_command_and_option() -> None:
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mkdocs_cli_reference", ROOT / "scripts" / "mkdocs_cli_reference.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = (ROOT / "docs" / "cli.md").read_text()
+    assert page.count(hook.MARKER) == 1
+    text = hook.render()
+    from pitstop.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert len(commands) >= 20
+    for name, sub in commands.items():
+        assert f"### pitstop {name}\n" in text, name
+        section = text.split(f"### pitstop {name}\n", 1)[1].split("\n### ", 1)[0]
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help", "--repo"):
+                    assert f"`{option}`" in section, (name, option)
+
+    class Page:
+        class file:
+            src_uri = "cli.md"
+
+    rendered = hook.on_page_markdown(page, Page)
+    assert hook.MARKER not in rendered and "### pitstop materialize" in rendered

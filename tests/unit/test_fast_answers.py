@@ -129,7 +129,7 @@ def test_a_changed_expectation_is_checked_by_gx_and_its_answer_kept(demo: Path, 
                                                'Expect.gx("ExpectColumnValuesToMatchRegexx"'))
     first, = run_cli(repo, ["plan"])
     second, = run_cli(repo, ["plan"])
-    assert first["code"] == second["code"] == 1
+    assert first["code"] == second["code"] == 3  # a bad definition: terminal
     assert "great_expectations" in first["imported"] and "great_expectations" not in second["imported"]
     message = re.search(r"expectation .*'ExpectColumnValuesToMatchRegexx' is not a Great Expectations 1\.x "
                         r"expectation \(did you mean [^)]*ExpectColumnValuesToMatchRegex[,)][^\n]*", first["stderr"])
@@ -143,43 +143,43 @@ def test_argument_mistakes_are_answered_before_spark_starts(demo: Path) -> None:
     out = str(demo / "new_out")
     ts = ["training-set", "--features", "user_transactions:amount_sum_7d", "--out", out]
     cases: list[tuple[list[str], int, str]] = [
-        (["training-set", "--spine", spine, "--features", "user_transactions:nope", "--out", out], 1,
+        (["training-set", "--spine", spine, "--features", "user_transactions:nope", "--out", out], 3,
          "error: view 'user_transactions' has no feature 'nope'; its features: count_1d, count_7d, count_30d, "),
-        (["training-set", "--spine", spine, "--features", "nope:x", "--out", out], 1,
+        (["training-set", "--spine", spine, "--features", "nope:x", "--out", out], 3,
          "error: unknown view 'nope' in 'nope:x'; views: merchant_transactions, user_profile, user_transactions"),
         (["training-set", "--spine", spine, "--features", "user_transactions:amount_sum_7d", "--out",
-          str(demo / "out")], 1,
+          str(demo / "out")], 3,
          f"error: {demo / 'out'} already exists; choose another --out or pass --overwrite"),
         (["training-set", "--spine", spine, "--features", "user_transactions:amount_sum_7d", "--out", out,
-          "--format", "parquet", "--timestamp-column", "ts"], 1,
+          "--format", "parquet", "--timestamp-column", "ts"], 3,
          f"error: the spine ({spine}) has no timestamp column 'ts'; its columns: user_id, event_timestamp. Pass "
          f"timestamp_column= (--timestamp-column) to name another"),
-        ([*ts, "--spine", str(demo / "no_ts.parquet")], 1,
+        ([*ts, "--spine", str(demo / "no_ts.parquet")], 3,
          f"error: the spine ({demo / 'no_ts.parquet'}) has no timestamp column 'event_timestamp'; its columns: "
          f"user_id."),
-        ([*ts, "--spine", str(demo / "text_key.parquet")], 1,
+        ([*ts, "--spine", str(demo / "text_key.parquet")], 3,
          "error: spine column 'user_id' is string, but the views' join key user_id is bigint: cast it in the spine "
          "(e.g. CAST(user_id AS BIGINT))"),
-        ([*ts, "--spine", str(demo / "clash.parquet")], 1,
+        ([*ts, "--spine", str(demo / "clash.parquet")], 3,
          "error: feature column(s) amount_sum_7d would replace spine columns of the same name; pass "
          "full_feature_names=True (--full-names) or rename the spine columns"),
-        ([*ts, "--spine", str(demo / "spine_dir")], 1,
+        ([*ts, "--spine", str(demo / "spine_dir")], 3,
          "error: spine column 'event_timestamp' is date; it must be a timestamp (or ISO 8601 text): a date is "
          "ambiguous (which time of the day?); cast it, e.g. CAST(event_timestamp AS TIMESTAMP) for midnight"),
-        ([*ts, "--spine", str(demo / "missing.parquet")], 1,
+        ([*ts, "--spine", str(demo / "missing.parquet")], 3,
          f"error: spine '{demo / 'missing.parquet'}' is neither an existing path (parquet, csv or Delta) nor a "
          f"Spark SQL query (SELECT ...)"),
-        (["training-set", "--spine", spine, "--features", "user_transactions:amount_sum_7d"], 1,
+        (["training-set", "--spine", spine, "--features", "user_transactions:amount_sum_7d"], 3,
          "error: give --out PATH to write the training set (or --print-sql to only print its SQL)"),
-        (["training-set", "--from-manifest", str(demo / "nothing.json"), "--out", out], 1,
+        (["training-set", "--from-manifest", str(demo / "nothing.json"), "--out", out], 3,
          f"error: no training-set manifest at {demo / 'nothing.json'}"),
-        (["materialize", "user_transactions", "--start", "2026-10-02", "--end", "2026-10-01"], 1,
+        (["materialize", "user_transactions", "--start", "2026-10-02", "--end", "2026-10-01"], 3,
          "error: --start 2026-10-02 is after --end 2026-10-01: give a range with start <= end"),
-        (["materialize", "user_transactions", "nope", "--start", "2026-10-01", "--end", "2026-10-01"], 1,
+        (["materialize", "user_transactions", "nope", "--start", "2026-10-01", "--end", "2026-10-01"], 3,
          "error: unknown view 'nope'; views in the plan: merchant_transactions, user_profile, user_transactions"),
     ]
     unknown = "error: unknown view 'nope'. Views in the plan: merchant_transactions, user_profile, user_transactions"
-    cases += [(argv, 1, unknown) for argv in (["validate", "nope", "--ds", "2026-10-01"], ["history", "nope"],
+    cases += [(argv, 3, unknown) for argv in (["validate", "nope", "--ds", "2026-10-01"], ["history", "nope"],
                                               ["snapshot", "nope", "--ds", "2026-10-01", "--out", out],
                                               ["consistency", "nope"], ["vacuum", "user_profile", "nope"])]
     results = run_cli(demo, *[argv for argv, _, _ in cases])

@@ -73,11 +73,11 @@ def test_a_column_typo_is_one_error_at_its_line_and_its_knock_ons_one_note(make_
     assert list(plan["training_sets"]) == ["train"]
 
 
-def test_the_cli_prints_the_one_error_and_the_note_and_exits_1(make_repo, capsys) -> None:
+def test_the_cli_prints_the_one_error_and_the_note_and_exits_3(make_repo, capsys) -> None:
     repo = make_repo({"defs.py": TYPO, "training.py": TRAINING})
     code = main(["--repo", str(repo), "plan"])
     out, err = capsys.readouterr()
-    assert code == 1 and out == ""
+    assert code == 3 and out == ""  # a bad definition is terminal
     assert err == (
         f"error: 1 problem(s) in the feature definitions:\n"
         f"  - {at(repo, 'defs.py', 'amout')}: aggregation column of sum: 'amout' {MISSING} (did you mean "

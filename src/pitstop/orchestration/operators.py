@@ -2,8 +2,9 @@
 
 Imported by dags/pitstop_dags.py at parse time, so this module imports only Airflow's SDK, the Spark
 provider and pitstop's pure modules at the top; the pieces a task needs when it runs come inside
-``execute``. A job's exit code 3 (terminal: bad input, failed validation) fails the task without a retry;
-anything else (1: transient) is retried with exponential backoff.
+``execute``. The jobs exit by pitstop's one contract (``pitstop.errors``): 3 (terminal: bad input, a bad
+definition, a source not ready) and 2 (a check found problems: a failed validation gate, a monitor mismatch)
+fail the task without a retry; anything else (1: transient) is retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from pitstop.config import ArrowS3Options
+from pitstop.errors import EXIT_CHECK, EXIT_TERMINAL
 from pitstop.jsontypes import JSONObject
 from pitstop.orchestration.schedule import run_days, snapshot_time
 from pitstop.plan.model import ViewSource
 
-TERMINAL_EXIT = 3
+TERMINAL_EXIT = EXIT_TERMINAL
 JOBS = ("materialize", "publish", "monitor", "training_set")
 
 
@@ -267,9 +269,14 @@ class PitstopJobOperator(SparkSubmitOperator):
             super().execute(context)
         except AirflowException as exc:
             process = getattr(self._hook, "_submit_sp", None)
-            if process is not None and process.returncode == TERMINAL_EXIT:
+            code = None if process is None else process.returncode
+            if code == EXIT_TERMINAL:
                 raise AirflowFailException(f"pitstop {self.job} failed with a terminal error (exit "
-                                           f"{TERMINAL_EXIT}: fix the input, a retry cannot help): {exc}") from None
+                                           f"{EXIT_TERMINAL}: fix the input, a retry cannot help): {exc}") from None
+            if code == EXIT_CHECK:
+                raise AirflowFailException(f"pitstop {self.job}: a check found problems (exit {EXIT_CHECK}: a "
+                                           f"failed validation gate or an online/offline mismatch, a retry gives "
+                                           f"the same answer; the task log says what): {exc}") from None
             raise
         finally:
             os.chdir(cwd)

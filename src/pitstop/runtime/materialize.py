@@ -8,7 +8,6 @@ a day counts as materialized only once its snapshot is committed.
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Plan, View
 from pitstop.runtime import quality
+from pitstop.runtime.reporter import Reporter
 from pitstop.runtime.tables import ViewTables, logged_days
 from pitstop.stores import delta
 from pitstop.stores.sources import read_source
@@ -168,7 +168,7 @@ def check_days(config: Config, plan: Plan, view_name: str, start: date, end: dat
     start_date = view.dag.start_date
     if start_date is not None and start < start_date:
         raise SourceNotReady(f"view {view_name!r}: {start} is before the view's start_date {start_date}; days from "
-                             f"{start_date} on can be materialized: {force}")
+                             f"{start_date} on can be materialized: {force}", view=view_name, start=start, end=end)
     try:
         first = first_event_time(src, location, config.arrow_s3())
         ready = check(src, location, _snapshot_time(end), config.arrow_s3())
@@ -181,16 +181,18 @@ def check_days(config: Config, plan: Plan, view_name: str, start: date, end: dat
     if first is None:
         raise SourceNotReady(f"view {view_name!r}: source {src.name!r} at {location} holds no events yet "
                              f"({src.timestamp_field} has no value), so no day can be computed from it; load "
-                             f"the data first, or rerun with --force (API: force=True)")
+                             f"the data first, or rerun with --force (API: force=True)", view=view_name, start=start,
+                             end=end)
     first_day = first.date()
     if start < first_day:
         raise SourceNotReady(f"view {view_name!r}: {start} is before the first event of source {src.name!r} "
                              f"({first.isoformat()}, day {first_day}), so those days would be computed from no "
-                             f"data; {force} (e.g. --start {max(first_day, start)})")
+                             f"data; {force} (e.g. --start {max(first_day, start)})", view=view_name, start=start,
+                             end=end)
     if not ready.ready:
         raise SourceNotReady(f"view {view_name!r}: source {src.name!r} is not ready for {end}: the day needs "
                              f"data through {_snapshot_time(end).isoformat()} (readiness={src.readiness!r}), "
-                             f"and {ready.detail}. Wait for the data, or {force}")
+                             f"and {ready.detail}. Wait for the data, or {force}", view=view_name, start=start, end=end)
     return f"source {src.name}: first event {first.isoformat()}; {ready.detail}"
 
 
@@ -200,7 +202,9 @@ def _snapshot_time(day: date) -> datetime:
 
 
 def materialize(config: Config, plan: Plan, view_name: str, start: date, end: date,
-                spark: SparkSession, *, cascade: bool = True) -> RunSummary:
+                spark: SparkSession, *, cascade: bool = True, reporter: Reporter | None = None) -> RunSummary:
+    """Compute the view for [start, end] into Delta, validate, log; warnings and progress go to ``reporter``
+    (default: a plain one on stderr)."""
     check_range(start, end)
     view = plan.view(view_name)
     began = time.monotonic()
@@ -215,7 +219,8 @@ def materialize(config: Config, plan: Plan, view_name: str, start: date, end: da
         if view.kind == "latest":
             _materialize_latest(spark, view, source, tables, start, end, summary, meta)
         else:
-            _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade)
+            _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade,
+                                   reporter or Reporter())
         _validate(config, plan, view_name, view, tables, summary, run_id, spark)
         _write_log(spark, view, tables, summary, run_id, meta)
     except BaseException as exc:
@@ -227,7 +232,8 @@ def materialize(config: Config, plan: Plan, view_name: str, start: date, end: da
         restored = ("every table was restored to its state before the run" if not problems
                     else "restoring failed for: " + "; ".join(problems))
         raise JobFailed(f"materializing {view_name} {start}..{end} failed in Spark: {first_line(exc)}\n"
-                        f"  {restored}; fix the cause if it is in the data or the filter, then rerun") from exc
+                        f"  {restored}; fix the cause if it is in the data or the filter, then rerun", view=view_name,
+                        start=start, end=end) from exc
     summary.seconds = time.monotonic() - began
     return summary
 
@@ -338,8 +344,8 @@ def _materialize_latest(spark: SparkSession, view: View, source: DataFrame, tabl
 
 
 def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, tables: ViewTables,
-                           start: date, end: date, summary: RunSummary, meta: JSONObject,
-                           cascade: bool) -> None:
+                           start: date, end: date, summary: RunSummary, meta: dict[str, Any],
+                           cascade: bool, reporter: Reporter) -> None:
     assert tables.tiles is not None
     bounded = [f.window_days for f in view.features if f.window_days is not None]
     lifetime = any(f.window_days is None for f in view.features)
@@ -391,8 +397,8 @@ def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, t
     else:
         summary.skipped_cascade = later
         if later:
-            print(f"warning: --no-cascade: {summary.view} snapshots {_ranges(later)} include recomputed days "
-                  f"and keep their old values", file=sys.stderr)
+            reporter.warn(f"--no-cascade: {summary.view} snapshots {_ranges(later)} include recomputed days "
+                          f"and keep their old values")
     days = _days(start, end) + summary.cascaded
     summary.snapshot_days = days
     all_tiles = delta.read(spark, tables.tiles, version=tiles_version)  # this run's tiles, whatever commits next
@@ -406,7 +412,7 @@ def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, t
             delta.replace(snapshots, tables.snapshots, agg.ds_in(days), partition_by=[agg.DS], metadata=meta,
                           properties=tables.properties)
         else:
-            _chunked_snapshots(spark, all_tiles, view, tables, chunks, running, summary, meta)
+            _chunked_snapshots(spark, all_tiles, view, tables, chunks, running, summary, meta, reporter)
         if running is not None:
             running.save(days[-1] - timedelta(days=lateness), tiles_version, meta)
     finally:
@@ -416,8 +422,9 @@ def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, t
 
 def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: View, tables: ViewTables,
                        chunks: list[list[date]], running: RunningTotal | None, summary: RunSummary,
-                       meta: JSONObject) -> None:
-    """A long range computed chunk by chunk into a staging folder (bounded memory, progress on the console),
+                       meta: dict[str, Any], reporter: Reporter) -> None:
+    """A long range computed chunk by chunk into a staging folder (bounded memory, progress through the
+    reporter: a live bar in a terminal, a line per chunk in logs),
     then published from there in the ONE snapshot commit of this run."""
     from pyspark import StorageLevel
     from pyspark.sql import Observation
@@ -429,17 +436,13 @@ def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: View, ta
     tiles = all_tiles.where(f"ds >= DATE '{days[0] - timedelta(days=reach - 1)}'").persist(
         StorageLevel.MEMORY_AND_DISK)
     staging = delta.table_path(tables.root, f"_staging/{meta['pitstop_run']}")
-    began, rows = time.monotonic(), 0
     try:
-        for number, chunk in enumerate(chunks, 1):
-            observed = Observation(f"chunk{number}")
-            part = _snapshots(tiles, view, chunk, running).observe(observed, F.count(F.lit(1)).alias("rows"))
-            part.repartition(agg.DS).write.mode("append").partitionBy(agg.DS).parquet(staging)
-            rows += int(observed.get["rows"])
-            elapsed = time.monotonic() - began
-            eta = elapsed / number * (len(chunks) - number)
-            print(f"{summary.view}: chunk {number}/{len(chunks)} ({chunk[0]}..{chunk[-1]}) done; {rows:,} rows, "
-                  f"{rows / max(elapsed, 1e-9):,.0f} rows/s, ETA {eta:.0f}s", file=sys.stderr, flush=True)
+        with reporter.progress(summary.view, len(chunks), unit="chunk") as progress:
+            for number, chunk in enumerate(chunks, 1):
+                observed = Observation(f"chunk{number}")
+                part = _snapshots(tiles, view, chunk, running).observe(observed, F.count(F.lit(1)).alias("rows"))
+                part.repartition(agg.DS).write.mode("append").partitionBy(agg.DS).parquet(staging)
+                progress.step(f"{chunk[0]}..{chunk[-1]}", rows=int(observed.get["rows"]))
         columns = _snapshots(tiles, view, chunks[0], running).columns
         # the staging folder holds one file per day already: copied without a second shuffle
         delta.replace(spark.read.parquet(staging).select(*columns), tables.snapshots, agg.ds_in(days),

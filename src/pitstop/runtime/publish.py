@@ -103,7 +103,7 @@ def publish(config: Config, plan: Plan, view_name: str, spark: SparkSession,
         if not lost:
             if is_spark_error(exc):
                 raise JobFailed(f"publishing {view_name} ds {ds} failed in Spark: {first_line(exc)}; the previous "
-                                f"snapshot stays served. Rerun the publish") from exc
+                                f"snapshot stays served. Rerun the publish", view=view_name, start=ds, end=ds) from exc
             raise
         raise ConnectionFailed(f"publishing {view_name} ds {ds}: lost Redis at {redact_url(config.online_store_url)} "
                                f"({type(exc).__name__}); the previous snapshot stays served. Rerun when Redis is "

@@ -432,7 +432,8 @@ def raise_if_failed(result: GateResult, *, by_hand: bool = False) -> None:
     if by_hand:
         raise ValidationFailed(f"{result.view} ds {', '.join(str(d.ds) for d in failed)} fails its gate as the "
                                f"snapshot table holds it at version {result.snapshot_version} (nothing changed: "
-                               f"validate reports only)")
+                               f"validate reports only)", view=result.view, version=result.version,
+                               days=[d.ds for d in failed], snapshot_version=result.snapshot_version)
     raise ValidationFailed(
         f"{result.describe()}\n"
         f"the gate stopped {result.view} v{result.version} before publishing: {len(failed)} of {len(result.days)} "
@@ -442,7 +443,9 @@ def raise_if_failed(result: GateResult, *, by_hand: bool = False) -> None:
         f"online values stay served). "
         f"The rejected snapshot stays readable through time travel: "
         f"SELECT * FROM pitstop.{result.view}__v{result.version} VERSION AS OF {result.snapshot_version} "
-        f"WHERE ds = DATE '{failed[0].ds}'. Fix the data (or the expectation, then `pitstop apply`) and rerun.")
+        f"WHERE ds = DATE '{failed[0].ds}'. Fix the data (or the expectation, then `pitstop apply`) and rerun.",
+        view=result.view, version=result.version, days=[d.ds for d in failed],
+        snapshot_version=result.snapshot_version)
 
 
 def validate_by_hand(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession,

@@ -331,6 +331,6 @@ def serve(store: FeatureStore, host: str, port: int, max_body_bytes: int | None 
         log.addHandler(handler)
         log.propagate = False
     app = build_app(store, max_body_bytes)
-    print(f"pitstop serve: http://{host}:{port} (POST /get-online-features, GET /health, GET /metrics)",
-          flush=True)
+    store.reporter.out(f"pitstop serve: http://{host}:{port} (POST /get-online-features, GET /health, "
+                       f"GET /metrics)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pitstop.errors import ConnectionFailed, PitstopError, SetupError
+from pitstop.errors import ConnectionFailed, PitstopError, SetupError, exit_code_for
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(stop(config.repo)) or "no private redis-server running")
     except PitstopError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_code_for(exc)
     return 0
 
 

@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pitstop.errors import PitstopError, SetupError
+from pitstop.errors import PitstopError, SetupError, exit_code_for
 from pitstop.jsontypes import JSONObject
 from pitstop.stores.local_redis import free_port, stop_pid
 
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"completed application(s)")
     except (PitstopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_code_for(exc)
     return 0
 
 
