@@ -291,7 +291,7 @@ class FeatureStore:
         stats, attempts = report_inputs(self.config, view, entry)
         target = Path(out)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_report(view, entry.to_json(), stats, attempts, generated_at=now or clock.now(UTC)),
+        target.write_text(render_report(view, entry, stats, attempts, generated_at=now or clock.now(UTC)),
                           encoding="utf-8")
         return len({r["ds"] for r in stats}), len(attempts)
 
