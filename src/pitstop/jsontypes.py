@@ -11,3 +11,6 @@ JSON = Any
 
 JSONObject = dict[str, Any]
 """A decoded JSON object (or one about to be encoded)."""
+
+Record = dict[str, Any]
+"""A row read from one of pitstop's own Delta tables without Spark (column name -> value, as pyarrow gives it)."""

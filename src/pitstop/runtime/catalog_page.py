@@ -31,6 +31,7 @@ from typing import Any
 
 from pitstop.config import load_config
 from pitstop.errors import PlanError, reason_of
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import model
 from pitstop.plan.model import Plan, View
 from pitstop.runtime.freshness import human_duration, offline_freshness, online_freshness, unavailable
@@ -46,7 +47,7 @@ DRIFT_METRICS = ("psi", "kl")
 # pure: the document and its page
 
 
-def _feature_rows(entry: View) -> list[dict[str, Any]]:
+def _feature_rows(entry: View) -> list[JSONObject]:
     rows = []
     for feature in entry.features:
         if entry.kind == "latest":  # latest-value views carry source columns as they are
@@ -59,7 +60,7 @@ def _feature_rows(entry: View) -> list[dict[str, Any]]:
     return rows
 
 
-def _drift(validation: Mapping[str, Any] | None) -> dict[str, Any]:
+def _drift(validation: Mapping[str, Any] | None) -> JSONObject:
     """The drift alerts (PSI, KL) of the newest validated day, from the last-validation part."""
     if validation is None or validation.get("status") != "ok":
         return dict(validation) if validation else unavailable("not gathered")
@@ -70,11 +71,11 @@ def _drift(validation: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def build_catalog(plan: Plan, *, now: datetime,
-                  offline: Mapping[str, dict[str, Any]] | None = None,
-                  online: Mapping[str, dict[str, Any]] | None = None,
-                  airflow: Mapping[str, dict[str, Any]] | None = None,
-                  quality: Mapping[str, dict[str, Any]] | None = None,
-                  base_url: str = "") -> dict[str, Any]:
+                  offline: Mapping[str, JSONObject] | None = None,
+                  online: Mapping[str, JSONObject] | None = None,
+                  airflow: Mapping[str, JSONObject] | None = None,
+                  quality: Mapping[str, JSONObject] | None = None,
+                  base_url: str = "") -> JSONObject:
     """The catalog document (JSON-ready) from the plan and the gathered parts (a part missing for a view
     becomes "unavailable")."""
     offline, online, airflow, quality = offline or {}, online or {}, airflow or {}, quality or {}
@@ -130,7 +131,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
 
 
 def gather(repo: Path, now: datetime | None = None, *,
-           runs: Callable[[list[str]], dict[str, dict[str, Any]]], base_url: str = "") -> dict[str, Any]:
+           runs: Callable[[list[str]], dict[str, JSONObject]], base_url: str = "") -> JSONObject:
     """The catalog document for the repository's compiled plan, every part gathered now; ``runs(dag_ids)``
     reads the DAGs' runs and consistency checks (pitstop.orchestration.airflow_db.airflow_runs)."""
     now = now or datetime.now(UTC)

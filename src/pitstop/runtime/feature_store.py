@@ -272,7 +272,7 @@ class FeatureStore:
             record(self.config, plan, report, self.spark)
         return reports
 
-    def status(self, now: datetime | None = None) -> list[dict[str, Any]]:
+    def status(self, now: datetime | None = None) -> list[JSONObject]:
         """One row per view: what is materialized, published, validated and consistent (no Spark)."""
         from pitstop.runtime.status import gather_status
 

@@ -344,7 +344,7 @@ def _materialize_latest(spark: SparkSession, view: View, source: DataFrame, tabl
 
 
 def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, tables: ViewTables,
-                           start: date, end: date, summary: RunSummary, meta: dict[str, Any],
+                           start: date, end: date, summary: RunSummary, meta: JSONObject,
                            cascade: bool, reporter: Reporter) -> None:
     assert tables.tiles is not None
     bounded = [f.window_days for f in view.features if f.window_days is not None]
@@ -422,7 +422,7 @@ def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, t
 
 def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: View, tables: ViewTables,
                        chunks: list[list[date]], running: RunningTotal | None, summary: RunSummary,
-                       meta: dict[str, Any], reporter: Reporter) -> None:
+                       meta: JSONObject, reporter: Reporter) -> None:
     """A long range computed chunk by chunk into a staging folder (bounded memory, progress through the
     reporter: a live bar in a terminal, a line per chunk in logs),
     then published from there in the ONE snapshot commit of this run."""

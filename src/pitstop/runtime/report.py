@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pitstop.jsontypes import Record
 from pitstop.plan.model import Feature, View
 from pitstop.runtime.pages import render
 from pitstop.values import finite as _finite
@@ -182,7 +183,7 @@ def _newest_attempts(attempts: Iterable[Mapping[str, Any]]) -> dict[date, Mappin
     return out
 
 
-def summarize_alerts(attempts: Iterable[Mapping[str, Any]]) -> dict[date, list[dict[str, Any]]]:
+def summarize_alerts(attempts: Iterable[Mapping[str, Any]]) -> dict[date, list[Record]]:
     """Per ds (ascending), the alerts of its newest attempt (the ones that describe the data as it stands)."""
     newest = _newest_attempts(attempts)
     return {ds: [dict(a) for a in (newest[ds].get("alerts") or [])] for ds in sorted(newest)}
@@ -570,7 +571,7 @@ def _stats_rows(row: Mapping[str, Any], numeric: bool) -> list[StatRow]:
     return rows
 
 
-def _alert_row(alert: Mapping[str, Any]) -> dict[str, Any]:
+def _alert_row(alert: Mapping[str, Any]) -> dict[str, object]:
     value = _finite(alert.get("value"))
     return {"metric": alert.get("metric"), "against": alert.get("against"),
             "severity": str(alert.get("severity") or ""), "value": "" if value is None else repr(value),
@@ -588,10 +589,10 @@ def _feature_meta(entry: View, feature: Feature) -> str:
 
 
 def _feature_section(entry: View, feature: Feature, days: Mapping[date, Mapping[str, Any]],
-                     first: date, last: date, newest: Mapping[date, Mapping[str, Any]]) -> dict[str, Any]:
+                     first: date, last: date, newest: Mapping[date, Mapping[str, Any]]) -> dict[str, object]:
     name = feature.name
     numeric = feature.dtype in NUMERIC_DTYPES
-    section: dict[str, Any] = {"name": name, "dtype": feature.dtype, "meta": _feature_meta(entry, feature),
+    section: dict[str, object] = {"name": name, "dtype": feature.dtype, "meta": _feature_meta(entry, feature),
                                "badge": None, "days": bool(days)}
     if not days:
         return section
@@ -619,7 +620,7 @@ def _iso(value: Any) -> str:
     return _utc(value).isoformat(timespec="seconds") if isinstance(value, datetime) else "—"
 
 
-def _timeline_row(attempt: Mapping[str, Any]) -> dict[str, Any]:
+def _timeline_row(attempt: Mapping[str, Any]) -> dict[str, object]:
     ds = _as_date(attempt.get("ds"))
     summary = str(attempt.get("summary") or "")
     return {"ds": _ds(ds) if ds else "", "run_id": attempt.get("run_id"), "success": bool(attempt.get("success")),
@@ -644,7 +645,7 @@ def render_report(view: str, entry: View, stats: Sequence[Mapping[str, Any]],
     known = set(entry.feature_names)
     all_days = sorted({ds for name, days in by_feature.items() if name in known for ds in days})
     newest = _newest_attempts(attempts)
-    page: dict[str, Any] = {"view": view, "version": entry.version, "kind": entry.kind,
+    page: dict[str, object] = {"view": view, "version": entry.version, "kind": entry.kind,
                             "owner": entry.owner or "—", "description": entry.description or "",
                             "generated": generated_at.isoformat(timespec="seconds"), "days": len(all_days),
                             "first": "", "last": "", "toc": [], "latest_attempt": None}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pitstop.config import Config
+from pitstop.jsontypes import JSONObject, Record
 from pitstop.plan import naming
 from pitstop.plan.model import Plan, View
 from pitstop.runtime.catalog import format_table
@@ -23,16 +24,16 @@ from pitstop.stores.delta_log import read_table as read_delta_table
 log = logging.getLogger(__name__)
 
 
-def _rows(config: Config, path: str) -> list[dict[str, Any]] | None:
+def _rows(config: Config, path: str) -> list[Record] | None:
     """A small Delta table's rows, or None when there is no table yet."""
     try:
-        rows: list[dict[str, Any]] = read_delta_table(path, s3=config.arrow_s3()).to_pylist()
+        rows: list[Record] = read_delta_table(path, s3=config.arrow_s3()).to_pylist()
         return rows
     except FileNotFoundError:
         return None
 
 
-def last_validation(config: Config, name: str, entry: View) -> dict[str, Any]:
+def last_validation(config: Config, name: str, entry: View) -> JSONObject:
     """The newest validation attempt (gate or by hand) of a view version, and the alerts of the newest
     passing attempt of its newest validated ds."""
     path = delta.table_path(config.offline_store_path, naming.quality_table(name, int(entry.version)))
@@ -65,13 +66,13 @@ def last_validation(config: Config, name: str, entry: View) -> dict[str, Any]:
             "failed_attempts": len({r["run_id"] for r in gate if not _run_success(r)})}
 
 
-def _run_success(row: dict[str, Any]) -> bool:
+def _run_success(row: Record) -> bool:
     """Whether the run the row belongs to committed its days (every day of it passed)."""
     value = row.get("run_success")
     return bool(row["success"] if value is None else value)
 
 
-def last_consistency(config: Config, name: str, entry: View) -> dict[str, Any]:
+def last_consistency(config: Config, name: str, entry: View) -> JSONObject:
     path = delta.table_path(config.offline_store_path, naming.consistency_table(name, int(entry.version)))
     try:
         rows = _rows(config, path)
@@ -85,7 +86,7 @@ def last_consistency(config: Config, name: str, entry: View) -> dict[str, Any]:
             "mismatches": last["mismatches"], "checked_at": last["checked_at"].replace(tzinfo=UTC).isoformat()}
 
 
-def gather_status(config: Config, plan: Plan, now: datetime | None = None) -> list[dict[str, Any]]:
+def gather_status(config: Config, plan: Plan, now: datetime | None = None) -> list[JSONObject]:
     now = now or datetime.now(UTC)
     offline = offline_freshness(config, plan, now)
     online = online_freshness(config, plan, now)
@@ -147,7 +148,7 @@ def _consistency_cell(part: Mapping[str, Any], now: datetime) -> str:
     return f"MISMATCH {part['mismatches']} value(s) ({part['ds']}) {_ago(part['checked_at'], now)}"
 
 
-def render_status(rows: list[dict[str, Any]], now: datetime) -> str:
+def render_status(rows: list[JSONObject], now: datetime) -> str:
     table = [["VIEW", "LAST DS", "FRESHNESS LAG", "ONLINE (SERVED DS, LAG)", "LAST VALIDATION", "ALERTS (LAST DS)",
               "CONSISTENCY"]]
     for row in rows:
@@ -158,7 +159,7 @@ def render_status(rows: list[dict[str, Any]], now: datetime) -> str:
     return format_table(table)
 
 
-def unhealthy(rows: list[dict[str, Any]]) -> list[str]:
+def unhealthy(rows: list[JSONObject]) -> list[str]:
     """Why the repository is not healthy, per view (for `pitstop status --check`)."""
     problems = []
     for row in rows:
@@ -181,8 +182,8 @@ def unhealthy(rows: list[dict[str, Any]]) -> list[str]:
 
 
 
-def report_inputs(config: Config, name: str, entry: View) -> tuple[list[dict[str, Any]],
-                                                                               list[dict[str, Any]]]:
+def report_inputs(config: Config, name: str, entry: View) -> tuple[list[JSONObject],
+                                                                               list[JSONObject]]:
     """The statistics rows and validation attempts `pitstop report` draws (empty lists when none yet)."""
     version = int(entry.version)
     stats = _rows(config, delta.table_path(config.offline_store_path, naming.stats_table(name, version))) or []
