@@ -132,8 +132,8 @@ def naive(store: FeatureStore, spark: Any, spine_path: str) -> Any:
     plan = store.load_plan()
     from pitstop.runtime.tables import ViewTables
 
-    tx = ViewTables(store.config, "tx", plan["views"]["tx"]).snapshots
-    profile = ViewTables(store.config, "profile", plan["views"]["profile"]).snapshots
+    tx = ViewTables(store.config, plan.view("tx")).snapshots
+    profile = ViewTables(store.config, plan.view("profile")).snapshots
     names = [f.split(":")[1] for f in FEATURES[:8]]
     tx_cols = ", ".join(f"f.{n}" for n in names)
     return spark.sql(f"""

@@ -54,7 +54,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     say.out(f"Created a feature repository in {target}:")
     for path in written:
         say.out(f"  {path.relative_to(target)}")
-    views = ", ".join(sorted(result.compiled.data["views"]))
+    views = ", ".join(sorted(result.compiled.plan.views))
     ready = SAMPLE_END - timedelta(days=1)  # no event after the sample's last day proves that day complete
     say.out(f"  {_plan_rel(args)} (the compiled plan: {views})")
     say.out(f"Next:\n  cd {args.dir}\n  pitstop ls\n"
@@ -99,7 +99,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         say.warn(warning)
     say.out(result.diff.render())
     if result.written:
-        views = len(result.compiled.data["views"])
+        views = len(result.compiled.plan.views)
         say.out(f"\nWrote {store.config.plan_path} ({views} view(s), fingerprint "
                 f"{result.compiled.data['fingerprint']}).")
     else:
@@ -209,7 +209,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     store = _store(args)
-    version = store.describe(args.view)["version"]
+    version = store.describe(args.view).version
     out = Path(args.out or f"{args.view}_report.html")
     days, attempts = store.report(args.view, out)
     _say(args).out(f"{args.view} v{version}: report of {days} day(s) of statistics and {attempts} validation "

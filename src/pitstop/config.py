@@ -48,6 +48,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pitstop.definitions._validate import IDENTIFIER
 from pitstop.errors import ConfigError
+from pitstop.jsontypes import JSONObject
 from pitstop.plan.naming import CONFIG_FILE, PLAN_FILE
 
 DEFAULT_OFFLINE_PATH = "data/delta"
@@ -70,6 +71,9 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
     "airflow": ("spark_conn_id", "retries", "retry_delay_seconds", "max_retry_delay_seconds",
                 "sensor_timeout_seconds", "sensor_poke_seconds", "deferrable", "consistency_sample"),
 }
+
+ArrowS3Options = dict[str, str | bool]
+"""Keyword arguments of pyarrow.fs.S3FileSystem: endpoint_override, scheme, region, force_virtual_addressing."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +136,9 @@ class S3Settings:
             conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
         return conf
 
-    def arrow_options(self) -> dict[str, Any]:
+    def arrow_options(self) -> ArrowS3Options:
         """Keyword arguments for pyarrow.fs.S3FileSystem (the readers that need no Spark)."""
-        options: dict[str, Any] = {}
+        options: ArrowS3Options = {}
         if self.endpoint:
             scheme, _, host = self.endpoint.partition("://")
             options["endpoint_override"] = host if host else scheme
@@ -207,7 +211,7 @@ class Config:
         return (self.offline_store_path.startswith("s3a://") or self.s3_declared
                 or any(k.startswith("spark.hadoop.fs.s3a.") for k in self.spark_conf))
 
-    def arrow_s3(self) -> dict[str, Any] | None:
+    def arrow_s3(self) -> ArrowS3Options | None:
         """pyarrow.fs.S3FileSystem options for the readers that need no Spark; None when S3 is not used."""
         return self.s3.arrow_options() if self.uses_s3 else None
 
@@ -223,7 +227,7 @@ class Config:
     def online_store_url_redacted(self) -> str:
         return redact_url(self.online_store_url)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JSONObject:
         """Effective settings for display: secrets redacted."""
         return {
             "repo": str(self.repo),

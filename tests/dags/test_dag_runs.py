@@ -22,9 +22,9 @@ def online_equals_snapshot(repo: Path, spark: Any, view: str, ds: date) -> int:
 
     store = FeatureStore(repo, env={})
     store.use_spark(spark)
-    entry = store.load_plan()["views"][view]
-    keys = [k["name"] for k in entry["join_keys"]]
-    names = [f["name"] for f in entry["features"]]
+    entry = store.load_plan().view(view)
+    keys = entry.key_names
+    names = entry.feature_names
     rows = [r.asDict() for r in store.snapshot(view, ds).collect()]
     assert rows, f"the snapshot of {ds} is empty"
     response = store.get_online_features([f"{view}:{n}" for n in names], [{k: r[k] for k in keys} for r in rows])

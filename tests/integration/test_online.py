@@ -110,7 +110,7 @@ def store(tmp_path: Path, spark: Any, redis_url: str) -> FeatureStore:
 
 
 def names(store: FeatureStore, view: str) -> list[str]:
-    return [f"{view}:{f['name']}" for f in store.load_plan()["views"][view]["features"]]
+    return [f"{view}:{f.name}" for f in store.load_plan().view(view).features]
 
 
 def online_rows(store: FeatureStore, view: str, users: list[int], now: datetime | None = None) -> list[dict[str, Any]]:

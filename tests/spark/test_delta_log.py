@@ -3,6 +3,7 @@ vectors, and a file that has one (its rows and its wide statistics are refused u
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,13 @@ from typing import Any
 import pytest
 
 from pitstop.errors import UnsupportedDeltaTable
+from pitstop.plan.model import ViewSource
 from pitstop.stores import delta_log
 from pitstop.stores.readiness import check, first_event_time
 
 pytestmark = pytest.mark.spark
 
-SOURCE = {"name": "events", "format": "delta", "timestamp_field": "event_timestamp", "readiness": "max_event_time"}
+SOURCE = ViewSource("events", "data/events", "delta", "event_timestamp", None, {}, "max_event_time")
 S = datetime(2026, 11, 1, tzinfo=UTC)  # S(2026-10-31)
 
 
@@ -53,7 +55,8 @@ def test_a_spark_table_with_deletion_vectors(tmp_path: Path, spark: Any) -> None
         f"them; rewrite the files without deletion vectors (Spark: `REORG TABLE delta.`{path}` APPLY (PURGE)`), or "
         f"use readiness='delta_commit' for this source; or give the source readiness='none' (its data is then taken "
         f"as ready)")
-    assert check({**SOURCE, "readiness": "delta_commit"}, path, S).ready  # commit times need no statistics
+    # commit times need no statistics
+    assert check(dataclasses.replace(SOURCE, readiness="delta_commit"), path, S).ready
 
     spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
     assert not any(a.get("deletionVector") for a in delta_log.snapshot(path).files)

@@ -91,7 +91,7 @@ def logged(store: FeatureStore, kind: str) -> list[date]:
     from pitstop.runtime.tables import ViewTables
 
     plan = store.load_plan()
-    log = store.spark.read.format("delta").load(ViewTables(store.config, "profile", plan["views"]["profile"]).log)
+    log = store.spark.read.format("delta").load(ViewTables(store.config, plan.view("profile")).log)
     return sorted(r.ds for r in log.where(f"kind = '{kind}'").collect())
 
 

@@ -296,7 +296,7 @@ def test_bad_input_is_refused_before_any_write(store_for) -> None:
 def test_bad_filter_is_a_clear_error_before_any_write(store_for) -> None:
     store = store_for([row(1, ts(D1)), row(1, ts(D1, hours=1), amount=0.0)],
                       aggs='Aggregation("count", windows=["1d"])')
-    plan = store.load_plan()
+    plan = store.load_plan().to_json()
     plan["views"]["spend"]["filter"] = "amout > 0"  # as if feature_defs said filter="amout > 0"
     store.config.plan_path.write_text(__import__("json").dumps(plan))
     with pytest.raises(SourceError) as err:

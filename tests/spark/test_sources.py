@@ -5,6 +5,7 @@ and every event time must come out exact, in UTC; one is materialized end to end
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from datetime import date, datetime
@@ -15,6 +16,7 @@ import pytest
 
 from pitstop import FeatureStore
 from pitstop.errors import SourceError
+from pitstop.plan.model import Plan, View, ViewSource
 from pitstop.runtime import registry
 from pitstop.stores.source_schema import read_source_schema
 from pitstop.stores.sources import read_source
@@ -29,14 +31,18 @@ USERS = [1, 1, 2, 3]
 AMOUNTS = [1.5, 2.5, 4.0, 8.0]
 
 
-def view_for(path: Path, fmt: str = "parquet") -> dict[str, Any]:
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "demo_plan.json"
+
+
+def view_for(path: Path, fmt: str = "parquet", **extra_columns: str) -> View:
     """A plan entry as the compiler makes it: the column types read without Spark."""
     columns = read_source_schema(str(path), fmt, path.parent)
     assert columns is not None
-    return {"source": {"name": "events", "path": str(path), "format": fmt, "timestamp_field": "event_timestamp",
-                       "created_timestamp_field": None,
-                       "columns": {c: columns[c] for c in ("user_id", "amount", "event_timestamp")}},
-            "filter": None}
+    base = Plan.from_json(json.loads(GOLDEN.read_text())).views["user_transactions"]
+    source = ViewSource("events", str(path), fmt, "event_timestamp", None,
+                        {**{c: columns[c] for c in ("user_id", "amount", "event_timestamp")}, **extra_columns},
+                        "none")
+    return dataclasses.replace(base, source=source, filter=None)
 
 
 def read_back(spark: Any, path: Path, fmt: str = "parquet") -> list[tuple[int, float, str]]:
@@ -135,7 +141,7 @@ def test_date_event_column_is_midnight_utc(tmp_path: Path, spark: Any) -> None:
     pq.write_table(pa.table({"user_id": USERS, "amount": AMOUNTS, "event_timestamp": pa.array(days, pa.date32())}),
                    folder / "part.parquet")
     view = view_for(folder)
-    assert view["source"]["columns"]["event_timestamp"] == "date"
+    assert view.source.columns["event_timestamp"] == "date"
     df = read_source(spark, "v", view, tmp_path)
     got = sorted(r.t for r in df.selectExpr(
         "date_format(CAST(event_timestamp AS TIMESTAMP), 'yyyy-MM-dd HH:mm:ss') AS t").collect())
@@ -149,9 +155,8 @@ def test_hive_ds_folders(tmp_path: Path, spark: Any) -> None:
     frame.to_parquet(folder, partition_cols=["ds"])  # pandas' (pyarrow's) hive layout: ds=YYYY-MM-DD/
     assert sorted(p.name for p in folder.iterdir()) == ["ds=1969-12-31", "ds=2026-03-01", "ds=2026-03-02"]
     assert read_back(spark, folder) == WANT
-    view = view_for(folder)
-    view["source"]["columns"]["ds"] = read_source_schema(str(folder), "parquet", tmp_path)["ds"]  # type: ignore[index]
-    assert view["source"]["columns"]["ds"] == "string"  # as pyarrow (so the plan) sees a folder value
+    view = view_for(folder, ds=read_source_schema(str(folder), "parquet", tmp_path)["ds"])  # type: ignore[index]
+    assert view.source.columns["ds"] == "string"  # as pyarrow (so the plan) sees a folder value
     got = read_source(spark, "v", view, tmp_path).selectExpr("ds", "date_format(event_timestamp, 'yyyy-MM-dd')")
     assert sorted(tuple(r) for r in got.collect()) == sorted((t[:10], t[:10]) for t in EXPECTED)
 

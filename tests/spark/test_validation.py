@@ -3,6 +3,7 @@ day that passed counts as materialized; data that fails never reaches Redis)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +17,7 @@ from pitstop import FeatureStore
 from pitstop.compute import stats as st
 from pitstop.errors import DefinitionErrors, ValidationFailed
 from pitstop.plan import naming
+from pitstop.plan.model import Check, Feature, JoinKey, Plan
 from pitstop.runtime import registry
 from pitstop.stores.delta_log import read_table
 from pitstop.stores.gx_suite import Validator
@@ -70,7 +72,7 @@ CASES = [
 @pytest.mark.parametrize("entry, bad, says", CASES, ids=[c[0]["label"] for c in CASES])
 def test_each_check_passes_and_fails_with_a_summary(spark: Any, entry: dict[str, Any], bad: list[Any],
                                                     says: list[str]) -> None:
-    validator = Validator([entry], ["user_id"], "t__v1")
+    validator = Validator([Check.from_json(entry)], ["user_id"], "t__v1")
     outcomes, raw = validator.run(frame(spark, GOOD))
     assert [o.success for o in outcomes] == [True] and raw["success"] is True
     (outcome,), raw = validator.run(frame(spark, GOOD + bad))
@@ -87,7 +89,8 @@ def test_a_float_avg_a_hair_above_max_is_not_a_failure(spark: Any) -> None:
     assert avg > 0.1
     entry = check("avg_within_bound", {"avg": "amount_avg_1d", "bound": "amount_max_1d", "side": "max",
                                        "tolerance": 1e-9}, "avg <= max")
-    (outcome,), _ = Validator([entry], ["user_id"], "t__v1").run(frame(spark, [(1, D0, S, 3, avg, 0.1, "FR")]))
+    validator = Validator([Check.from_json(entry)], ["user_id"], "t__v1")
+    (outcome,), _ = validator.run(frame(spark, [(1, D0, S, 3, avg, 0.1, "FR")]))
     assert outcome.success
 
 
@@ -95,10 +98,10 @@ def test_an_empty_day_passes_unless_row_bounds_say_otherwise(spark: Any) -> None
     suite = [check("ExpectColumnValuesToNotBeNull", {"column": "user_id"}, "key"),
              check("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_id", "ds"]}, "unique"),
              check("ExpectColumnValuesToBeBetween", {"column": "count_1d", "min_value": 0}, "count")]
-    outcomes, _ = Validator(suite, ["user_id"], "t__v1").run(frame(spark, []))
+    outcomes, _ = Validator([Check.from_json(c) for c in suite], ["user_id"], "t__v1").run(frame(spark, []))
     assert [o.success for o in outcomes] == [True, True, True]
     bounded = [*suite, check("ExpectTableRowCountToBeBetween", {"min_value": 1, "max_value": None}, "rows")]
-    outcomes, _ = Validator(bounded, ["user_id"], "t__v1").run(frame(spark, []))
+    outcomes, _ = Validator([Check.from_json(c) for c in bounded], ["user_id"], "t__v1").run(frame(spark, []))
     assert [o.success for o in outcomes] == [True, True, True, False]
 
 
@@ -112,7 +115,7 @@ def test_statistics_and_histograms_against_hand_computed_values(spark: Any) -> N
     d3 = d2 + timedelta(days=1)
     rows += [(1, d3, None, "z")]  # a day without a value: an empty sketch
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double, country string")
-    features = [{"name": "amount", "dtype": "float64"}, {"name": "country", "dtype": "string"}]
+    features = [Feature("amount", "float64"), Feature("country", "string")]
     got = st.feature_statistics(st.profile(df, features))
     a = got[(d2, "amount")]
     assert (a["rows"], a["nulls"]) == (301, 1)
@@ -209,8 +212,10 @@ def test_gate_statistics_are_exact_while_quantiles_and_drift_read_the_sample(spa
     rows = [(i, before, float(x)) for i, x in enumerate(ref)] + [(i, today, float(x)) for i, x in enumerate(cur)]
     rows += [(9000 + i, today, None) for i in range(1000)]
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double")
-    view = {"monitoring": {"baseline_days": 7, "min_rows": 100}, "join_keys": [{"name": "user_id", "dtype": "int64"}],
-            "features": [{"name": "amount", "dtype": "float64"}]}
+    golden = Plan.from_json(json.loads((Path(__file__).resolve().parents[1] / "golden" / "demo_plan.json").read_text()))
+    base = golden.views["user_profile"]
+    view = dataclasses.replace(base, join_keys=(JoinKey("user_id", "int64"),), features=(Feature("amount", "float64"),),
+                               monitoring=dataclasses.replace(base.monitoring, baseline_days=7, min_rows=100))
     (row,) = quality._statistics(view, df, [today], [before])
     assert (row["rows"], row["nulls"], row["null_fraction"]) == (5000, 1000, 0.2)
     assert row["min"] == pytest.approx(cur.min()) and row["max"] == pytest.approx(cur.max())
@@ -242,7 +247,7 @@ def test_histograms_of_overlapping_comparisons_match_numpy(spark: Any) -> None:
         rows += [(j, day, float(a), int(c)) for j, (a, c) in enumerate(zip(amount, count, strict=True))]
     rows.append((99_999, days[3], None, None))  # nulls are not binned
     df = spark.createDataFrame(rows, "user_id bigint, ds date, amount double, count_1d bigint")
-    features = [{"name": "amount", "dtype": "float64"}, {"name": "count_1d", "dtype": "int64"}]
+    features = [Feature("amount", "float64"), Feature("count_1d", "int64")]
     plan = st.comparisons(days[1:], days, 3)
     values = st.long_values(df, features)
     hists = st.histograms(values, plan, st.sketches(values))
@@ -487,7 +492,7 @@ def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark:
     assert "1 of 3 day(s) failed (2026-04-02). This run committed nothing" in text
     assert materialized_days(store.config, store.load_plan(), "spend", spark) == []
     plan = store.load_plan()
-    status = last_validation(load_config(repo, env={}), "spend", plan["views"]["spend"])
+    status = last_validation(load_config(repo, env={}), "spend", plan.view("spend"))
     assert (status["success"], status["ds"], status["days"]) == (False, "2026-04-02",
                                                                  ["2026-04-01", "2026-04-02", "2026-04-03"])
     assert status["alerts_ds"] is None  # no run has committed a day yet
@@ -496,7 +501,7 @@ def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark:
     (summary,) = store.materialize(["spend"], days[0], days[-1], publish=False)
     assert summary.validation.success and "validation passed: 3 day(s) x 6 checks" in summary.describe()
     assert materialized_days(store.config, plan, "spend", spark) == days
-    status = last_validation(load_config(repo, env={}), "spend", plan["views"]["spend"])
+    status = last_validation(load_config(repo, env={}), "spend", plan.view("spend"))
     assert (status["success"], status["ds"], status["alerts_ds"], status["failed_attempts"]) == (
         True, "2026-04-03", "2026-04-03", 1)
     result = json.loads(Path(summary.validation.days[1].result_path).read_text())

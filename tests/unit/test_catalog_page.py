@@ -13,6 +13,7 @@ import pytest
 
 from pitstop.config import load_config
 from pitstop.orchestration.catalog_app import CatalogCache
+from pitstop.plan.model import Plan
 from pitstop.runtime import catalog_page as cp
 from pitstop.runtime import freshness as fr
 
@@ -56,8 +57,8 @@ def test_freshness_lag_is_measured_from_the_snapshot_time() -> None:
 def test_catalog_document_lists_every_view_with_its_features(plan: dict[str, Any]) -> None:
     offline = {"user_transactions": {"status": "ok", **fr.freshness_lag(date(2026, 10, 31), NOW),
                                      "first_ds": "2026-10-30", "days": 2}}
-    doc = cp.build_catalog(plan, now=NOW, offline=offline, airflow={DAG_IDS["user_transactions"]: _run()},
-                           base_url="http://localhost:8080/")
+    doc = cp.build_catalog(Plan.from_json(plan), now=NOW, offline=offline,
+                           airflow={DAG_IDS["user_transactions"]: _run()}, base_url="http://localhost:8080/")
     assert doc["project"] == "demo" and doc["plan_fingerprint"] == plan["fingerprint"]
     assert doc["generated_at"] == "2026-11-02T03:00:00+00:00"
     views = {v["name"]: v for v in doc["views"]}
@@ -89,7 +90,7 @@ def test_catalog_document_lists_every_view_with_its_features(plan: dict[str, Any
 
 def test_offline_only_views_have_no_online_part_and_no_consistency_check(plan: dict[str, Any]) -> None:
     plan["views"]["user_profile"]["online"] = False
-    doc = cp.build_catalog(plan, now=NOW, online={}, airflow={DAG_IDS["user_profile"]: _run()})
+    doc = cp.build_catalog(Plan.from_json(plan), now=NOW, online={}, airflow={DAG_IDS["user_profile"]: _run()})
     view = next(v for v in doc["views"] if v["name"] == "user_profile")
     assert view["online_store"]["status"] == "not_online"
     assert view["consistency"]["status"] == "not_online"
@@ -113,7 +114,7 @@ def test_html_page(plan: dict[str, Any]) -> None:
                                          "warnings": 0, "by_hand": False, "summary": "validation FAILED", "alerts_ds":
                                          "2026-10-29", "alerts": []},
                "user_profile": {"status": "never", "reason": "no validation yet"}}
-    doc = cp.build_catalog(plan, now=NOW, online=online, airflow=airflow, quality=quality)
+    doc = cp.build_catalog(Plan.from_json(plan), now=NOW, online=online, airflow=airflow, quality=quality)
     drift = {v["name"]: v["drift"] for v in doc["views"]}
     assert drift == {"user_transactions": {"status": "ok", "ds": "2026-10-31", "alerts": [alert]},
                      "merchant_transactions": {"status": "ok", "ds": "2026-10-29", "alerts": []},
@@ -157,7 +158,7 @@ def test_script_in_any_value_is_escaped(plan: dict[str, Any]) -> None:
                       "last_run": {"status": "ok", "state": evil, "run_type": evil, "data_interval_start": evil,
                                    "data_interval_end": evil},
                       "consistency": {"status": "ok", "state": evil, "ds": evil}}}
-    doc = cp.build_catalog(plan, now=NOW, online=online, airflow=airflow, quality=quality)
+    doc = cp.build_catalog(Plan.from_json(plan), now=NOW, online=online, airflow=airflow, quality=quality)
     doc["project"] = evil
     doc["views"][-1]["drift"] = {"status": "ok", "ds": evil, "alerts": [alert]}
     page = cp.render_html(doc)
@@ -194,7 +195,7 @@ def test_offline_freshness_reads_the_materialization_log_without_spark(tmp_path:
                [(date(2026, 10, 30), "snapshot"), (date(2026, 10, 31), "snapshot"), (date(2026, 11, 1), "tiles")])
     (tmp_path / "delta" / "log" / "merchant_transactions__v1" / "_delta_log").mkdir(parents=True)
     _write_log(tmp_path / "delta" / "log" / "user_profile__v1", [(date(2026, 10, 31), "tiles")])
-    found = fr.offline_freshness(config, plan, NOW)
+    found = fr.offline_freshness(config, Plan.from_json(plan), NOW)
     assert found["user_transactions"] == {"status": "ok", **fr.freshness_lag(date(2026, 10, 31), NOW),
                                           "first_ds": "2026-10-30", "days": 2}  # tiles are not snapshots
     assert found["merchant_transactions"]["status"] == "never"  # a log folder without commits
@@ -206,12 +207,12 @@ def test_redis_down_shows_unavailable_for_every_online_view(tmp_path: Path, plan
 
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     (tmp_path / "pitstop.yaml").write_text(f"project: demo\nonline_store:\n  url: {url}\n")
-    found = fr.online_freshness(load_config(tmp_path, env={}), plan, NOW)
+    found = fr.online_freshness(load_config(tmp_path, env={}), Plan.from_json(plan), NOW)
     assert sorted(found) == sorted(DAG_IDS)
     for part in found.values():
         assert part["status"] == "unavailable"
         assert f"cannot read what is published: Redis at {url}" in part["reason"]
-    page = cp.render_html(cp.build_catalog(plan, now=NOW, online=found))
+    page = cp.render_html(cp.build_catalog(Plan.from_json(plan), now=NOW, online=found))
     assert page.count('>unavailable:</span> <span class="small">cannot read what is published') == 3
 
 

@@ -4,6 +4,7 @@ read (rows, readiness, the sensor)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,11 +14,12 @@ import pytest
 
 from pitstop.errors import UnsupportedDeltaTable
 from pitstop.orchestration.operators import check_source
+from pitstop.plan.model import ViewSource
 from pitstop.stores import delta_log
 from pitstop.stores.readiness import check, first_event_time
 
 S = datetime(2026, 11, 1, tzinfo=UTC)  # S(2026-10-31)
-SOURCE = {"name": "events", "format": "delta", "timestamp_field": "event_timestamp", "readiness": "max_event_time"}
+SOURCE = ViewSource("events", "data/events", "delta", "event_timestamp", None, {}, "max_event_time")
 SUPPORTED = "columnMapping, deletionVectors, timestampNtz, vacuumProtocolCheck"
 
 
@@ -101,13 +103,13 @@ def test_an_unknown_reader_feature_is_refused_everywhere(tmp_path: Path) -> None
     assert str(first.value) == f"source 'events': {message}"
     for mode in ("max_event_time", "delta_commit"):
         with pytest.raises(UnsupportedDeltaTable) as ready:
-            check({**SOURCE, "readiness": mode}, path, S)
+            check(dataclasses.replace(SOURCE, readiness=mode), path, S)
         assert str(ready.value) == (f"source 'events': {message}; or give the source readiness='none' (its data is "
                                     f"then taken as ready)")
         # the DAG's sensor fails (terminal) instead of waiting for data that can never look ready
         with pytest.raises(UnsupportedDeltaTable):
-            check_source({**SOURCE, "readiness": mode}, path, S)
-    assert check({**SOURCE, "readiness": "none"}, path, S).ready
+            check_source(dataclasses.replace(SOURCE, readiness=mode), path, S)
+    assert check(dataclasses.replace(SOURCE, readiness="none"), path, S).ready
 
 
 def test_materialize_refuses_the_days_of_such_a_source_before_spark(tmp_path: Path) -> None:

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
+from pathlib import Path
 
 import pytest
 
 from pitstop.errors import UsageError
 from pitstop.plan import naming
+from pitstop.plan.model import Feature, JoinKey, Plan
 from pitstop.runtime.online import check_entity, empty_value, parse_entity
 from pitstop.runtime.serve import Metrics, parse_request
 
-PLAN = {"project": "p", "views": {
-    "v": {"kind": "aggregate", "version": 2, "online": True, "data_fingerprint": "f",
-          "join_keys": [{"name": "account_id", "dtype": "int64"}, {"name": "device", "dtype": "string"}],
-          "features": [{"name": "count_7d", "dtype": "int64", "empty_value": "0"}]}}}
+
+def _plan() -> Plan:
+    """Project p with one online view v (version 2) keyed by (account_id int64, device string)."""
+    golden = Plan.from_json(json.loads((Path(__file__).parents[1] / "golden" / "demo_plan.json").read_text()))
+    view = dataclasses.replace(golden.views["user_transactions"], name="v", version=2, online=True,
+                               data_fingerprint="f",
+                               join_keys=(JoinKey("account_id", "int64"), JoinKey("device", "string")),
+                               features=(Feature("count_7d", "int64", "count", None, "7d", 7, "0"),))
+    return dataclasses.replace(golden, project="p", views={"v": view})
+
+
+PLAN = _plan()
 
 
 def test_entity_fields_are_unambiguous_for_composite_keys() -> None:
@@ -28,11 +39,11 @@ def test_entity_fields_are_unambiguous_for_composite_keys() -> None:
 
 
 def test_empty_values_are_typed() -> None:
-    assert empty_value({"dtype": "int64", "empty_value": "0"}) == 0
-    value = empty_value({"dtype": "float64", "empty_value": "0"})
+    assert empty_value(Feature("x", "int64", empty_value="0")) == 0
+    value = empty_value(Feature("x", "float64", empty_value="0"))
     assert value == 0.0 and isinstance(value, float)
-    assert empty_value({"dtype": "float64", "empty_value": "null"}) is None
-    assert empty_value({"dtype": "string"}) is None
+    assert empty_value(Feature("x", "float64", empty_value="null")) is None
+    assert empty_value(Feature("x", "string")) is None
 
 
 def test_cli_entities_are_parsed_to_the_plan_types() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from scipy.stats import entropy
 from pitstop import Aggregation, Alert, BatchSource, Entity, Expect, FeatureView
 from pitstop.compute import stats as st
 from pitstop.errors import DefinitionError
+from pitstop.plan.model import Feature, JoinKey, Plan
 from pitstop.plan.quality import builtin_suite, monitoring_entry
 from pitstop.runtime.quality import AlertHit, evaluate_alerts, schema_violations
 
@@ -26,16 +30,16 @@ def view(**kw: object) -> FeatureView:
     return FeatureView("spend", entities=[USER], source=SRC, aggregations=AGGS, **kw)  # type: ignore[arg-type]
 
 
-def entry() -> dict[str, object]:
-    return {"kind": "aggregate", "join_keys": [{"name": "user_id", "dtype": "int64"}], "features": [
-        {"name": "count_1d", "function": "count", "column": None, "window_days": 1, "dtype": "int64"},
-        {"name": "amount_avg_7d", "function": "avg", "column": "amount", "window_days": 7, "dtype": "float64"},
-        {"name": "amount_max_7d", "function": "max", "column": "amount", "window_days": 7, "dtype": "float64"},
-        {"name": "amount_min_7d", "function": "min", "column": "amount", "window_days": 7, "dtype": "float64"},
-        {"name": "merchant_count_distinct_7d", "function": "count_distinct", "column": "merchant",
-         "window_days": 7, "dtype": "int64"},
-        {"name": "merchant_last_7d", "function": "last", "column": "merchant", "window_days": 7, "dtype": "string"},
-    ]}
+def entry() -> tuple[str, tuple[JoinKey, ...], tuple[Feature, ...]]:
+    """(kind, join keys, features) of an aggregate view with counts, avg/min/max and a string feature."""
+    return "aggregate", (JoinKey("user_id", "int64"),), (
+        Feature("count_1d", "int64", "count", None, "1d", 1, "0"),
+        Feature("amount_avg_7d", "float64", "avg", "amount", "7d", 7, "null"),
+        Feature("amount_max_7d", "float64", "max", "amount", "7d", 7, "null"),
+        Feature("amount_min_7d", "float64", "min", "amount", "7d", 7, "null"),
+        Feature("merchant_count_distinct_7d", "int64", "count_distinct", "merchant", "7d", 7, "0"),
+        Feature("merchant_last_7d", "string", "last", "merchant", "7d", 7, "null"),
+    )
 
 
 def test_expect_factories_build_gx_expectations() -> None:
@@ -95,7 +99,7 @@ def test_view_checks_the_shape_of_its_declarations() -> None:
 
 
 def test_builtin_suite_of_an_aggregate_view() -> None:
-    suite = builtin_suite(entry())
+    suite = [c.to_json() for c in builtin_suite(*entry())]
     assert [(s["type"], s["label"]) for s in suite] == [
         ("ExpectColumnValuesToNotBeNull", "join key user_id not null"),
         ("ExpectColumnValuesToNotBeNull", "feature_timestamp not null"),
@@ -108,14 +112,14 @@ def test_builtin_suite_of_an_aggregate_view() -> None:
     assert suite[2]["kwargs"] == {"column_list": ["user_id", "ds"]}
     assert suite[5]["kwargs"] == {"avg": "amount_avg_7d", "bound": "amount_min_7d", "side": "min", "tolerance": 1e-9}
     assert all(s["severity"] == "error" and s["origin"] == "builtin" for s in suite)
-    latest = builtin_suite({"kind": "latest", "join_keys": [{"name": "a"}, {"name": "b"}], "features": []})
+    latest = [c.to_json() for c in builtin_suite("latest", (JoinKey("a", "int64"), JoinKey("b", "int64")), ())]
     assert [s["label"] for s in latest] == ["join key a not null", "join key b not null", "event_timestamp not null"]
 
 
 def test_alert_thresholds_resolve_feature_then_view_then_default() -> None:
     rules = (Alert.psi(0.5), Alert.psi(0.1, features=["amount_avg_7d"], severity="error"),
              Alert.null_fraction(0.9, features=["amount_avg_7d", "merchant_last_7d"]), Alert.schema(severity="error"))
-    mon = monitoring_entry(entry(), rules, 14)
+    mon = monitoring_entry(entry()[2], rules, 14).to_json()
     assert mon["baseline_days"] == 14 and mon["bins"] == 10 and mon["min_rows"] == 100
     assert mon["alerts"]["amount_avg_7d"] == {
         "null_fraction": {"max": 0.9, "severity": "warning", "origin": "declared"},
@@ -164,7 +168,7 @@ def test_binning_and_comparisons() -> None:
 
 
 def test_alert_rules_and_schema_checks() -> None:
-    mon = monitoring_entry(entry(), (Alert.kl(0.05, features="amount_avg_7d", severity="error"),), 7)
+    mon = monitoring_entry(entry()[2], (Alert.kl(0.05, features="amount_avg_7d", severity="error"),), 7)
     row = {"feature": "amount_avg_7d", "null_fraction": 0.06, "psi_previous": 0.21, "psi_baseline": 0.19,
            "kl_previous": 0.04, "kl_baseline": 0.051}
     assert evaluate_alerts(mon, row) == [
@@ -172,8 +176,10 @@ def test_alert_rules_and_schema_checks() -> None:
         AlertHit("amount_avg_7d", "psi", "previous", 0.21, 0.2, "warning"),
         AlertHit("amount_avg_7d", "kl", "baseline", 0.051, 0.05, "error")]
     assert evaluate_alerts(mon, {"feature": "count_1d", "null_fraction": 0.0, "psi_previous": None}) == []
-    full = {"kind": "aggregate", "join_keys": [{"name": "user_id", "dtype": "int64"}],
-            "features": [{"name": "count_1d", "dtype": "int64"}, {"name": "amount_avg_7d", "dtype": "float64"}]}
+    golden = Plan.from_json(json.loads((Path(__file__).parents[1] / "golden" / "demo_plan.json").read_text()))
+    full = dataclasses.replace(golden.views["user_transactions"], join_keys=(JoinKey("user_id", "int64"),),
+                               features=(Feature("count_1d", "int64", "count", None, "1d", 1, "0"),
+                                         Feature("amount_avg_7d", "float64", "avg", "amount", "7d", 7, "null")))
     good = {"user_id": "int64", "ds": "date", "feature_timestamp": "timestamp", "count_1d": "int64",
             "amount_avg_7d": "float64"}
     assert schema_violations(full, good) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,10 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pitstop.orchestration.operators import check_source
+from pitstop.plan.model import ViewSource
 from pitstop.stores.readiness import check, parquet_max_event_time
 
 S = datetime(2026, 11, 1, tzinfo=UTC)  # S(2026-10-31)
-SOURCE = {"name": "events", "format": "parquet", "timestamp_field": "event_timestamp", "readiness": "max_event_time"}
+SOURCE = ViewSource("events", "data/events", "parquet", "event_timestamp", None, {}, "max_event_time")
 
 
 def write(folder: Path, times: list[datetime], name: str = "part-0.parquet", *, tz: bool = True,
@@ -55,5 +57,5 @@ def test_hidden_files_and_missing_folders(tmp_path: Path) -> None:
 
 
 def test_readiness_none_is_always_ready(tmp_path: Path) -> None:
-    result = check({**SOURCE, "readiness": "none"}, str(tmp_path / "missing"), S)
+    result = check(dataclasses.replace(SOURCE, readiness="none"), str(tmp_path / "missing"), S)
     assert (result.ready, result.detail) == (True, "readiness check off (readiness='none')")

@@ -3,6 +3,8 @@ parsed back (html.parser for the page, xml.etree for each SVG chart) and checked
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -10,10 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pitstop.plan.model import Feature, Monitoring, Plan, View
 from pitstop.runtime import report as rp
 
 GENERATED = datetime(2026, 10, 5, 6, 30, tzinfo=UTC)
@@ -41,6 +45,19 @@ ENTRY: dict[str, Any] = {
         "schema": {"severity": "warning", "origin": "default"},
     },
 }
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "demo_plan.json"
+
+
+def view_of(entry: dict[str, Any]) -> View:
+    """The test's entry (the fields the report shows) as a compiled view; other fields from the demo's plan."""
+    base = Plan.from_json(json.loads(GOLDEN.read_text())).views["user_transactions"]
+    features = tuple(Feature(f["name"], f["dtype"], f.get("function"), f.get("column"), f.get("window"),
+                             None, None) for f in entry["features"])
+    return dataclasses.replace(base, version=entry["version"], kind=entry["kind"], owner=entry["owner"],
+                               description=entry["description"], features=features,
+                               monitoring=Monitoring.from_json(entry["monitoring"]))
 
 
 def _stat(ds: date, feature: str, **values: Any) -> dict[str, Any]:
@@ -183,7 +200,7 @@ def svg_charts(page: str) -> list[ET.Element]:
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return rp.render_report("user_transactions", ENTRY, STATS, ATTEMPTS, generated_at=GENERATED)
+    return rp.render_report("user_transactions", view_of(ENTRY), STATS, ATTEMPTS, generated_at=GENERATED)
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +342,7 @@ def test_summarize_alerts_keeps_the_newest_attempt_of_each_day() -> None:
 
 
 def test_no_statistics_yet() -> None:
-    page = rp.render_report("user_transactions", ENTRY, [], [], generated_at=GENERATED)
+    page = rp.render_report("user_transactions", view_of(ENTRY), [], [], generated_at=GENERATED)
     tree = parse(page)
     message = tree.find("p", data_empty="stats")
     assert " ".join(message.text().split()).startswith("no statistics yet: materialize the view (pitstop materialize "
@@ -346,7 +363,7 @@ def test_single_day_with_null_constant_and_infinite_values() -> None:
         _stat(D1, "flat", min=2.0, max=2.0, mean=2.0, stddev=0.0, quantiles=[2.0] * 7, psi_previous=math.inf),
         _stat(D1, "flag", null_fraction=math.nan),
     ]
-    page = rp.render_report("v", entry, stats, [], generated_at=GENERATED)
+    page = rp.render_report("v", view_of(entry), stats, [], generated_at=GENERATED)
     tree = parse(page)
     svg_charts(page)  # well formed, no NaN or infinite coordinate
     assert_self_contained(page)
@@ -374,7 +391,7 @@ def test_script_in_any_value_is_escaped() -> None:
                 {**ATTEMPTS[1], "alerts": [{**ATTEMPTS[1]["alerts"][0], "feature": evil, "metric": evil,
                                             "against": evil, "severity": evil},
                                            {"feature": "schema", "metric": evil, "severity": "error"}]}]
-    page = rp.render_report(evil, entry, stats, attempts, generated_at=GENERATED)
+    page = rp.render_report(evil, view_of(entry), stats, attempts, generated_at=GENERATED)
     assert "<script" not in page.lower()
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 20
     tree = parse(page)  # still well formed, the value intact once parsed

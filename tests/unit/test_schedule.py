@@ -10,6 +10,7 @@ import pytest
 
 from pitstop.errors import UsageError
 from pitstop.orchestration.schedule import interval_days, run_days, snapshot_time, view_doc_md
+from pitstop.plan.model import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,14 +61,14 @@ def test_run_days_errors_say_what_to_do() -> None:
 
 
 def test_doc_md_describes_the_view_from_the_plan() -> None:
-    plan = json.loads((ROOT / "dags" / "pitstop_plan.json").read_text())
-    doc = view_doc_md("user_transactions", plan["views"]["user_transactions"], plan)
+    plan = Plan.from_json(json.loads((ROOT / "dags" / "pitstop_plan.json").read_text()))
+    doc = view_doc_md("user_transactions", plan.views["user_transactions"], plan)
     assert doc.startswith("# user_transactions v1\n\nHow much, how often and where each card holder spends\n")
     assert "| owner | fraud-team@example.com |" in doc
     assert "| `amount_sum_7d` | sum | amount | 7d | float64 | 0 |" in doc
     assert "| `amount_avg_30d` | avg | amount | 30d | float64 | null |" in doc
     assert "| ttl | 1 day(s) |" in doc
     assert "`publish`" in doc
-    profile = view_doc_md("user_profile", plan["views"]["user_profile"], plan)
+    profile = view_doc_md("user_profile", plan.views["user_profile"], plan)
     assert "| `credit_limit` | float64 |" in profile
     assert "created time `created_timestamp`" in profile

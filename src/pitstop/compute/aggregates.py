@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
     from pyspark.sql import DataFrame
+
+    from pitstop.plan.model import Feature, View
 
 DS = "ds"
 TS = "event_timestamp"
@@ -92,19 +94,19 @@ def _partials_for(function: str, column: str | None, has_created: bool) -> list[
     raise ValueError(f"unknown function {function!r}")
 
 
-def view_partials(view: dict[str, Any]) -> list[Partial]:
+def view_partials(view: View) -> list[Partial]:
     """Every partial the view's features need, once each, in a stable order."""
-    has_created = view["source"]["created_timestamp_field"] is not None
+    has_created = view.source.created_timestamp_field is not None
     seen: dict[str, Partial] = {"rows__count": Partial("rows__count", "count(1)", "sum")}  # also the run's event count
-    for feature in view["features"]:
-        for partial in _partials_for(feature["function"], feature["column"], has_created):
+    for feature in view.features:
+        for partial in _partials_for(feature.aggregate_function, feature.column, has_created):
             seen.setdefault(partial.name, partial)
     return list(seen.values())
 
 
-def _finish(feature: dict[str, Any], merged: dict[str, str]) -> str:
+def _finish(feature: Feature, merged: dict[str, str]) -> str:
     """SQL for one feature's final value from its merged partials (the table in docs/semantics.md)."""
-    function, column, dtype = feature["function"], feature["column"], feature["dtype"]
+    function, column, dtype = feature.function, feature.column, feature.dtype
     if column is None:
         return f"CAST(coalesce({merged['rows__count']}, 0) AS BIGINT)"
     m = {k.split("__", 1)[1]: v for k, v in merged.items() if k.split("__", 1)[0] == column}
@@ -128,15 +130,15 @@ def _finish(feature: dict[str, Any], merged: dict[str, str]) -> str:
     return var if function == "var_samp" else f"sqrt({var})"
 
 
-def prepare_events(source: DataFrame, view: dict[str, Any], first_day: date, last_day: date) -> DataFrame:
+def prepare_events(source: DataFrame, view: View, first_day: date, last_day: date) -> DataFrame:
     """Source rows -> the events of an aggregate view for the days [first_day, last_day] (``select_rows``
     with the columns its aggregations use)."""
-    keys = {k["name"] for k in view["join_keys"]}
-    columns = sorted({f["column"] for f in view["features"] if f.get("column")} - keys)
+    keys = {k.name for k in view.join_keys}
+    columns = sorted({f.column for f in view.features if f.column} - keys)
     return select_rows(source, view, columns, first_day, last_day)
 
 
-def select_rows(source: DataFrame, view: dict[str, Any], columns: list[str], first_day: date,
+def select_rows(source: DataFrame, view: View, columns: list[str], first_day: date,
                 last_day: date) -> DataFrame:
     """The view's filter applied, then the rows of the days [first_day, last_day]: join keys, event and
     created timestamps as UTC TIMESTAMP, ``columns`` (integers as BIGINT, floats as DOUBLE with NaN as
@@ -146,13 +148,13 @@ def select_rows(source: DataFrame, view: dict[str, Any], columns: list[str], fir
     callers can count (``null_key_condition``) and drop them in the same pass."""
     from pyspark.sql import functions as F
 
-    src = view["source"]
-    keys = [k["name"] for k in view["join_keys"]]
-    types = src["columns"]
+    src = view.source
+    keys = [k.name for k in view.join_keys]
+    types = src.columns
     selected = [F.col(q(k)) for k in keys]
-    selected.append(F.col(q(src["timestamp_field"])).cast("timestamp").alias(TS))
-    if src["created_timestamp_field"]:
-        selected.append(F.col(q(src["created_timestamp_field"])).cast("timestamp").alias(CREATED))
+    selected.append(F.col(q(src.timestamp_field)).cast("timestamp").alias(TS))
+    if src.created_timestamp_field:
+        selected.append(F.col(q(src.created_timestamp_field)).cast("timestamp").alias(CREATED))
     for c in columns:
         col = F.col(q(c))
         if types.get(c) == "float64":
@@ -161,38 +163,38 @@ def select_rows(source: DataFrame, view: dict[str, Any], columns: list[str], fir
             col = col.cast("bigint")
         selected.append(col.alias(c))
     df = source
-    if view["filter"]:
-        df = df.where(F.expr(view["filter"]))
+    if view.filter:
+        df = df.where(F.expr(view.filter))
     start = f"TIMESTAMP '{first_day.isoformat()} 00:00:00'"
     stop = f"TIMESTAMP '{(last_day + timedelta(days=1)).isoformat()} 00:00:00'"
     events = df.select(*selected).where(f"{q(TS)} >= {start} AND {q(TS)} < {stop}")
     return events.withColumn(DS, F.to_date(F.col(TS)))
 
 
-def null_key_condition(view: dict[str, Any]) -> str:
+def null_key_condition(view: View) -> str:
     """SQL: a row (event or tile) with a null join key, which cannot be an entity's event."""
-    return " OR ".join(f"{q(k['name'])} IS NULL" for k in view["join_keys"])
+    return " OR ".join(f"{q(k.name)} IS NULL" for k in view.join_keys)
 
 
-def compute_tiles(events: DataFrame, view: dict[str, Any]) -> DataFrame:
+def compute_tiles(events: DataFrame, view: View) -> DataFrame:
     """Events -> one row per (join keys, ds) holding every partial."""
     from pyspark.sql import functions as F
 
-    keys = [q(k["name"]) for k in view["join_keys"]]
+    keys = [q(k.name) for k in view.join_keys]
     aggs = [F.expr(p.tile_expr).alias(p.name) for p in view_partials(view)]
     return events.groupBy(*keys, DS).agg(*aggs)
 
 
-def merge_base(tiles: DataFrame, view: dict[str, Any]) -> DataFrame:
+def merge_base(tiles: DataFrame, view: View) -> DataFrame:
     """All the given tiles merged into one partial row per key: the lifetime state before a range."""
     from pyspark.sql import functions as F
 
-    keys = [q(k["name"]) for k in view["join_keys"]]
+    keys = [q(k.name) for k in view.join_keys]
     partials = view_partials(view)
     return tiles.groupBy(*keys).agg(*[F.expr(p.merged("true")).alias(p.name) for p in partials])
 
 
-def compute_snapshots(tiles: DataFrame, view: dict[str, Any], first_day: date, last_day: date,
+def compute_snapshots(tiles: DataFrame, view: View, first_day: date, last_day: date,
                       base: DataFrame | None = None) -> DataFrame:
     """Snapshots of the days [first_day, last_day] from the tiles of days [first_day - W + 1, last_day]
     (W = the largest bounded window) and, for lifetime windows, ``base``: one row of partials per key
@@ -207,11 +209,11 @@ def compute_snapshots(tiles: DataFrame, view: dict[str, Any], first_day: date, l
     the last w days"), so a tile row is read once per key, not copied once per snapshot day it reaches."""
     from pyspark.sql import functions as F
 
-    keys = [k["name"] for k in view["join_keys"]]
+    keys = [k.name for k in view.join_keys]
     qkeys = [q(k) for k in keys]
-    features = view["features"]
-    lifetime = any(f["window_days"] is None for f in features)
-    bounded = [f["window_days"] for f in features if f["window_days"] is not None]
+    features = view.features
+    lifetime = any(f.window_days is None for f in features)
+    bounded = [f.window_days for f in features if f.window_days is not None]
     reach = max(bounded) if bounded else 1
     partials = view_partials(view)
     lo, hi = first_day.isoformat(), last_day.isoformat()
@@ -231,7 +233,7 @@ def compute_snapshots(tiles: DataFrame, view: dict[str, Any], first_day: date, l
     rows = rows.withColumn(DAY, F.datediff(F.col(DS), F.lit("1970-01-01").cast("date")))
 
     by_key = f"PARTITION BY {', '.join(qkeys)} ORDER BY {DAY}"
-    windows = sorted({f["window_days"] for f in features}, key=lambda d: (d is None, d or 0))
+    windows = sorted({f.window_days for f in features}, key=lambda d: (d is None, d or 0))
     merged_cols = []
     merged_names: dict[int | None, dict[str, str]] = {}
     for days in windows:
@@ -257,7 +259,7 @@ def compute_snapshots(tiles: DataFrame, view: dict[str, Any], first_day: date, l
     out.append(F.col(DS))
     out.append(F.to_timestamp(F.date_add(F.col(DS), 1)).alias(FEATURE_TS))
     for feature in features:
-        out.append(F.expr(_finish(feature, merged_names[feature["window_days"]])).alias(feature["name"]))
+        out.append(F.expr(_finish(feature, merged_names[feature.window_days])).alias(feature.name))
     return merged.select(*out)
 
 

@@ -23,12 +23,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from pitstop.compute.aggregates import DS, q
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
+
+    from pitstop.plan.model import Feature
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 DECILES = tuple(i / 10 for i in range(1, 10))
@@ -93,19 +95,19 @@ def comparisons(targets: Sequence[date], materialized: Sequence[date], baseline_
     return out
 
 
-def long_values(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFrame:
+def long_values(snapshots: DataFrame, features: Sequence[Feature]) -> DataFrame:
     """One row per (ds, numeric feature, value), the value as a double: what the drift histograms bin."""
     from pyspark.sql import functions as F
 
-    parts = [F.struct(F.lit(f["name"]).alias("feature"), F.col(q(f["name"])).cast("double").alias("value"))
-             for f in features if f["dtype"] in NUMERIC_DTYPES]
+    parts = [F.struct(F.lit(f.name).alias("feature"), F.col(q(f.name)).cast("double").alias("value"))
+             for f in features if f.dtype in NUMERIC_DTYPES]
     if not parts:
         return snapshots.select(DS, F.lit(None).cast("string").alias("feature"),
                                 F.lit(None).cast("double").alias("value")).where(F.lit(False))
     return snapshots.select(F.col(DS), F.explode(F.array(*parts)).alias("_v")).select(DS, "_v.feature", "_v.value")
 
 
-def profile(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFrame:
+def profile(snapshots: DataFrame, features: Sequence[Feature]) -> DataFrame:
     """One pass over the (wide) snapshot rows: per (ds, feature) ``rows``, ``nulls`` and, for numeric
     features, ``min``, ``max``, ``mean`` and ``stddev`` (null for other features). One aggregation per ds
     over every feature at once, of plain aggregates that Spark compiles: exact, and the cheapest scan of
@@ -115,24 +117,36 @@ def profile(snapshots: DataFrame, features: Sequence[dict[str, Any]]) -> DataFra
     aggregates = [F.count(F.lit(1)).alias("rows")]
     parts = []
     for i, f in enumerate(features):
-        column = F.col(q(f["name"]))
+        column = F.col(q(f.name))
         aggregates.append(F.count_if(column.isNull()).alias(f"nulls{i}"))
         measures = [F.col(f"nulls{i}").alias("nulls")]
-        if f["dtype"] in NUMERIC_DTYPES:
+        if f.dtype in NUMERIC_DTYPES:
             value = column.cast("double")
             aggregates += [F.min(value).alias(f"min{i}"), F.max(value).alias(f"max{i}"),
                            F.avg(value).alias(f"mean{i}"), F.stddev_samp(value).alias(f"stddev{i}")]
             measures += [F.col(f"{m}{i}").alias(m) for m in ("min", "max", "mean", "stddev")]
         else:
             measures += [F.lit(None).cast("double").alias(m) for m in ("min", "max", "mean", "stddev")]
-        parts.append(F.struct(F.lit(f["name"]).alias("feature"), *measures))
+        parts.append(F.struct(F.lit(f.name).alias("feature"), *measures))
     return (snapshots.groupBy(DS).agg(*aggregates)
             .select(DS, "rows", F.explode(F.array(*parts)).alias("_p")).select(DS, "rows", "_p.*"))
 
 
-def feature_statistics(profiled: DataFrame) -> dict[tuple[date, str], dict[str, Any]]:
+class Profile(TypedDict):
+    """Exact statistics of one feature on one day (min..stddev: numeric features only, else None)."""
+
+    rows: int
+    nulls: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None
+
+
+def feature_statistics(profiled: DataFrame) -> dict[tuple[date, str], Profile]:
     """{(ds, feature): rows, nulls, min, max, mean, stddev} of a ``profile``."""
-    return {(r[DS], r.feature): r.asDict() for r in profiled.collect()}
+    return {(r[DS], r["feature"]): Profile(rows=int(r["rows"]), nulls=int(r["nulls"]), min=r["min"], max=r["max"],
+                                           mean=r["mean"], stddev=r["stddev"]) for r in profiled.collect()}
 
 
 SAMPLE_BUCKETS = 1 << 31
@@ -185,7 +199,15 @@ def quantiles(sketched: DataFrame) -> dict[tuple[date, str], list[float]]:
     return {(r[DS], r.feature): [float(x) for x in r.q] for r in rows}
 
 
-Histograms = dict[tuple[date, str, str], dict[str, Any]]
+class Histogram(TypedDict):
+    """The reference's bin edges and both sides' bin counts (one more bin than edges)."""
+
+    edges: list[float]
+    current: list[int]
+    reference: list[int]
+
+
+Histograms = dict[tuple[date, str, str], Histogram]
 
 
 def count_below(cuts: str, value: str, width: int) -> Column:
@@ -259,12 +281,13 @@ def histograms(values: DataFrame, plan: Sequence[Comparison], sketched: DataFram
     out: Histograms = {}
     for target, kind, source, role in roles:
         for feature, coarse in edges.get((target, kind), {}).items():
-            entry = out.setdefault((target, kind, feature), {"edges": coarse, "current": [0] * (len(coarse) + 1),
-                                                             "reference": [0] * (len(coarse) + 1)})
+            entry = out.setdefault((target, kind, feature), Histogram(edges=coarse, current=[0] * (len(coarse) + 1),
+                                                                      reference=[0] * (len(coarse) + 1)))
             day_cuts = cut_lists[(source, feature)]
             for j, n in counts.get((source, feature), {}).items():
                 # the values of finer bin j lie in (day_cuts[j-1], day_cuts[j]] (bin 0: <= day_cuts[0]), and
                 # the comparison's edges are among the cuts: each value has as many of them below it as
                 # there are <= day_cuts[j-1]
-                entry[role][0 if j == 0 else bisect_right(coarse, day_cuts[j - 1])] += n
+                side = entry["current"] if role == "current" else entry["reference"]
+                side[0 if j == 0 else bisect_right(coarse, day_cuts[j - 1])] += n
     return out

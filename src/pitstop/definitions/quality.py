@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pitstop.definitions._validate import caller_location, fail
+from pitstop.jsontypes import JSONObject
 
 SEVERITIES = ("error", "warning")
 # what Alert metrics measure per feature and ds (see pitstop.compute.stats)
@@ -87,7 +88,7 @@ class Expectation:
                 named += [c for c in value if isinstance(c, str)]
         return tuple(dict.fromkeys(named))
 
-    def to_plan(self) -> dict[str, Any]:
+    def to_plan(self) -> JSONObject:
         return {"type": self.expectation_type, "kwargs": dict(sorted(self.kwargs.items())), "feature": self.feature,
                 "severity": self.severity, "label": self.label, "origin": "declared"}
 
@@ -110,7 +111,7 @@ class Expect:
         if min is not None and max is not None and min > max:
             fail(what, f"min={min} is greater than max={max}", loc)
         _mostly(what, mostly, loc)
-        kwargs: dict[str, Any] = {"column": feature, "min_value": min, "max_value": max}
+        kwargs: JSONObject = {"column": feature, "min_value": min, "max_value": max}
         if mostly != 1.0:
             kwargs["mostly"] = float(mostly)
         return Expectation("ExpectColumnValuesToBeBetween", kwargs, feature, _severity(what, severity, loc),
@@ -125,7 +126,7 @@ class Expect:
         _number(what, "fraction", fraction, loc, allow_none=False)
         if not 0 <= fraction <= 1:
             fail(what, f"fraction must be between 0 and 1, got {fraction!r}", loc)
-        kwargs: dict[str, Any] = {"column": feature}
+        kwargs: JSONObject = {"column": feature}
         if fraction:
             kwargs["mostly"] = round(1.0 - float(fraction), 12)
         return Expectation("ExpectColumnValuesToNotBeNull", kwargs, feature, _severity(what, severity, loc),
@@ -183,7 +184,7 @@ class AlertRule:
     severity: str = "warning"
     location: str | None = field(default=None, compare=False, repr=False)
 
-    def to_plan(self) -> dict[str, Any]:
+    def to_plan(self) -> JSONObject:
         return {"metric": self.metric, "max": self.threshold,
                 "features": None if self.features is None else list(self.features), "severity": self.severity}
 

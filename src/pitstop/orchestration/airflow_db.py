@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pitstop.jsontypes import JSONObject
+
 MONITOR_TASK = "monitor"  # the DAG task that runs the sampled Delta-vs-Redis consistency check
 
 
@@ -15,7 +17,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-def _last_run(run: Any, paused: bool) -> dict[str, Any]:
+def _last_run(run: Any, paused: bool) -> JSONObject:
     if run is None:
         return {"status": "no_runs", "reason": "no run yet" + (" (the DAG is paused)" if paused else "")}
     return {"status": "ok", "run_id": run.run_id, "state": str(run.state) if run.state else None,
@@ -24,7 +26,7 @@ def _last_run(run: Any, paused: bool) -> dict[str, Any]:
             "end_date": _iso(run.end_date)}
 
 
-def _consistency(check: tuple[Any, ...] | None, monitor_task: str) -> dict[str, Any]:
+def _consistency(check: tuple[Any, ...] | None, monitor_task: str) -> JSONObject:
     if check is None:
         return {"status": "never", "reason": f"no finished {monitor_task} task yet"}
     _, state, end_date, interval_start, run_id = check
@@ -32,7 +34,7 @@ def _consistency(check: tuple[Any, ...] | None, monitor_task: str) -> dict[str, 
             "ds": interval_start.date().isoformat() if interval_start else None, "run_id": run_id}
 
 
-def airflow_runs(dag_ids: list[str], monitor_task: str = MONITOR_TASK) -> dict[str, dict[str, Any]]:
+def airflow_runs(dag_ids: list[str], monitor_task: str = MONITOR_TASK) -> dict[str, JSONObject]:
     """Per DAG, from Airflow's metadata database (the api-server has access): whether it is known and
     paused, its newest run (by run_after) with its state and data interval, and the newest finished
     ``monitor`` task instance (the consistency check)."""
@@ -42,12 +44,12 @@ def airflow_runs(dag_ids: list[str], monitor_task: str = MONITOR_TASK) -> dict[s
     from airflow.utils.session import create_session
     from sqlalchemy import func, select
 
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, JSONObject] = {}
     with create_session() as session:
         known = {d.dag_id: d for d in session.scalars(select(DagModel).where(DagModel.dag_id.in_(dag_ids)))}
         newest = (select(DagRun.dag_id, func.max(DagRun.run_after).label("run_after"))
                   .where(DagRun.dag_id.in_(dag_ids)).group_by(DagRun.dag_id).subquery())
-        runs: dict[str, Any] = {}
+        runs: JSONObject = {}
         for dag_run in session.scalars(select(DagRun).join(newest, (DagRun.dag_id == newest.c.dag_id)
                                                            & (DagRun.run_after == newest.c.run_after))):
             if dag_run.dag_id not in runs or dag_run.id > runs[dag_run.dag_id].id:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import reason_of
+from pitstop.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -32,15 +33,15 @@ CACHE_SECONDS = 30.0
 class CatalogCache:
     """The newest document, rebuilt at most every ``seconds`` (requests in between share it)."""
 
-    build: Callable[[], dict[str, Any]]
+    build: Callable[[], JSONObject]
     seconds: float = CACHE_SECONDS
-    _doc: dict[str, Any] | None = None
+    _doc: JSONObject | None = None
     _at: float = -math.inf
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
 
-    def get(self) -> dict[str, Any]:
+    def get(self) -> JSONObject:
         with self._lock:
             if self._doc is None or time.monotonic() - self._at >= self.seconds:
                 self._doc = self.build()
@@ -48,7 +49,7 @@ class CatalogCache:
             return self._doc
 
 
-def create_app(repo: Path, build: Callable[[str], dict[str, Any]],
+def create_app(repo: Path, build: Callable[[str], JSONObject],
                render: Callable[[Mapping[str, Any]], str]) -> FastAPI:
     """The plugin's FastAPI app (mounted at /pitstop): ``/catalog`` (HTML) and ``/api/catalog`` (JSON), for
     users the Airflow auth manager has logged in (the UI's cookie, or a bearer token). ``build(base_url)``
@@ -72,7 +73,7 @@ def create_app(repo: Path, build: Callable[[str], dict[str, Any]],
             return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
         return await http_exception_handler(request, exc)
 
-    def document() -> dict[str, Any]:
+    def document() -> JSONObject:
         try:
             return cache.get()
         except Exception as exc:  # no plan, unreadable pitstop.yaml: say so, with the fix in the message

@@ -8,7 +8,6 @@ assets of its views update. One manual DAG, ``pitstop__materialize``, for any vi
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from pitstop.config import Config, load_config
 from pitstop.errors import PlanError
 from pitstop.orchestration.operators import PitstopJobOperator, SourceReadySensor
 from pitstop.orchestration.schedule import view_doc_md
-from pitstop.plan import naming
+from pitstop.plan import model, naming
+from pitstop.plan.model import Plan
 
 MANUAL_DAG_ID = f"pitstop{naming.SEPARATOR}materialize"
 MANUAL_ALIAS = "pitstop-materialize"
@@ -43,7 +43,7 @@ def _range_params() -> dict[str, Param]:
     }
 
 
-def _default_args(config: Config, owner: str) -> dict[str, Any]:
+def _default_args(config: Config, owner: str | None) -> dict[str, Any]:
     settings = config.airflow
     return {
         "owner": owner or "pitstop",
@@ -54,18 +54,18 @@ def _default_args(config: Config, owner: str) -> dict[str, Any]:
     }
 
 
-def view_asset(plan: dict[str, Any], name: str) -> Asset:
-    entry = plan["views"][name]
-    return Asset(naming.asset_uri(plan["project"], name, entry["version"]), group="pitstop")
+def view_asset(plan: Plan, name: str) -> Asset:
+    entry = plan.views[name]
+    return Asset(naming.asset_uri(plan.project, name, entry.version), group="pitstop")
 
 
-def _chain(config: Config, plan: dict[str, Any], view: str | None, repo: str) -> None:
+def _chain(config: Config, plan: Plan, view: str | None, repo: str) -> None:
     """wait_for_source >> compute >> publish >> monitor for one view, or (view=None) for params.views."""
     settings = config.airflow
-    views = plan["views"] if view is None else {view: plan["views"][view]}
-    online = {name: bool(entry["online"]) for name, entry in views.items()}
+    views = plan.views if view is None else {view: plan.views[view]}
+    online = {name: bool(entry.online) for name, entry in views.items()}
     wait = SourceReadySensor(
-        task_id="wait_for_source", view=view, sources={n: e["source"] for n, e in views.items()}, repo=repo,
+        task_id="wait_for_source", view=view, sources={n: e.source for n, e in views.items()}, repo=repo,
         deferrable=settings.deferrable, poke_interval=settings.sensor_poke_seconds,
         timeout=settings.sensor_timeout_seconds,
         doc_md="Waits until the source holds every event before S(D) of the run's last day, at most "
@@ -90,25 +90,24 @@ def _chain(config: Config, plan: dict[str, Any], view: str | None, repo: str) ->
         compute >> publish >> monitor
 
 
-def _start(value: str | None) -> datetime | None:
-    if value is None:
+def _start(day: date | None) -> datetime | None:
+    if day is None:
         return None
-    day = date.fromisoformat(value)
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def view_dag(config: Config, plan: dict[str, Any], name: str) -> DAG:
-    entry = plan["views"][name]
-    orchestration = entry["dag"]
-    tags = {"pitstop", f"view:{name}"} | ({f"owner:{entry['owner']}"} if entry["owner"] else set())
+def view_dag(config: Config, plan: Plan, name: str) -> DAG:
+    entry = plan.views[name]
+    orchestration = entry.dag
+    tags = {"pitstop", f"view:{name}"} | ({f"owner:{entry.owner}"} if entry.owner else set())
     with DAG(
-        dag_id=entry["dag_id"],
-        description=(entry["description"] or f"pitstop view {name}")[:200],
-        schedule=CronDataIntervalTimetable(orchestration["schedule"], timezone="UTC"),
-        start_date=_start(orchestration["start_date"]),
-        catchup=orchestration["catchup"],
-        max_active_runs=orchestration["max_active_runs"],
-        default_args=_default_args(config, entry["owner"]),
+        dag_id=entry.dag_id,
+        description=(entry.description or f"pitstop view {name}")[:200],
+        schedule=CronDataIntervalTimetable(orchestration.schedule, timezone="UTC"),
+        start_date=_start(orchestration.start_date),
+        catchup=orchestration.catchup,
+        max_active_runs=orchestration.max_active_runs,
+        default_args=_default_args(config, entry.owner),
         params=_range_params(),
         tags=sorted(tags),
         doc_md=view_doc_md(name, entry, plan),
@@ -117,8 +116,8 @@ def view_dag(config: Config, plan: dict[str, Any], name: str) -> DAG:
     return dag
 
 
-def manual_dag(config: Config, plan: dict[str, Any]) -> DAG:
-    names = sorted(plan["views"])
+def manual_dag(config: Config, plan: Plan) -> DAG:
+    names = sorted(plan.views)
     params = _range_params()
     params["start"] = _day_param("First day to materialize (YYYY-MM-DD).", required=True)
     params["end"] = _day_param("Last day to materialize (YYYY-MM-DD).", required=True)
@@ -144,21 +143,21 @@ def manual_dag(config: Config, plan: dict[str, Any]) -> DAG:
     return dag
 
 
-def training_dag(config: Config, plan: dict[str, Any], name: str) -> DAG:
-    entry = plan["training_sets"][name]
-    features = "\n".join(f"- `{ref}`" for ref in entry["features"])
+def training_dag(config: Config, plan: Plan, name: str) -> DAG:
+    entry = plan.training_sets[name]
+    features = "\n".join(f"- `{ref}`" for ref in entry.features)
     with DAG(
-        dag_id=entry["dag_id"],
-        description=(entry["description"] or f"pitstop training set {name}")[:200],
-        schedule=[view_asset(plan, view) for view in entry["views"]],
+        dag_id=entry.dag_id,
+        description=(entry.description or f"pitstop training set {name}")[:200],
+        schedule=[view_asset(plan, view) for view in entry.views],
         start_date=None,
         catchup=False,
         max_active_runs=1,
-        default_args=_default_args(config, entry["owner"]),
-        tags=sorted({"pitstop", f"training:{name}"} | ({f"owner:{entry['owner']}"} if entry["owner"] else set())),
-        doc_md=f"# Training set {name}\n\n{entry['description'] or ''}\n\nRuns when every view it reads has "
-               f"materialized a new day: the spine\n\n```sql\n{entry['spine_sql']}\n```\n\njoined point in time "
-               f"with\n\n{features}\n\nwritten as {entry['format']} to `{entry['output']}/<run>` with its manifest.\n",
+        default_args=_default_args(config, entry.owner),
+        tags=sorted({"pitstop", f"training:{name}"} | ({f"owner:{entry.owner}"} if entry.owner else set())),
+        doc_md=f"# Training set {name}\n\n{entry.description or ''}\n\nRuns when every view it reads has "
+               f"materialized a new day: the spine\n\n```sql\n{entry.spine_sql}\n```\n\njoined point in time "
+               f"with\n\n{features}\n\nwritten as {entry.format} to `{entry.output}/<run>` with its manifest.\n",
     ) as dag:
         PitstopJobOperator(task_id="build", job="training_set", repo=str(config.repo), target=name,
                            conn_id=config.airflow.spark_conn_id,
@@ -166,14 +165,10 @@ def training_dag(config: Config, plan: dict[str, Any], name: str) -> DAG:
     return dag
 
 
-def load_plan(config: Config) -> dict[str, Any]:
-    path = config.plan_path
-    try:
-        plan: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PlanError(f"no compiled plan at {path}: run `pitstop apply` in {config.repo}") from None
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"{path} is not valid JSON ({exc}): run `pitstop apply` to rewrite it") from None
+def load_plan(config: Config) -> Plan:
+    plan = model.read(config.plan_path)
+    if plan is None:
+        raise PlanError(f"no compiled plan at {config.plan_path}: run `pitstop apply` in {config.repo}")
     return plan
 
 
@@ -183,10 +178,10 @@ def build_dags(repo: Path) -> dict[str, DAG]:
     config = load_config(repo)
     plan = load_plan(config)
     wanted = get_parsing_context().dag_id
-    builders: list[tuple[str, Any]] = [(e["dag_id"], lambda n=n: view_dag(config, plan, n))
-                                       for n, e in sorted(plan["views"].items())]
-    builders += [(e["dag_id"], lambda n=n: training_dag(config, plan, n))
-                 for n, e in sorted(plan.get("training_sets", {}).items())]
-    if plan["views"]:
+    builders: list[tuple[str, Any]] = [(e.dag_id, lambda n=n: view_dag(config, plan, n))
+                                       for n, e in sorted(plan.views.items())]
+    builders += [(e.dag_id, lambda n=n: training_dag(config, plan, n))
+                 for n, e in sorted(plan.training_sets.items())]
+    if plan.views:
         builders.append((MANUAL_DAG_ID, lambda: manual_dag(config, plan)))
     return {dag_id: build() for dag_id, build in builders if wanted is None or wanted == dag_id}

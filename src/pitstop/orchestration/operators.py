@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,11 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from pitstop.config import ArrowS3Options
 from pitstop.errors import EXIT_CHECK, EXIT_TERMINAL
+from pitstop.jsontypes import JSONObject
 from pitstop.orchestration.schedule import run_days, snapshot_time
+from pitstop.plan.model import ViewSource
 
 TERMINAL_EXIT = EXIT_TERMINAL
 JOBS = ("materialize", "publish", "monitor", "training_set")
@@ -49,8 +52,8 @@ def _days(context: Any) -> tuple[date, date] | None:
         raise AirflowFailException(str(exc)) from None
 
 
-def check_source(source: dict[str, Any], path: str, until: datetime,
-                 s3: dict[str, Any] | None = None) -> tuple[bool, str]:
+def check_source(source: ViewSource, path: str, until: datetime,
+                 s3: ArrowS3Options | None = None) -> tuple[bool, str]:
     """One readiness check; a source that cannot be read yet (missing folder, no Delta log) is not ready.
     ``s3``: pyarrow S3 options for s3a:// sources (pitstop.yaml ``s3:``). A Delta table pitstop cannot read
     correctly raises UnsupportedDeltaTable: the task fails instead of waiting for ever."""
@@ -63,16 +66,16 @@ def check_source(source: dict[str, Any], path: str, until: datetime,
     return result.ready, result.detail
 
 
-Check = tuple[dict[str, Any], str]  # a source's plan entry and its resolved path
+Check = tuple[ViewSource, str]  # a source's plan entry and its resolved path
 
 
 def _check_all(checks: list[Check], until: datetime,
-               s3: dict[str, Any] | None = None) -> tuple[list[Check], list[str]]:
+               s3: ArrowS3Options | None = None) -> tuple[list[Check], list[str]]:
     """(the checks still not ready, a line per source for the log)."""
     waiting, lines = [], []
     for source, path in checks:
         ready, detail = check_source(source, path, until, s3)
-        lines.append(f"{source['name']}: {detail}")
+        lines.append(f"{source.name}: {detail}")
         if not ready:
             waiting.append((source, path))
     return waiting, lines
@@ -81,15 +84,17 @@ def _check_all(checks: list[Check], until: datetime,
 class SourceReadyTrigger(BaseTrigger):
     """Runs in the triggerer: checks the sources every ``poke_seconds`` until every one is ready."""
 
-    def __init__(self, checks: list[Check], until: str, poke_seconds: float,
-                 s3: dict[str, Any] | None = None) -> None:
+    def __init__(self, checks: Sequence[Check | list[Any]], until: str, poke_seconds: float,
+                 s3: ArrowS3Options | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.checks = [(dict(source), path) for source, path in checks]
+        # from the sensor: (ViewSource, path); from the triggerer's copy (serialize below): [JSON, path]
+        self.checks: list[Check] = [(ViewSource.from_json(source) if isinstance(source, dict) else source, path)
+                                    for source, path in checks]
         self.until, self.poke_seconds, self.s3 = until, poke_seconds, s3
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
+    def serialize(self) -> tuple[str, JSONObject]:
         return (f"{type(self).__module__}.{type(self).__qualname__}",
-                {"checks": [[source, path] for source, path in self.checks], "until": self.until,
+                {"checks": [[source.to_json(), path] for source, path in self.checks], "until": self.until,
                  "poke_seconds": self.poke_seconds, "s3": self.s3})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -112,12 +117,12 @@ class SourceReadySensor(BaseSensorOperator):
 
     ui_color = "#e8f4ea"
 
-    def __init__(self, *, view: str | None, sources: dict[str, dict[str, Any]], repo: str, deferrable: bool = True,
+    def __init__(self, *, view: str | None, sources: dict[str, ViewSource], repo: str, deferrable: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(mode="poke" if deferrable else "reschedule", **kwargs)
         self.view, self.sources, self.repo, self.deferrable = view, sources, repo, deferrable
 
-    def _s3(self) -> dict[str, Any] | None:
+    def _s3(self) -> ArrowS3Options | None:
         from pitstop.config import load_config
 
         config = load_config(Path(self.repo))
@@ -130,8 +135,8 @@ class SourceReadySensor(BaseSensorOperator):
         days = _days(context)
         if days is None:
             return None
-        checks = {(self.sources[v]["name"], self.sources[v]["path"]): self.sources[v] for v in views}
-        return ([(src, source_location(src["path"], self.repo)) for src in checks.values()],
+        checks = {(self.sources[v].name, self.sources[v].path): self.sources[v] for v in views}
+        return ([(src, source_location(src.path, self.repo)) for src in checks.values()],
                 snapshot_time(days[1]))
 
     def execute(self, context: Any) -> Any:
@@ -161,7 +166,7 @@ class SourceReadySensor(BaseSensorOperator):
         self.log.info("sources: %s", "; ".join(lines))
         return not waiting
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> None:
+    def execute_complete(self, context: Any, event: JSONObject | None = None) -> None:
         self.log.info("sources ready: %s", (event or {}).get("detail"))
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pitstop.errors import UsageError
+from pitstop.plan.model import Plan, View
 
 
 def snapshot_time(day: date) -> datetime:
@@ -74,51 +75,51 @@ def _duration(seconds: int | None) -> str:
     return f"{seconds / 3600:g} hour(s)"
 
 
-def view_doc_md(name: str, entry: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
+def view_doc_md(name: str, entry: View, plan: Plan) -> str:
     """The DAG's documentation in the Airflow UI: what the DAG computes, from the compiled plan."""
-    src = entry["source"]
-    keys = ", ".join(f"`{k['name']}` ({k['dtype']})" for k in entry["join_keys"])
+    src = entry.source
+    keys = ", ".join(f"`{k.name}` ({k.dtype})" for k in entry.join_keys)
     lines = [
-        f"# {name} v{entry['version']}",
+        f"# {name} v{entry.version}",
         "",
-        entry["description"] or "_no description_",
+        entry.description or "_no description_",
         "",
         "| | |",
         "|---|---|",
-        f"| owner | {entry['owner'] or '—'} |",
-        f"| kind | {'windowed aggregates' if entry['kind'] == 'aggregate' else 'latest values'} |",
-        f"| entities | {', '.join(entry['entities'])} (keys: {keys}) |",
-        f"| source | `{src['name']}`: {src['format']} at `{src['path']}`, event time `{src['timestamp_field']}`"
-        + (f", created time `{src['created_timestamp_field']}`" if src.get("created_timestamp_field") else "")
+        f"| owner | {entry.owner or '—'} |",
+        f"| kind | {'windowed aggregates' if entry.kind == 'aggregate' else 'latest values'} |",
+        f"| entities | {', '.join(entry.entities)} (keys: {keys}) |",
+        f"| source | `{src.name}`: {src.format} at `{src.path}`, event time `{src.timestamp_field}`"
+        + (f", created time `{src.created_timestamp_field}`" if src.created_timestamp_field else "")
         + " |",
-        f"| filter | {('`' + entry['filter'] + '`') if entry.get('filter') else '—'} |",
-        f"| schedule | `{entry['dag']['schedule']}` (UTC; the run for [D, D+1) materializes D) |",
-        f"| ttl | {_duration(entry['ttl_seconds'])} |",
-        f"| lateness | {entry['lateness_days']} day(s) |",
-        f"| online | {'yes (published to Redis)' if entry['online'] else 'no'} |",
-        f"| tables | {', '.join('`' + t + '`' for t in entry['tables'].values())} |",
-        f"| fingerprints | data `{entry['data_fingerprint']}`, metadata `{entry['metadata_fingerprint']}`; "
-        f"plan `{plan.get('fingerprint', '')}` |",
+        f"| filter | {('`' + entry.filter + '`') if entry.filter else '—'} |",
+        f"| schedule | `{entry.dag.schedule}` (UTC; the run for [D, D+1) materializes D) |",
+        f"| ttl | {_duration(entry.ttl_seconds)} |",
+        f"| lateness | {entry.lateness_days} day(s) |",
+        f"| online | {'yes (published to Redis)' if entry.online else 'no'} |",
+        f"| tables | {', '.join('`' + t + '`' for t in entry.tables.to_json().values())} |",
+        f"| fingerprints | data `{entry.data_fingerprint}`, metadata `{entry.metadata_fingerprint}`; "
+        f"plan `{plan.fingerprint}` |",
         "",
         "## Features",
         "",
     ]
-    if entry["kind"] == "aggregate":
+    if entry.kind == "aggregate":
         lines += ["| feature | function | column | window | type | empty window |", "|---|---|---|---|---|---|"]
-        lines += [f"| `{f['name']}` | {f['function']} | {f['column'] or '—'} | {f['window']} | {f['dtype']} | "
-                  f"{'null' if f['empty_value'] is None else f['empty_value']} |" for f in entry["features"]]
+        lines += [f"| `{f.name}` | {f.function} | {f.column or '—'} | {f.window} | {f.dtype} | "
+                  f"{'null' if f.empty_value is None else f.empty_value} |" for f in entry.features]
     else:
         lines += ["| feature | type |", "|---|---|"]
-        lines += [f"| `{f['name']}` | {f['dtype']} |" for f in entry["features"]]
+        lines += [f"| `{f.name}` | {f.dtype} |" for f in entry.features]
     lines += [
         "",
         "## Tasks",
         "",
         "`wait_for_source` (the source holds every event before S(D)) → `compute` (tiles and snapshots "
-        f"into Delta, then the validation gate: {len(entry.get('validation', {}).get('suite', []))} checks, "
+        f"into Delta, then the validation gate: {len(entry.suite)} checks, "
         "statistics and drift; a failing day fails the task without retries and is rolled back) → "
         + ("`publish` (atomic switch in Redis; an older day never replaces a newer one) → "
-           "`monitor` (sampled Delta-vs-Redis consistency)" if entry["online"] else "(offline only)"),
+           "`monitor` (sampled Delta-vs-Redis consistency)" if entry.online else "(offline only)"),
         "",
         "Trigger with params `start` / `end` to materialize an explicit range of days in one run; `force` "
         "skips the wait for source data.",

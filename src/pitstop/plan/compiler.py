@@ -8,22 +8,34 @@ description or owner edit does not.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Literal
 
 from pitstop.definitions import DTYPES, FUNCTIONS, BatchSource, FeatureView, TrainingSet
 from pitstop.definitions.windows import window_suffix
 from pitstop.errors import DefinitionError, DefinitionErrors
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.discovery import Discovered
 from pitstop.plan.fingerprint import data_fingerprint, digest, metadata_fingerprint
+from pitstop.plan.model import (
+    DagSpec,
+    Entity,
+    Feature,
+    JoinKey,
+    Plan,
+    Source,
+    Tables,
+    TrainingSetSpec,
+    View,
+    ViewSource,
+)
 from pitstop.plan.quality import ExpectationCheck, declared_checks, monitoring_entry, validation_entry
 
-SCHEMA_VERSION = 1
 JOIN_KEY_TYPES = ("int64", "string")
 
 SchemaLookup = Callable[[BatchSource], dict[str, str] | None]
@@ -31,16 +43,17 @@ SchemaLookup = Callable[[BatchSource], dict[str, str] | None]
 
 @dataclass
 class CompiledPlan:
-    data: dict[str, Any]
+    plan: Plan
     locations: dict[str, str | None] = field(default_factory=dict)  # view name -> file:line
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def data(self) -> JSONObject:
+        """The plan as JSON (what the plan file holds)."""
+        return self.plan.to_json()
+
     def render(self) -> str:
-        return render_plan(self.data)
-
-
-def render_plan(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return self.plan.render()
 
 
 def _seconds(value: timedelta | None) -> int | None:
@@ -104,7 +117,7 @@ class _Checker:
         return None
 
 
-def _source_schema(source: BatchSource, lookup: SchemaLookup, previous: dict[str, Any] | None,
+def _source_schema(source: BatchSource, lookup: SchemaLookup, previous: JSONObject | None,
                    checker: _Checker, warnings: list[str]) -> dict[str, str] | None:
     try:
         schema = lookup(source)
@@ -136,7 +149,7 @@ def _check_source(source: BatchSource, schema: dict[str, str], checker: _Checker
 
 
 def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
-                expectation_check: ExpectationCheck | None = None) -> tuple[dict[str, Any] | None, _Names]:
+                expectation_check: ExpectationCheck | None = None) -> tuple[View | None, _Names]:
     """The plan entry of a view (None when it has errors) and what its checks and training sets may name."""
     src = view.source
     loc = view.location
@@ -159,7 +172,7 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
             used[column] = dtype
         return dtype
 
-    join_keys = []
+    join_keys: list[JoinKey] = []
     for entity in view.entities:
         for key in entity.join_keys:
             dtype = use(key, f"join key of entity {entity.name!r} in view {view.name!r}:", loc)
@@ -171,11 +184,12 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
                 checker.error(f"join key {key!r} of view {view.name!r} has type {dtype} in source "
                               f"{src.name!r}; join keys must be {' or '.join(JOIN_KEY_TYPES)} columns "
                               f"(cast it in the source)", loc)
-            join_keys.append({"name": key, "dtype": dtype})
+            join_keys.append(JoinKey(key, dtype or ""))
     for ts_field in (src.timestamp_field, src.created_timestamp_field):
         if ts_field is not None and ts_field in schema:  # checked once per source in _check_source
             used[ts_field] = schema[ts_field]
-    features: list[dict[str, Any]] = []
+    features: list[Feature] = []
+    kind: Literal["aggregate", "latest"]
     if view.aggregations is not None:
         kind = "aggregate"
         for agg in view.aggregations:
@@ -203,15 +217,8 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
                     fails(list(agg.feature_names()), [])
                     continue
             for days in agg.window_days:
-                features.append({
-                    "name": naming.feature_name(agg.base_name, days),
-                    "function": agg.function,
-                    "column": agg.column,
-                    "window": window_suffix(days),
-                    "window_days": days,
-                    "dtype": spec.result_dtype(col_type),
-                    "empty_value": spec.empty,
-                })
+                features.append(Feature(naming.feature_name(agg.base_name, days), spec.result_dtype(col_type),
+                                        agg.function, agg.column, window_suffix(days), days, spec.empty))
     else:
         kind = "latest"
         assert view.features is not None
@@ -227,64 +234,40 @@ def _view_entry(view: FeatureView, schema: dict[str, str], checker: _Checker,
                        else f"cast it to one of {', '.join(DTYPES)} in the source")
                 checker.error(f"Feature {feat.name!r} is declared dtype={feat.dtype!r} but source "
                               f"{src.name!r} has it as {col_type}; {fix}", feat.location)
-            features.append({"name": feat.name, "dtype": feat.dtype})
-    names.good.update(f["name"] for f in features)
-    windows = sorted({f["window_days"] for f in features if kind == "aggregate"},
-                     key=lambda d: (d is None, d or 0))
-    entry: dict[str, Any] = {
-        "kind": kind,
-        "version": view.version,
-        "entities": [e.name for e in view.entities],
-        "join_keys": join_keys,
-        "source": {
-            "name": src.name,
-            "path": src.path,
-            "format": src.format,
-            "timestamp_field": src.timestamp_field,
-            "created_timestamp_field": src.created_timestamp_field,
-            "columns": dict(sorted(used.items())),
-            "readiness": src.readiness,
-        },
-        "filter": view.filter,
-        "lateness_days": view.lateness,
-        "features": features,
-        "max_window_days": (None if None in windows else max(w for w in windows if w is not None))
-        if windows else None,
-        "ttl_seconds": _seconds(view.effective_ttl),
-        "availability_delay_seconds": _seconds(view.availability_delay),
-        "inclusive_cutoff": view.inclusive_cutoff,
-        "online": view.online,
-        "owner": view.owner,
-        "description": view.description,
-        "tags": dict(sorted(view.tags.items())),
-        "tables": {
-            "snapshots": naming.snapshot_table(view.name, view.version),
-            "tiles": naming.tile_table(view.name, view.version),
-        } if kind == "aggregate" else {"latest": naming.latest_table(view.name, view.version)},
-        "dag_id": naming.dag_id(view.name, view.version),
-        "dag": {
-            "schedule": view.schedule,
-            "start_date": None if view.start_date is None else view.start_date.isoformat(),
-            "catchup": view.catchup,
-            "max_active_runs": view.max_active_runs,
-        },
-    }
+            features.append(Feature(feat.name, feat.dtype))
+    names.good.update(f.name for f in features)
+    windows = sorted({f.window_days for f in features if kind == "aggregate"}, key=lambda d: (d is None, d or 0))
     # the declared checks and alerts are vetted even when the view failed (their own mistakes are
     # independent), but those naming a feature that failed are skipped: the cause is reported already
     expectations, alerts = declared_checks(f"FeatureView {view.name!r}", view.name, tuple(view.expectations),
                                            tuple(view.alerts), names.verdict, names.columns, names.suggestions, loc,
                                            checker.error, checker.skip)
-    entry["validation"] = {"suite": validation_entry(entry, expectations, expectation_check, checker.error)}
-    entry["monitoring"] = monitoring_entry(entry, alerts, view.baseline_days, checker.error)
+    suite = validation_entry(kind, join_keys, features, expectations, expectation_check, checker.error)
+    monitoring = monitoring_entry(features, alerts, view.baseline_days, checker.error)
     if len(checker.errors) > n_errors or names.doubtful or names.open:
         return None, names
-    entry["data_fingerprint"] = data_fingerprint(entry)
-    entry["metadata_fingerprint"] = metadata_fingerprint(entry)
-    return entry, names
+    compiled = View(
+        name=view.name, kind=kind, version=view.version, entities=tuple(e.name for e in view.entities),
+        join_keys=tuple(join_keys),
+        source=ViewSource(src.name, src.path, src.format, src.timestamp_field, src.created_timestamp_field,
+                          dict(sorted(used.items())), src.readiness),
+        filter=view.filter, lateness_days=view.lateness, features=tuple(features),
+        max_window_days=(None if None in windows else max(w for w in windows if w is not None)) if windows else None,
+        ttl_seconds=_seconds(view.effective_ttl), availability_delay_seconds=_seconds(view.availability_delay),
+        inclusive_cutoff=view.inclusive_cutoff, online=view.online, owner=view.owner, description=view.description,
+        tags=dict(sorted(view.tags.items())),
+        tables=Tables(naming.snapshot_table(view.name, view.version), naming.tile_table(view.name, view.version))
+        if kind == "aggregate" else Tables(latest=naming.latest_table(view.name, view.version)),
+        dag_id=naming.dag_id(view.name, view.version),
+        dag=DagSpec(view.schedule, view.start_date, view.catchup, view.max_active_runs),
+        suite=suite, monitoring=monitoring, data_fingerprint="", metadata_fingerprint="")
+    entry = compiled.to_json()
+    return dataclasses.replace(compiled, data_fingerprint=data_fingerprint(entry),
+                               metadata_fingerprint=metadata_fingerprint(entry)), names
 
 
-def _training_entry(ts: TrainingSet, views: dict[str, Any], failed: dict[str, _Names],
-                    checker: _Checker) -> dict[str, Any] | None:
+def _training_entry(ts: TrainingSet, views: dict[str, View], failed: dict[str, _Names],
+                    checker: _Checker) -> TrainingSetSpec | None:
     """The plan entry of a training set; None when it has errors or uses a view that failed (then it is
     noted as skipped, not reported: the view's own error says what to fix)."""
     n_errors = len(checker.errors)
@@ -308,7 +291,7 @@ def _training_entry(ts: TrainingSet, views: dict[str, Any], failed: dict[str, _N
                           f"defined{_suggest(view_name, defined)}; views: {', '.join(defined)}",
                           ts.location)
             continue
-        feature_names = [f["name"] for f in view["features"]]
+        feature_names = view.feature_names
         if feature not in feature_names:
             checker.error(f"TrainingSet {ts.name!r}: view {view_name!r} has no feature {feature!r}"
                           f"{_suggest(feature, feature_names)}; its features: {', '.join(feature_names)}",
@@ -319,22 +302,13 @@ def _training_entry(ts: TrainingSet, views: dict[str, Any], failed: dict[str, _N
                      f"{', '.join(map(repr, failed_views))})")
     if len(checker.errors) > n_errors or knock_on:
         return None
-    return {
-        "spine_sql": ts.spine_sql,
-        "features": list(ts.features),
-        "views": list(ts.views),
-        "output": ts.output,
-        "format": ts.format,
-        "timestamp_column": ts.timestamp_column,
-        "full_feature_names": ts.full_feature_names,
-        "owner": ts.owner,
-        "description": ts.description,
-        "dag_id": naming.training_dag_id(ts.name),
-    }
+    return TrainingSetSpec(ts.name, ts.spine_sql, tuple(ts.features), tuple(ts.views), ts.output, ts.format,
+                           ts.timestamp_column, ts.full_feature_names, ts.owner, ts.description,
+                           naming.training_dag_id(ts.name))
 
 
 def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
-                 previous: dict[str, Any] | None = None,
+                 previous: JSONObject | None = None,
                  expectation_check: ExpectationCheck | None = None) -> CompiledPlan:
     """Validate everything against the sources and build the plan; raises DefinitionErrors.
     ``expectation_check`` vets declared Great Expectations classes and arguments (the runtime passes one
@@ -346,7 +320,7 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
         schema = schemas[source.name] = _source_schema(source, lookup, previous, checker, warnings)
         if schema is not None:
             _check_source(source, schema, checker)
-    views: dict[str, Any] = {}
+    views: dict[str, View] = {}
     failed: dict[str, _Names] = {name: FAILED_AT_DISCOVERY for kind, name in discovered.failed
                                  if kind == "FeatureView"}
     for view in discovered.views:
@@ -361,21 +335,15 @@ def compile_plan(project: str, discovered: Discovered, lookup: SchemaLookup,
             views[view.name] = entry
         else:
             failed[view.name] = names
-    training_sets = {t.name: entry for t in discovered.training_sets
-                     if (entry := _training_entry(t, views, failed, checker)) is not None}
+    training_sets = {t.name: spec for t in discovered.training_sets
+                     if (spec := _training_entry(t, views, failed, checker)) is not None}
     if checker.errors:
         raise DefinitionErrors(checker.errors, [*discovered.skipped, *checker.skipped])
-    data: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "project": project,
-        "entities": {e.name: {"join_keys": list(e.join_keys), "description": e.description}
-                     for e in discovered.entities},
-        "sources": {s.name: {"path": s.path, "format": s.format, "timestamp_field": s.timestamp_field,
-                             "created_timestamp_field": s.created_timestamp_field,
-                             "schema": dict(sorted((schemas[s.name] or {}).items()))}
-                    for s in discovered.sources},
-        "views": views,
-        "training_sets": training_sets,
-    }
-    data["fingerprint"] = digest({name: [v["version"], v["data_fingerprint"]] for name, v in views.items()})
-    return CompiledPlan(data, {v.name: v.location for v in discovered.views}, warnings)
+    plan = Plan(
+        project=project,
+        entities={e.name: Entity(e.name, tuple(e.join_keys), e.description) for e in discovered.entities},
+        sources={s.name: Source(s.name, s.path, s.format, s.timestamp_field, s.created_timestamp_field,
+                                dict(sorted((schemas[s.name] or {}).items()))) for s in discovered.sources},
+        views=views, training_sets=training_sets,
+        fingerprint=digest({name: [v.version, v.data_fingerprint] for name, v in views.items()}))
+    return CompiledPlan(plan, {v.name: v.location for v in discovered.views}, warnings)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from pitstop.jsontypes import JSONObject
 from pitstop.plan.fingerprint import DATA_FIELDS, METADATA_FIELDS
 from pitstop.plan.naming import dag_id
 
@@ -75,14 +75,14 @@ class PlanDiff:
         return "\n".join(lines)
 
 
-def _features(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _features(entry: JSONObject) -> dict[str, JSONObject]:
     return {f["name"]: f for f in entry["features"]}
 
 
-def diff_plans(old: dict[str, Any] | None, new: dict[str, Any], locations: dict[str, str | None],
+def diff_plans(old: JSONObject | None, new: JSONObject, locations: dict[str, str | None],
                *, prune: bool = False) -> PlanDiff:
-    old_views: dict[str, Any] = (old or {}).get("views", {})
-    new_views: dict[str, Any] = new["views"]
+    old_views: JSONObject = (old or {}).get("views", {})
+    new_views: JSONObject = new["views"]
     changes: list[ViewChange] = []
     for name in sorted(set(old_views) | set(new_views)):
         before, after = old_views.get(name), new_views.get(name)

@@ -88,7 +88,7 @@ def _purge_modules() -> None:
         del sys.modules[name]
 
 
-def _statement_error(exc: BaseException, defs_dir: Path, namespace: dict[str, Any]) -> DefinitionError:
+def _statement_error(exc: BaseException, defs_dir: Path, namespace: dict[str, object]) -> DefinitionError:
     """The user's own failing line, not pitstop's frames."""
     root = os.path.abspath(defs_dir)
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
@@ -157,7 +157,7 @@ def _definition_calls() -> set[Any]:
 _DEFINITION_CALLS = _definition_calls()
 
 
-def _resolve(node: ast.expr, namespace: dict[str, Any]) -> Any:
+def _resolve(node: ast.expr, namespace: dict[str, object]) -> Any:
     """What a call's ``Name`` or ``module.Name`` / ``Class.attr`` refers to, by lookup only (no code runs)."""
     if isinstance(node, ast.Name):
         return namespace.get(node.id)
@@ -263,7 +263,7 @@ class _Run(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                             namespace=namespace)
                 self._probe(stmt, namespace, filename, flags, seen={str(error)})
 
-    def _probe(self, stmt: ast.stmt, namespace: dict[str, Any], filename: str, flags: int,
+    def _probe(self, stmt: ast.stmt, namespace: dict[str, object], filename: str, flags: int,
                seen: set[str]) -> None:
         """After a statement failed: build each definition it writes (``Aggregation(...)``,
         ``Expect.between(...)``, ``FeatureView(...)``, ...) on its own, so a second mistake in the same
@@ -285,11 +285,11 @@ class _Run(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 continue  # needs a failed name or a local one: only the statement's own error counts
 
     def _error(self, error: DefinitionError, failed: dict[str, str], *, cause: str, names: set[str],
-               defs: set[tuple[str, str]], namespace: dict[str, Any] | None = None) -> None:
+               defs: set[tuple[str, str]], namespace: dict[str, object] | None = None) -> None:
         self.errors.append(error)
         self._unbind(namespace, failed, names, defs, cause=cause)
 
-    def _unbind(self, namespace: dict[str, Any] | None, failed: dict[str, str], names: set[str],
+    def _unbind(self, namespace: dict[str, object] | None, failed: dict[str, str], names: set[str],
                 defs: set[tuple[str, str]], *, cause: str) -> None:
         for n in names:
             if namespace is not None:

@@ -7,6 +7,8 @@ import json
 import posixpath
 from typing import Any
 
+from pitstop.jsontypes import JSONObject
+
 # Fields of a compiled view (see compiler.view_entry) and which hash each one belongs to.
 DATA_FIELDS = ("kind", "entities", "join_keys", "source", "filter", "lateness_days", "features")
 METADATA_FIELDS = ("ttl_seconds", "availability_delay_seconds", "inclusive_cutoff", "online", "owner", "description",
@@ -27,7 +29,7 @@ def _normalized_path(path: str) -> str:
     return posixpath.normpath(path)
 
 
-def data_fingerprint(view_entry: dict[str, Any]) -> str:
+def data_fingerprint(view_entry: JSONObject) -> str:
     """Hash of what determines values, normalized so edits that change no value change no hash:
     aggregate features in name order (their order in the file is irrelevant), the source path
     normalized, and the source/entity *names* left out (renaming an object changes no value)."""
@@ -40,7 +42,7 @@ def data_fingerprint(view_entry: dict[str, Any]) -> str:
     return digest(canonical)
 
 
-def metadata_fingerprint(view_entry: dict[str, Any]) -> str:
+def metadata_fingerprint(view_entry: JSONObject) -> str:
     fields = {k: view_entry[k] for k in METADATA_FIELDS}
     fields["source"] = {k: view_entry["source"][k] for k in SOURCE_METADATA_FIELDS}
     return digest(fields)

@@ -8,13 +8,15 @@ changes values: both belong to the metadata fingerprint.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from pitstop.definitions.quality import ALERT_METRICS, DEFAULT_ALERTS, AlertRule, Expectation
+from pitstop.jsontypes import JSONObject
+from pitstop.plan.model import AlertRule as PlanAlert
+from pitstop.plan.model import Check, Feature, JoinKey, Monitoring, SchemaRule, Severity
 
 # (class name, kwargs) -> an error message, or None when Great Expectations accepts them
-ExpectationCheck = Callable[[str, dict[str, Any]], str | None]
+ExpectationCheck = Callable[[str, JSONObject], str | None]
 
 FEATURE_TS = "feature_timestamp"
 EVENT_TS = "event_timestamp"
@@ -26,49 +28,53 @@ BINS = 10
 DRIFT_MIN_ROWS = 100
 
 
-def _builtin(kind: str, kwargs: dict[str, Any], feature: str | None, label: str) -> dict[str, Any]:
-    return {"type": kind, "kwargs": kwargs, "feature": feature, "severity": "error", "label": label,
-            "origin": "builtin"}
+def _builtin(kind: str, kwargs: JSONObject, feature: str | None, label: str) -> Check:
+    return Check(kind, kwargs, feature, label, "error", "builtin")
 
 
-def builtin_suite(entry: dict[str, Any]) -> list[dict[str, Any]]:
+def builtin_suite(kind: str, join_keys: Sequence[JoinKey], features: Sequence[Feature]) -> list[Check]:
     """The checks every view's snapshot gets: keys and feature timestamp not null, one row per key and ds,
     counts >= 0, avg within [min, max] of the same column and window."""
-    keys = [k["name"] for k in entry["join_keys"]]
-    ts = FEATURE_TS if entry["kind"] == "aggregate" else EVENT_TS
+    keys = [k.name for k in join_keys]
+    ts = FEATURE_TS if kind == "aggregate" else EVENT_TS
     suite = [_builtin("ExpectColumnValuesToNotBeNull", {"column": k}, k, f"join key {k} not null") for k in keys]
     suite.append(_builtin("ExpectColumnValuesToNotBeNull", {"column": ts}, ts, f"{ts} not null"))
-    if entry["kind"] != "aggregate":
+    if kind != "aggregate":
         return suite  # a latest-value view holds every source row of the day: several per key are normal
     suite.append(_builtin("ExpectCompoundColumnsToBeUnique", {"column_list": [*keys, "ds"]}, None,
                           f"one row per ({', '.join(keys)}, ds)"))
-    features = entry["features"]
     for f in features:
-        if f["function"] in COUNT_LIKE:
-            suite.append(_builtin("ExpectColumnValuesToBeBetween", {"column": f["name"], "min_value": 0},
-                                  f["name"], f"{f['name']} >= 0"))
-    by_shape = {(f["function"], f["column"], f["window_days"]): f["name"] for f in features}
+        if f.function in COUNT_LIKE:
+            suite.append(_builtin("ExpectColumnValuesToBeBetween", {"column": f.name, "min_value": 0},
+                                  f.name, f"{f.name} >= 0"))
+    by_shape = {(f.function, f.column, f.window_days): f.name for f in features}
     for f in features:
-        if f["function"] != "avg":
+        if f.function != "avg":
             continue
         for bound, op in (("min", ">="), ("max", "<=")):
-            other = by_shape.get((bound, f["column"], f["window_days"]))
+            other = by_shape.get((bound, f.column, f.window_days))
             if other is None:
                 continue
-            suite.append(_builtin("avg_within_bound", {"avg": f["name"], "bound": other, "side": bound,
+            suite.append(_builtin("avg_within_bound", {"avg": f.name, "bound": other, "side": bound,
                                                        "tolerance": AVG_TOLERANCE},
-                                  f["name"], f"{f['name']} {op} {other}"))
+                                  f.name, f"{f.name} {op} {other}"))
     return suite
 
 
-def _resolve(metric: str, feature: str, rules: tuple[AlertRule, ...]) -> dict[str, Any]:
+def _resolve(metric: str, feature: str, rules: tuple[AlertRule, ...]) -> PlanAlert:
     named = [r for r in rules if r.metric == metric and r.features is not None and feature in r.features]
     general = [r for r in rules if r.metric == metric and r.features is None]
     chosen = named or general  # the last declaration wins, as in a dict literal
     rule = chosen[-1] if chosen else None
+    threshold = DEFAULT_ALERTS[metric] if rule is None else rule.threshold
+    assert threshold is not None  # only the schema alert has none, and it is not resolved here
     if rule is None:
-        return {"max": DEFAULT_ALERTS[metric], "severity": "warning", "origin": "default"}
-    return {"max": rule.threshold, "severity": rule.severity, "origin": "declared"}
+        return PlanAlert(threshold, "warning", "default")
+    return PlanAlert(threshold, _severity(rule.severity), "declared")
+
+
+def _severity(value: str) -> Severity:
+    return "error" if value == "error" else "warning"
 
 
 def declared_checks(what: str, view: str, expectations: tuple[Expectation, ...], alerts: tuple[AlertRule, ...],
@@ -110,36 +116,31 @@ def declared_checks(what: str, view: str, expectations: tuple[Expectation, ...],
     return tuple(kept_exps), tuple(kept_rules)
 
 
-def monitoring_entry(entry: dict[str, Any], rules: tuple[AlertRule, ...], baseline_days: int,
-                     error: Callable[[str, str | None], None] | None = None) -> dict[str, Any]:
+def monitoring_entry(features: Sequence[Feature], rules: tuple[AlertRule, ...], baseline_days: int,
+                     error: Callable[[str, str | None], None] | None = None) -> Monitoring:
     """Per feature, the threshold and severity of each drift/null alert, resolved once here."""
-    numeric = {f["name"] for f in entry["features"] if f["dtype"] in ("int64", "float64")}
+    numeric = {f.name for f in features if f.dtype in ("int64", "float64")}
     for rule in rules:
         if rule.metric in ("psi", "kl") and error is not None:
             for name in [n for n in rule.features or () if n not in numeric]:
                 error(f"Alert.{rule.metric} on {name!r}: drift is measured on numeric features only "
                       f"(int64, float64); numeric features: {', '.join(sorted(numeric)) or 'none'}", rule.location)
     alerts = {}
-    for f in entry["features"]:
-        name = f["name"]
-        metrics = [m for m in ALERT_METRICS if m != "schema" and (m == "null_fraction" or name in numeric)]
-        alerts[name] = {m: _resolve(m, name, rules) for m in metrics}
+    for f in features:
+        metrics = [m for m in ALERT_METRICS if m != "schema" and (m == "null_fraction" or f.name in numeric)]
+        alerts[f.name] = {m: _resolve(m, f.name, rules) for m in metrics}
     schema = [r for r in rules if r.metric == "schema"]
-    return {
-        "baseline_days": baseline_days,
-        "bins": BINS,
-        "min_rows": DRIFT_MIN_ROWS,
-        "alerts": alerts,
-        "schema": {"severity": schema[-1].severity if schema else "warning",
-                   "origin": "declared" if schema else "default"},
-    }
+    return Monitoring(baseline_days, BINS, DRIFT_MIN_ROWS, alerts,
+                      SchemaRule(_severity(schema[-1].severity) if schema else "warning",
+                                 "declared" if schema else "default"))
 
 
-def validation_entry(entry: dict[str, Any], declared: tuple[Expectation, ...], check: ExpectationCheck | None,
-                     error: Callable[[str, str | None], None]) -> list[dict[str, Any]]:
+def validation_entry(kind: str, join_keys: Sequence[JoinKey], features: Sequence[Feature],
+                     declared: tuple[Expectation, ...], check: ExpectationCheck | None,
+                     error: Callable[[str, str | None], None]) -> tuple[Check, ...]:
     """The full suite: built-in checks, then the declared ones (each checked by ``check`` if given)."""
-    suite = builtin_suite(entry)
-    dtypes = {k["name"]: k["dtype"] for k in entry["join_keys"]} | {f["name"]: f["dtype"] for f in entry["features"]}
+    suite = builtin_suite(kind, join_keys, features)
+    dtypes = {k.name: k.dtype for k in join_keys} | {f.name: f.dtype for f in features}
     for exp in declared:
         if exp.expectation_type == "ExpectColumnValuesToBeBetween" and not exp.custom and exp.feature is not None \
                 and dtypes.get(exp.feature) not in ("int64", "float64"):
@@ -151,5 +152,5 @@ def validation_entry(entry: dict[str, Any], declared: tuple[Expectation, ...], c
             if problem is not None:
                 error(f"expectation {exp.label or exp.expectation_type}: {problem}", exp.location)
                 continue
-        suite.append(exp.to_plan())
-    return suite
+        suite.append(Check.from_json(exp.to_plan()))
+    return tuple(suite)

@@ -23,7 +23,6 @@ The web app that serves the page (Airflow's login, caching) is pitstop.orchestra
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -32,6 +31,9 @@ from typing import Any
 
 from pitstop.config import load_config
 from pitstop.errors import PlanError, reason_of
+from pitstop.jsontypes import JSONObject
+from pitstop.plan import model
+from pitstop.plan.model import Plan, View
 from pitstop.runtime.freshness import human_duration, offline_freshness, online_freshness, unavailable
 from pitstop.runtime.pages import render
 from pitstop.runtime.status import last_validation
@@ -45,19 +47,20 @@ DRIFT_METRICS = ("psi", "kl")
 # pure: the document and its page
 
 
-def _feature_rows(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _feature_rows(entry: View) -> list[JSONObject]:
     rows = []
-    for feature in entry["features"]:
-        if entry["kind"] == "latest":  # latest-value views carry source columns as they are
-            function, window = "latest value", None
+    for feature in entry.features:
+        if entry.kind == "latest":  # latest-value views carry source columns as they are
+            function: str | None = "latest value"
+            window: str | None = None
         else:
-            function, window = feature["function"], feature["window"] or "lifetime"
-        rows.append({"name": feature["name"], "function": function, "column": feature.get("column"),
-                     "window": window, "dtype": feature["dtype"]})
+            function, window = feature.function, feature.window or "lifetime"
+        rows.append({"name": feature.name, "function": function, "column": feature.column,
+                     "window": window, "dtype": feature.dtype})
     return rows
 
 
-def _drift(validation: Mapping[str, Any] | None) -> dict[str, Any]:
+def _drift(validation: Mapping[str, Any] | None) -> JSONObject:
     """The drift alerts (PSI, KL) of the newest validated day, from the last-validation part."""
     if validation is None or validation.get("status") != "ok":
         return dict(validation) if validation else unavailable("not gathered")
@@ -67,19 +70,19 @@ def _drift(validation: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"status": "ok", "ds": validation["alerts_ds"], "alerts": alerts}
 
 
-def build_catalog(plan: Mapping[str, Any], *, now: datetime,
-                  offline: Mapping[str, dict[str, Any]] | None = None,
-                  online: Mapping[str, dict[str, Any]] | None = None,
-                  airflow: Mapping[str, dict[str, Any]] | None = None,
-                  quality: Mapping[str, dict[str, Any]] | None = None,
-                  base_url: str = "") -> dict[str, Any]:
+def build_catalog(plan: Plan, *, now: datetime,
+                  offline: Mapping[str, JSONObject] | None = None,
+                  online: Mapping[str, JSONObject] | None = None,
+                  airflow: Mapping[str, JSONObject] | None = None,
+                  quality: Mapping[str, JSONObject] | None = None,
+                  base_url: str = "") -> JSONObject:
     """The catalog document (JSON-ready) from the plan and the gathered parts (a part missing for a view
     becomes "unavailable")."""
     offline, online, airflow, quality = offline or {}, online or {}, airflow or {}, quality or {}
     views = []
-    for name, entry in sorted(plan["views"].items()):
-        dag_id = entry["dag_id"]
-        if entry["online"]:
+    for name, entry in sorted(plan.views.items()):
+        dag_id = entry.dag_id
+        if entry.online:
             online_part = online.get(name, unavailable("not gathered"))
         else:
             online_part = {"status": "not_online", "reason": "online=False: the view is offline only"}
@@ -88,21 +91,21 @@ def build_catalog(plan: Mapping[str, Any], *, now: datetime,
             last_run, consistency, paused = run, run, None
         else:
             last_run, consistency, paused = run["last_run"], run["consistency"], run["paused"]
-        if not entry["online"]:
+        if not entry.online:
             consistency = {"status": "not_online", "reason": "offline-only views have no monitor task"}
         views.append({
             "name": name,
-            "version": entry["version"],
-            "kind": entry["kind"],
-            "description": entry.get("description") or "",
-            "owner": entry.get("owner") or "",
-            "tags": dict(entry.get("tags") or {}),
-            "entities": list(entry["entities"]),
-            "join_keys": [k["name"] for k in entry["join_keys"]],
-            "source": entry["source"]["name"],
-            "online": bool(entry["online"]),
-            "schedule": (entry.get("dag") or {}).get("schedule"),
-            "ttl": human_duration(entry["ttl_seconds"]) if entry.get("ttl_seconds") is not None else None,
+            "version": entry.version,
+            "kind": entry.kind,
+            "description": entry.description or "",
+            "owner": entry.owner or "",
+            "tags": dict(entry.tags),
+            "entities": list(entry.entities),
+            "join_keys": [k.name for k in entry.join_keys],
+            "source": entry.source.name,
+            "online": bool(entry.online),
+            "schedule": entry.dag.schedule,
+            "ttl": human_duration(entry.ttl_seconds) if entry.ttl_seconds is not None else None,
             "dag_id": dag_id,
             "dag_url": f"{base_url.rstrip('/')}/dags/{dag_id}",
             "features": _feature_rows(entry),
@@ -114,7 +117,7 @@ def build_catalog(plan: Mapping[str, Any], *, now: datetime,
             "validation": quality.get(name, unavailable("not gathered")),
             "drift": _drift(quality.get(name)),
         })
-    return {"project": plan["project"], "plan_fingerprint": plan["fingerprint"],
+    return {"project": plan.project, "plan_fingerprint": plan.fingerprint,
             "generated_at": now.isoformat(timespec="seconds"), "views": views}
 
 
@@ -128,21 +131,21 @@ def render_html(doc: Mapping[str, Any]) -> str:
 
 
 def gather(repo: Path, now: datetime | None = None, *,
-           runs: Callable[[list[str]], dict[str, dict[str, Any]]], base_url: str = "") -> dict[str, Any]:
+           runs: Callable[[list[str]], dict[str, JSONObject]], base_url: str = "") -> JSONObject:
     """The catalog document for the repository's compiled plan, every part gathered now; ``runs(dag_ids)``
     reads the DAGs' runs and consistency checks (pitstop.orchestration.airflow_db.airflow_runs)."""
     now = now or datetime.now(UTC)
     config = load_config(repo)
-    if not config.plan_path.is_file():
+    plan = model.read(config.plan_path)
+    if plan is None:
         raise PlanError(f"no compiled plan at {config.plan_path}: run `pitstop apply` in {config.repo}")
-    plan: dict[str, Any] = json.loads(config.plan_path.read_text())
     try:
-        airflow = runs([e["dag_id"] for _, e in sorted(plan["views"].items())])
+        airflow = runs([e.dag_id for _, e in sorted(plan.views.items())])
     except Exception as exc:
         log.exception("catalog: reading Airflow's metadata database failed")
-        airflow = {e["dag_id"]: unavailable(f"Airflow's database: {reason_of(exc)}")
-                   for e in plan["views"].values()}
-    quality = {name: last_validation(config, name, entry) for name, entry in sorted(plan["views"].items())}
+        airflow = {e.dag_id: unavailable(f"Airflow's database: {reason_of(exc)}")
+                   for e in plan.views.values()}
+    quality = {name: last_validation(config, name, entry) for name, entry in sorted(plan.views.items())}
     return build_catalog(plan, now=now, offline=offline_freshness(config, plan, now),
                          online=online_freshness(config, plan, now), airflow=airflow, quality=quality,
                          base_url=base_url)

@@ -44,6 +44,6 @@ def consistency(store: FeatureStore, views: Sequence[str], sample: int) -> int:
 def training_set(store: FeatureStore, name: str, run_id: str) -> int:
     """A TrainingSet definition's run, written to ``<output>/<run_id>`` with its manifest."""
     entry, manifest = store.build_training_set(name, run_id)
-    store.reporter.out(f"training set {name}: {manifest['spine']['rows']:,} row(s), {len(entry['features'])} "
-                       f"feature(s) -> {manifest['output']['path']} ({entry['format']}, manifest beside it)")
+    store.reporter.out(f"training set {name}: {manifest['spine']['rows']:,} row(s), {len(entry.features)} "
+                       f"feature(s) -> {manifest['output']['path']} ({entry.format}, manifest beside it)")
     return EXIT_DONE

@@ -12,7 +12,7 @@ from pitstop.compute.aggregates import TS
 from pitstop.config import Config
 from pitstop.errors import UsageError
 from pitstop.plan import naming
-from pitstop.runtime.catalog import view_entry
+from pitstop.plan.model import Plan
 from pitstop.runtime.materialize import snapshot
 from pitstop.runtime.online import OnlineReader, empty_value
 
@@ -55,33 +55,33 @@ def _equal(online: Any, offline: Any) -> bool:
     return bool(online == offline)
 
 
-def check(config: Config, plan: dict[str, Any], view_name: str, sample: int, spark: SparkSession,
+def check(config: Config, plan: Plan, view_name: str, sample: int, spark: SparkSession,
           seed: int = 0) -> ConsistencyReport:
     """Compare ``sample`` entities: half drawn from the Delta snapshot's rows, half from the fields in
     Redis (so keys only one side has are found too)."""
     from pyspark.sql import functions as F
 
-    view = view_entry(plan, view_name)
+    view = plan.view(view_name)
     if sample < 1:
         raise UsageError(f"--sample must be at least 1, got {sample}")
     reader = OnlineReader(config, plan)
     try:
         published = reader.published(view_name)
         if published.ds is None or published.delta_version is None:
-            raise UsageError(f"view {view_name!r} v{view['version']} has nothing published; run `pitstop publish "
+            raise UsageError(f"view {view_name!r} v{view.version} has nothing published; run `pitstop publish "
                              f"{view_name}` first")
-        keys = [k["name"] for k in view["join_keys"]]
-        names = [f["name"] for f in view["features"]]
-        latest = view["kind"] == "latest"
+        keys = [k.name for k in view.join_keys]
+        names = [f.name for f in view.features]
+        latest = view.kind == "latest"
         offline = snapshot(config, plan, view_name, published.ds, spark, version=published.delta_version,
                            event_time=latest)
         if latest:  # the event time as epoch microseconds: no local-time conversion on the way to Python
             offline = offline.withColumn(TS, F.unix_micros(F.col(TS)))
         from_delta = [r.asDict() for r in offline.orderBy(F.rand(seed)).limit((sample + 1) // 2).collect()]
-        data_key = naming.online_data_prefix(config.project, view_name, int(view["version"]))
+        data_key = naming.online_data_prefix(config.project, view_name, int(view.version))
         fields: Any = reader.client.hrandfield(f"{data_key}{published.generation}", sample // 2) \
             if sample > 1 else []
-        dtypes = [k["dtype"] for k in view["join_keys"]]
+        dtypes = [k.dtype for k in view.join_keys]
         wanted = [dict(zip(keys, naming.parse_entity_field(f.decode(), dtypes), strict=True)) for f in fields or []]
         seen = {tuple(r[k] for k in keys) for r in from_delta}
         extra = [w for w in wanted if tuple(w[k] for k in keys) not in seen]
@@ -95,10 +95,10 @@ def check(config: Config, plan: dict[str, Any], view_name: str, sample: int, spa
     finally:
         reader.close()
     now = datetime.now(UTC)
-    ttl = view["ttl_seconds"]
+    ttl = view.ttl_seconds
     mismatches = dict.fromkeys(names, 0)
     examples = []
-    empties = {f["name"]: empty_value(f) for f in view["features"]}
+    empties = {f.name: empty_value(f) for f in view.features}
     for row in got:
         key = tuple(row[k] for k in keys)
         want = by_key.get(key)
@@ -119,15 +119,15 @@ CONSISTENCY_SCHEMA = ("checked_at timestamp, ds date, delta_version bigint, chec
                       "ok boolean, summary string")
 
 
-def record(config: Config, plan: dict[str, Any], report: ConsistencyReport, spark: SparkSession) -> None:
+def record(config: Config, plan: Plan, report: ConsistencyReport, spark: SparkSession) -> None:
     """Append the comparison to the view's consistency table (what `pitstop status` shows)."""
     from datetime import date
 
     from pitstop.stores import delta
 
-    view = view_entry(plan, report.view)
+    view = plan.view(report.view)
     row = (datetime.now(UTC), date.fromisoformat(report.ds), report.delta_version,
            report.checked, sum(report.mismatches.values()), report.ok, report.describe())
-    path = delta.table_path(config.offline_store_path, naming.consistency_table(report.view, int(view["version"])))
+    path = delta.table_path(config.offline_store_path, naming.consistency_table(report.view, int(view.version)))
     delta.append(spark.createDataFrame([row], CONSISTENCY_SCHEMA), path,
-                 properties={"pitstop.view": report.view, "pitstop.view_version": str(view["version"])})
+                 properties={"pitstop.view": report.view, "pitstop.view_version": str(view.version)})

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.config import Config, load_config
+from pitstop.jsontypes import JSONObject
+from pitstop.plan.model import Plan, TrainingSetSpec, View
 from pitstop.runtime import catalog, registry
 from pitstop.runtime.reporter import Reporter
 
@@ -44,7 +46,7 @@ class FeatureStore:
         self.reporter: Reporter = reporter or Reporter()
         self._spark: SparkSession | None = None
         self._reader: tuple[int, OnlineReader] | None = None
-        self._plan: tuple[tuple[int, int], dict[str, Any]] | None = None
+        self._plan: tuple[tuple[int, int], Plan] | None = None
         self.sql_tables: list[str] = []  # what the last ``sql`` call registered
 
     @property
@@ -74,7 +76,7 @@ class FeatureStore:
         self._plan = None
         return result
 
-    def load_plan(self) -> dict[str, Any]:
+    def load_plan(self) -> Plan:
         """The checked-in plan, read once and kept while its file is unchanged (its size and modification time);
         callers must not modify it."""
         path = self.config.plan_path
@@ -91,7 +93,7 @@ class FeatureStore:
         """Views named by a caller, checked against the plan before any Spark session starts (the error the
         command would give once Spark is up)."""
         for view in views:
-            catalog.view_entry(self.load_plan(), view)
+            self.load_plan().view(view)
 
     def prune_online(self) -> dict[str, int]:
         """Remove the online keys of view versions the plan no longer defines; {view__vN: keys removed}."""
@@ -102,8 +104,8 @@ class FeatureStore:
     def list_views(self) -> list[catalog.ViewSummary]:
         return catalog.list_views(self.load_plan())
 
-    def describe(self, view: str) -> dict[str, Any]:
-        return catalog.view_entry(self.load_plan(), view)
+    def describe(self, view: str) -> View:
+        return self.load_plan().view(view)
 
     def materialize(self, views: Sequence[str] | str, start: date | str, end: date | str, *,
                     cascade: bool = True, publish: bool = True, force: bool = False) -> list[RunSummary]:
@@ -128,7 +130,7 @@ class FeatureStore:
             summary = materialize(self.config, plan, name, first, last, self.spark, cascade=cascade,
                                   reporter=self.reporter)
             summary.source, summary.forced = checked[name], force
-            if publish and plan["views"][name]["online"]:
+            if publish and plan.views[name].online:
                 from pitstop.runtime.publish import publish as publish_view
 
                 summary.published = publish_view(self.config, plan, name, self.spark)
@@ -168,7 +170,7 @@ class FeatureStore:
         finally:
             reader.close()
 
-    def online_layout(self, view: str) -> dict[str, Any]:
+    def online_layout(self, view: str) -> JSONObject:
         """What a reader outside Python passes the online read script for ``view``, and what it returns."""
         from pitstop.runtime.online import read_layout
 
@@ -219,7 +221,7 @@ class FeatureStore:
         check_request(self.load_plan(), entity_df, list(features), timestamp_column=timestamp_column,
                       full_feature_names=full_feature_names, accuracy=accuracy)
 
-    def training_set_from_manifest(self, manifest: dict[str, Any] | str) -> TrainingSet:
+    def training_set_from_manifest(self, manifest: JSONObject | str) -> TrainingSet:
         """Rebuild a training set exactly from its manifest (a loaded one, or its file or folder)."""
         from pitstop.runtime.training_set import from_manifest, load_manifest
 
@@ -227,7 +229,7 @@ class FeatureStore:
         loaded = load_manifest(manifest) if isinstance(manifest, str) else manifest
         return from_manifest(self.config, self.load_plan(), spark, loaded)
 
-    def build_training_set(self, name: str, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def build_training_set(self, name: str, run_id: str) -> tuple[TrainingSetSpec, JSONObject]:
         """A TrainingSet definition's run: its spine SQL joined point in time and written to
         ``<output>/<run_id>`` with the manifest; returns (the plan's entry, the manifest). Relative paths (in the
         spine SQL, the output) are relative to the repository."""
@@ -238,16 +240,16 @@ class FeatureStore:
         from pitstop.runtime.training_set import write
 
         plan = self.load_plan()
-        entry = plan.get("training_sets", {}).get(name)
+        entry = plan.training_sets.get(name)
         if entry is None:
             raise UsageError(f"no training set {name!r} in the plan; training sets: "
-                             f"{', '.join(sorted(plan.get('training_sets', {}))) or 'none'}")
+                             f"{', '.join(sorted(plan.training_sets)) or 'none'}")
         os.chdir(self.repo)
-        result = self.training_set(entry["spine_sql"], entry["features"], timestamp_column=entry["timestamp_column"],
-                                   full_feature_names=entry["full_feature_names"])
+        result = self.training_set(entry.spine_sql, list(entry.features), timestamp_column=entry.timestamp_column,
+                                   full_feature_names=entry.full_feature_names)
         folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_")
-        out = f"{entry['output'].rstrip('/')}/{folder}"
-        return entry, write(result, out, entry["format"], overwrite=True)
+        out = f"{entry.output.rstrip('/')}/{folder}"
+        return entry, write(result, out, entry.format, overwrite=True)
 
     def validate(self, view: str, ds: date | str, version: int | None = None) -> GateResult:
         """The validation gate on a day as the snapshot table holds it now (or at Delta ``version``); recorded
@@ -270,7 +272,7 @@ class FeatureStore:
             record(self.config, plan, report, self.spark)
         return reports
 
-    def status(self, now: datetime | None = None) -> list[dict[str, Any]]:
+    def status(self, now: datetime | None = None) -> list[JSONObject]:
         """One row per view: what is materialized, published, validated and consistent (no Spark)."""
         from pitstop.runtime.status import gather_status
 
@@ -285,7 +287,7 @@ class FeatureStore:
         from pitstop.runtime.report import render_report
         from pitstop.runtime.status import report_inputs
 
-        entry = catalog.view_entry(self.load_plan(), view)
+        entry = self.load_plan().view(view)
         stats, attempts = report_inputs(self.config, view, entry)
         target = Path(out)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -349,7 +351,7 @@ class FeatureStore:
 
         return materialized_days(self.config, self.load_plan(), view, self.spark)
 
-    def history(self, view: str) -> list[dict[str, Any]]:
+    def history(self, view: str) -> list[JSONObject]:
         """Commits of the view's snapshot table, newest first, with the ds range each wrote."""
         from pitstop.runtime.materialize import history
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
 
 from pitstop.config import Config
 from pitstop.errors import reason_of
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
+from pitstop.plan.model import Plan
 from pitstop.stores import delta
 from pitstop.stores.delta_log import read_table as read_delta_table
 from pitstop.stores.online import snapshot_time
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 DAY_SECONDS = 86_400
 
 
-def unavailable(reason: str) -> dict[str, Any]:
+def unavailable(reason: str) -> JSONObject:
     """A part that could not be read, with the reason."""
     return {"status": "unavailable", "reason": reason}
 
@@ -48,7 +48,7 @@ def human_duration(seconds: float) -> str:
     return sign + text
 
 
-def freshness_lag(ds: date, now: datetime) -> dict[str, Any]:
+def freshness_lag(ds: date, now: datetime) -> JSONObject:
     """How old the snapshot of ``ds`` is at ``now``: the lag is now - S(ds) (S(ds) = ds + 1 day, 00:00
     UTC, the moment the snapshot describes), and days_behind counts the whole days since then, i.e. the
     later days whose snapshot could exist by now and does not."""
@@ -58,11 +58,11 @@ def freshness_lag(ds: date, now: datetime) -> dict[str, Any]:
             "lag": human_duration(lag), "days_behind": max(0, math.floor(lag / DAY_SECONDS))}
 
 
-def offline_freshness(config: Config, plan: Mapping[str, Any], now: datetime) -> dict[str, dict[str, Any]]:
+def offline_freshness(config: Config, plan: Plan, now: datetime) -> dict[str, JSONObject]:
     """Per view: the newest day in its materialization log (a day counts once its snapshot is committed)."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, entry in sorted(plan["views"].items()):
-        path = delta.table_path(config.offline_store_path, naming.log_table(name, int(entry["version"])))
+    out: dict[str, JSONObject] = {}
+    for name, entry in sorted(plan.views.items()):
+        path = delta.table_path(config.offline_store_path, naming.log_table(name, int(entry.version)))
         try:
             table = read_delta_table(path, ["ds", "kind"], s3=config.arrow_s3())
         except FileNotFoundError:
@@ -82,12 +82,12 @@ def offline_freshness(config: Config, plan: Mapping[str, Any], now: datetime) ->
     return out
 
 
-def online_freshness(config: Config, plan: dict[str, Any], now: datetime) -> dict[str, dict[str, Any]]:
+def online_freshness(config: Config, plan: Plan, now: datetime) -> dict[str, JSONObject]:
     """Per online view: what Redis serves (ds, lag, stale over the view's ttl). One failure to reach Redis
     marks every view unavailable with its reason (no retry storm per view)."""
     from pitstop.runtime.online import OnlineReader
 
-    names = sorted(n for n, e in plan["views"].items() if e["online"])
+    names = sorted(n for n, e in plan.views.items() if e.online)
     if not names:
         return {}
     try:
@@ -95,7 +95,7 @@ def online_freshness(config: Config, plan: dict[str, Any], now: datetime) -> dic
     except Exception as exc:
         log.exception("freshness: connecting to the online store failed")
         return {n: unavailable(reason_of(exc)) for n in names}
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, JSONObject] = {}
     try:
         for name in names:
             try:

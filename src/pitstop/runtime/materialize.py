@@ -26,9 +26,10 @@ from pitstop.errors import (
     UnsupportedDeltaTable,
     UsageError,
 )
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
+from pitstop.plan.model import Plan, View
 from pitstop.runtime import quality
-from pitstop.runtime.catalog import view_entry
 from pitstop.runtime.reporter import Reporter
 from pitstop.runtime.tables import ViewTables, logged_days
 from pitstop.stores import delta
@@ -140,12 +141,12 @@ def _days(lo: date, hi: date) -> list[date]:
     return agg.snapshot_days(lo, hi) if lo <= hi else []
 
 
-def materialized_days(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSession) -> list[date]:
-    view = view_entry(plan, view_name)
-    return sorted(logged_days(spark, ViewTables(config, view_name, view).log)["snapshot"])
+def materialized_days(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[date]:
+    view = plan.view(view_name)
+    return sorted(logged_days(spark, ViewTables(config, view).log)["snapshot"])
 
 
-def check_days(config: Config, plan: dict[str, Any], view_name: str, start: date, end: date) -> str:
+def check_days(config: Config, plan: Plan, view_name: str, start: date, end: date) -> str:
     """Refuse days a view cannot honestly be computed for, before any Spark work (pyarrow reads of parquet
     footers and the Delta log only): a day before the view's ``start_date``, a day before the source's first
     event, or a day whose source is not ready under the view's ``readiness`` rule (the same check the DAG's
@@ -157,15 +158,15 @@ def check_days(config: Config, plan: dict[str, Any], view_name: str, start: date
 
     if start > end:
         raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
-    view = view_entry(plan, view_name)
-    src = view["source"]
-    location = naming.source_location(src["path"], config.repo)
+    view = plan.view(view_name)
+    src = view.source
+    location = naming.source_location(src.path, config.repo)
     if "://" not in location and not Path(location).exists():
-        raise SourceError(f"view {view_name!r}: source {src['name']!r} has no data at {location}; create it "
+        raise SourceError(f"view {view_name!r}: source {src.name!r} has no data at {location}; create it "
                           f"(for the demo: `pitstop demo-data`) or fix the path in feature_defs and re-apply")
     force = "rerun with --start/--end inside that range, or with --force (API: force=True) to compute them anyway"
-    start_date = (view.get("dag") or {}).get("start_date")
-    if start_date is not None and start < date.fromisoformat(start_date):
+    start_date = view.dag.start_date
+    if start_date is not None and start < start_date:
         raise SourceNotReady(f"view {view_name!r}: {start} is before the view's start_date {start_date}; days from "
                              f"{start_date} on can be materialized: {force}", view=view_name, start=start, end=end)
     try:
@@ -175,24 +176,24 @@ def check_days(config: Config, plan: dict[str, Any], view_name: str, start: date
         raise UnsupportedDeltaTable(f"view {view_name!r}: {exc}; or rerun with --force (API: force=True) to compute "
                                     f"the days without the check") from exc
     except (OSError, ValueError) as exc:
-        raise SourceError(f"view {view_name!r}: source {src['name']!r} at {location} cannot be checked: "
+        raise SourceError(f"view {view_name!r}: source {src.name!r} at {location} cannot be checked: "
                           f"{type(exc).__name__}: {exc}. Fix the source (or its path in feature_defs)") from exc
     if first is None:
-        raise SourceNotReady(f"view {view_name!r}: source {src['name']!r} at {location} holds no events yet "
-                             f"({src['timestamp_field']} has no value), so no day can be computed from it; load "
+        raise SourceNotReady(f"view {view_name!r}: source {src.name!r} at {location} holds no events yet "
+                             f"({src.timestamp_field} has no value), so no day can be computed from it; load "
                              f"the data first, or rerun with --force (API: force=True)", view=view_name, start=start,
                              end=end)
     first_day = first.date()
     if start < first_day:
-        raise SourceNotReady(f"view {view_name!r}: {start} is before the first event of source {src['name']!r} "
+        raise SourceNotReady(f"view {view_name!r}: {start} is before the first event of source {src.name!r} "
                              f"({first.isoformat()}, day {first_day}), so those days would be computed from no "
                              f"data; {force} (e.g. --start {max(first_day, start)})", view=view_name, start=start,
                              end=end)
     if not ready.ready:
-        raise SourceNotReady(f"view {view_name!r}: source {src['name']!r} is not ready for {end}: the day needs "
-                             f"data through {_snapshot_time(end).isoformat()} (readiness={src.get('readiness')!r}), "
+        raise SourceNotReady(f"view {view_name!r}: source {src.name!r} is not ready for {end}: the day needs "
+                             f"data through {_snapshot_time(end).isoformat()} (readiness={src.readiness!r}), "
                              f"and {ready.detail}. Wait for the data, or {force}", view=view_name, start=start, end=end)
-    return f"source {src['name']}: first event {first.isoformat()}; {ready.detail}"
+    return f"source {src.name}: first event {first.isoformat()}; {ready.detail}"
 
 
 def _snapshot_time(day: date) -> datetime:
@@ -200,22 +201,22 @@ def _snapshot_time(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
-def materialize(config: Config, plan: dict[str, Any], view_name: str, start: date, end: date,
+def materialize(config: Config, plan: Plan, view_name: str, start: date, end: date,
                 spark: SparkSession, *, cascade: bool = True, reporter: Reporter | None = None) -> RunSummary:
     """Compute the view for [start, end] into Delta, validate, log; warnings and progress go to ``reporter``
     (default: a plain one on stderr)."""
     check_range(start, end)
-    view = view_entry(plan, view_name)
+    view = plan.view(view_name)
     began = time.monotonic()
-    summary = RunSummary(view_name, start, end, kind=view["kind"])
-    tables = ViewTables(config, view_name, view)
+    summary = RunSummary(view_name, start, end, kind=view.kind)
+    tables = ViewTables(config, view)
     source = read_source(spark, view_name, view, config.repo)
     run_id = uuid.uuid4().hex[:12]
     meta = {"pitstop_run": run_id, "ds_start": start.isoformat(), "ds_end": end.isoformat(),
-            "plan_fingerprint": plan["fingerprint"]}
+            "plan_fingerprint": plan.fingerprint}
     before = {path: delta.latest_version(spark, path) for path in tables.written}
     try:
-        if view["kind"] == "latest":
+        if view.kind == "latest":
             _materialize_latest(spark, view, source, tables, start, end, summary, meta)
         else:
             _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade,
@@ -237,7 +238,7 @@ def materialize(config: Config, plan: dict[str, Any], view_name: str, start: dat
     return summary
 
 
-def _validate(config: Config, plan: dict[str, Any], view_name: str, view: dict[str, Any], tables: ViewTables,
+def _validate(config: Config, plan: Plan, view_name: str, view: View, tables: ViewTables,
               summary: RunSummary, run_id: str, spark: SparkSession) -> None:
     """The gate: the new snapshot partitions, read at the version just committed, checked before the log
     counts them; a failure raises ValidationFailed and the caller restores every table."""
@@ -252,12 +253,12 @@ def _validate(config: Config, plan: dict[str, Any], view_name: str, view: dict[s
     quality.write_statistics(spark, tables.stats, view_name, view, statistics, version, run_id)
 
 
-def _write_log(spark: SparkSession, view: dict[str, Any], tables: ViewTables, summary: RunSummary, run_id: str,
-               meta: dict[str, Any]) -> None:
+def _write_log(spark: SparkSession, view: View, tables: ViewTables, summary: RunSummary, run_id: str,
+               meta: JSONObject) -> None:
     """The materialization log, written last: a day counts only once its snapshot is committed."""
     log_rows = [(d, "snapshot", n, run_id) for d, n in _rows_per_day(spark, tables.snapshots, summary)]
     # the days whose tiles (aggregates) or source rows (latest values) this run (re)computed
-    kind = "rows" if view["kind"] == "latest" else "tiles"
+    kind = "rows" if view.kind == "latest" else "tiles"
     log_rows += [(d, kind, summary.events_per_day.get(d, 0) if kind == "rows" else 0, run_id)
                  for d in summary.tile_days]
     log_df = spark.createDataFrame(log_rows, LOG_SCHEMA)
@@ -302,21 +303,21 @@ def _rows_per_day(spark: SparkSession, path: str, summary: RunSummary) -> list[t
     return [(d, int(counts.get(d, 0))) for d in sorted(summary.snapshot_days)]
 
 
-def _count_null_timestamps(source: DataFrame, view: dict[str, Any]) -> int:
+def _count_null_timestamps(source: DataFrame, view: View) -> int:
     """Source rows without an event time (parquet statistics skip the row groups that have none)."""
-    return int(source.where(f"{agg.q(view['source']['timestamp_field'])} IS NULL").count())
+    return int(source.where(f"{agg.q(view.source.timestamp_field)} IS NULL").count())
 
 
-def _count_invalid(source: DataFrame, view: dict[str, Any], lo: date, hi: date) -> int:
-    ts = agg.q(view["source"]["timestamp_field"])
+def _count_invalid(source: DataFrame, view: View, lo: date, hi: date) -> int:
+    ts = agg.q(view.source.timestamp_field)
     in_range = (f"(CAST({ts} AS TIMESTAMP) >= TIMESTAMP '{lo} 00:00:00' AND "
                 f"CAST({ts} AS TIMESTAMP) < TIMESTAMP '{hi + timedelta(days=1)} 00:00:00')")
-    keys_null = " OR ".join(f"{agg.q(k['name'])} IS NULL" for k in view["join_keys"])
+    keys_null = " OR ".join(f"{agg.q(k.name)} IS NULL" for k in view.join_keys)
     return int(source.where(f"({in_range} AND ({keys_null})) OR {ts} IS NULL").count())
 
 
-def _materialize_latest(spark: SparkSession, view: dict[str, Any], source: DataFrame, tables: ViewTables,
-                        start: date, end: date, summary: RunSummary, meta: dict[str, Any]) -> None:
+def _materialize_latest(spark: SparkSession, view: View, source: DataFrame, tables: ViewTables,
+                        start: date, end: date, summary: RunSummary, meta: JSONObject) -> None:
     """A latest-value view's rows table holds the source's rows of EVERY day up to the newest materialized
     one, not only of the materialized days: the state at S(D) is the newest row per key from the whole
     history before S(D). The view's first run seeds the table with every source row before S(end); a later
@@ -325,10 +326,10 @@ def _materialize_latest(spark: SparkSession, view: dict[str, Any], source: DataF
     days (kind 'rows'); a table without them (written by an older pitstop) is seeded again."""
     copied = logged_days(spark, tables.log).get("rows", set())
     if copied:
-        first = min(start - timedelta(days=int(view["lateness_days"])), max(copied) + timedelta(days=1))
+        first = min(start - timedelta(days=int(view.lateness_days)), max(copied) + timedelta(days=1))
     else:
         first = _source_first_day(source, view, start)
-    rows = agg.select_rows(source, view, [f["name"] for f in view["features"]], first, end) \
+    rows = agg.select_rows(source, view, [f.name for f in view.features], first, end) \
         .where(f"NOT ({agg.null_key_condition(view)})")
     summary.invalid_rows = _count_invalid(source, view, first, end)
     summary.snapshot_days = _days(start, end)
@@ -342,14 +343,14 @@ def _materialize_latest(spark: SparkSession, view: dict[str, Any], source: DataF
     summary.events = sum(summary.events_per_day.values())
 
 
-def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: DataFrame, tables: ViewTables,
-                           start: date, end: date, summary: RunSummary, meta: dict[str, Any],
+def _materialize_aggregate(spark: SparkSession, view: View, source: DataFrame, tables: ViewTables,
+                           start: date, end: date, summary: RunSummary, meta: JSONObject,
                            cascade: bool, reporter: Reporter) -> None:
     assert tables.tiles is not None
-    bounded = [f["window_days"] for f in view["features"] if f["window_days"] is not None]
-    lifetime = any(f["window_days"] is None for f in view["features"])
+    bounded = [f.window_days for f in view.features if f.window_days is not None]
+    lifetime = any(f.window_days is None for f in view.features)
     reach = max(bounded) if bounded else 1
-    lateness = int(view["lateness_days"])
+    lateness = int(view.lateness_days)
     logged = logged_days(spark, tables.log)
     tiled, snapshotted = logged["tiles"], logged["snapshot"]
 
@@ -419,9 +420,9 @@ def _materialize_aggregate(spark: SparkSession, view: dict[str, Any], source: Da
             running.release()
 
 
-def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: dict[str, Any], tables: ViewTables,
+def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: View, tables: ViewTables,
                        chunks: list[list[date]], running: RunningTotal | None, summary: RunSummary,
-                       meta: dict[str, Any], reporter: Reporter) -> None:
+                       meta: JSONObject, reporter: Reporter) -> None:
     """A long range computed chunk by chunk into a staging folder (bounded memory, progress through the
     reporter: a live bar in a terminal, a line per chunk in logs),
     then published from there in the ONE snapshot commit of this run."""
@@ -430,7 +431,7 @@ def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: dict[str
     from pyspark.sql import functions as F
 
     days = [d for chunk in chunks for d in chunk]
-    reach = max([f["window_days"] for f in view["features"] if f["window_days"] is not None], default=1)
+    reach = max([f.window_days for f in view.features if f.window_days is not None], default=1)
     # the tiles every chunk's windows read, read once
     tiles = all_tiles.where(f"ds >= DATE '{days[0] - timedelta(days=reach - 1)}'").persist(
         StorageLevel.MEMORY_AND_DISK)
@@ -468,7 +469,7 @@ class RunningTotal:
     (a backfill of the past, a run that died between its commits) it merges the tiles again: slower, never
     wrong. Within a run, every total computed is a starting point for later days."""
 
-    def __init__(self, spark: SparkSession, view: dict[str, Any], tables: ViewTables, tiles_version: int | None,
+    def __init__(self, spark: SparkSession, view: View, tables: ViewTables, tiles_version: int | None,
                  retiled: list[date]) -> None:
         self.view, self.tables = view, tables
         self.tiles: DataFrame | None = None  # the run's tiles, set once they are committed
@@ -499,7 +500,7 @@ class RunningTotal:
         self.totals[day] = total.persist(StorageLevel.MEMORY_AND_DISK)
         return self.totals[day]
 
-    def save(self, day: date, tiles_version: int | None, meta: dict[str, Any]) -> None:
+    def save(self, day: date, tiles_version: int | None, meta: JSONObject) -> None:
         from pyspark.sql import functions as F
 
         total = self.through(day).withColumn(agg.DS, F.lit(day.isoformat()).cast("date"))
@@ -511,7 +512,7 @@ class RunningTotal:
             frame.unpersist()
 
 
-def _snapshots(tiles: DataFrame, view: dict[str, Any], days: list[date], running: RunningTotal | None) -> DataFrame:
+def _snapshots(tiles: DataFrame, view: View, days: list[date], running: RunningTotal | None) -> DataFrame:
     """Snapshots for the given days, computed per contiguous run of days and unioned."""
     frames = []
     for lo, hi in contiguous_runs(days):
@@ -523,9 +524,9 @@ def _snapshots(tiles: DataFrame, view: dict[str, Any], days: list[date], running
     return out
 
 
-def _source_first_day(source: DataFrame, view: dict[str, Any], start: date) -> date:
+def _source_first_day(source: DataFrame, view: View, start: date) -> date:
     """The first day with events, for lifetime windows on a view's first run."""
-    ts = agg.q(view["source"]["timestamp_field"])
+    ts = agg.q(view.source.timestamp_field)
     first = source.selectExpr(f"to_date(min(CAST({ts} AS TIMESTAMP))) AS d").first()  # the UTC day, in Spark
     if first is None or first.d is None:
         return start
@@ -539,13 +540,13 @@ def check_range(start: date, end: date) -> None:
         raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
 
 
-def check_view_names(plan: dict[str, Any], views: list[str]) -> None:
+def check_view_names(plan: Plan, views: list[str]) -> None:
     for name in views:
-        if name not in plan["views"]:
-            raise PlanError(f"unknown view {name!r}; views in the plan: {', '.join(sorted(plan['views']))}")
+        if name not in plan.views:
+            raise PlanError(f"unknown view {name!r}; views in the plan: {', '.join(sorted(plan.views))}")
 
 
-def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession, *,
+def snapshot(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession, *,
              version: int | None = None, event_time: bool = False, within_ttl: bool = False) -> DataFrame:
     """One day's snapshot: join keys, feature_timestamp = S(ds), features. Keys without a row have
     empty-window values (0 for count-likes, null otherwise). For a latest-value view: the newest row
@@ -556,8 +557,8 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    view = view_entry(plan, view_name)
-    tables = ViewTables(config, view_name, view)
+    view = plan.view(view_name)
+    tables = ViewTables(config, view)
     done = logged_days(spark, tables.log)["snapshot"]
     if ds not in done:
         have = _ranges(sorted(done)) if done else "none"
@@ -565,18 +566,18 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
                          f"Run `pitstop materialize {view_name} --start {ds} --end {ds}`")
     table = delta.read(spark, tables.snapshots, version=version)
     assert table is not None
-    keys = [k["name"] for k in view["join_keys"]]
-    names = [f["name"] for f in view["features"]]
-    if view["kind"] == "aggregate":
+    keys = [k.name for k in view.join_keys]
+    names = [f.name for f in view.features]
+    if view.kind == "aggregate":
         return table.where(f"ds = DATE '{ds}'").select(*keys, agg.FEATURE_TS, *names)
     order = [F.col(agg.TS).desc()]
     if agg.CREATED in table.columns:
         order.append(F.col(agg.CREATED).desc_nulls_last())
     order += [F.col(agg.q(n)).desc_nulls_last() for n in names]
     rows = table.where(f"ds <= DATE '{ds}'")
-    if within_ttl and view["ttl_seconds"] is not None:
+    if within_ttl and view.ttl_seconds is not None:
         oldest = (datetime.combine(ds + timedelta(days=1), datetime.min.time())
-                  - timedelta(seconds=view["ttl_seconds"])).date()
+                  - timedelta(seconds=view.ttl_seconds)).date()
         rows = rows.where(f"ds >= DATE '{oldest}'")  # partition pruning: the day of S(ds) - ttl and later
     newest = (rows
               .withColumn("_rank", F.row_number().over(Window.partitionBy(*[agg.q(k) for k in keys]).orderBy(*order)))
@@ -586,9 +587,9 @@ def snapshot(config: Config, plan: dict[str, Any], view_name: str, ds: date, spa
                          *names)
 
 
-def history(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSession) -> list[dict[str, Any]]:
-    view = view_entry(plan, view_name)
-    path = ViewTables(config, view_name, view).snapshots
+def history(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[JSONObject]:
+    view = plan.view(view_name)
+    path = ViewTables(config, view).snapshots
     if not delta.exists(spark, path):
         return []
     return delta.history(spark, path)

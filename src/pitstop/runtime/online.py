@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.config import Config, redact_url
 from pitstop.errors import ConnectionFailed, PlanError, UsageError
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
+from pitstop.plan.model import Feature, Plan, View
 from pitstop.runtime.catalog import resolve_features
 from pitstop.stores import online
 
@@ -40,7 +42,7 @@ class ViewMetadata:
     stale: bool
     generation: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"view": self.view, "version": self.version, "ds": self.ds.isoformat() if self.ds else None,
                 "snapshot_time": self.snapshot_time.isoformat() if self.snapshot_time else None,
                 "delta_version": self.delta_version, "stale": self.stale}
@@ -56,7 +58,7 @@ class OnlineResponse:
     def to_dict(self) -> dict[str, list[Any]]:
         return {name: list(values) for name, values in self.columns.items()}
 
-    def to_list(self) -> list[dict[str, Any]]:
+    def to_list(self) -> list[JSONObject]:
         names = list(self.columns)
         count = len(next(iter(self.columns.values()))) if self.columns else 0
         return [{name: self.columns[name][i] for name in names} for i in range(count)]
@@ -70,13 +72,13 @@ class OnlineResponse:
 @dataclass(frozen=True)
 class _ViewAsk:
     name: str
-    entry: dict[str, Any]
+    entry: View
     features: list[tuple[int, str]]  # (position in the view's values, output column)
     keys: online.ViewKeys
 
     @functools.cached_property
     def key_names(self) -> list[str]:
-        return [k["name"] for k in self.entry["join_keys"]]
+        return [k.name for k in self.entry.join_keys]
 
     @functools.cached_property
     def schema(self) -> str:
@@ -85,33 +87,33 @@ class _ViewAsk:
     @functools.cached_property
     def columns(self) -> list[tuple[int, str, str, Any]]:
         """(position, output column, dtype, empty-window value) per asked feature."""
-        offset = 1 if self.entry["kind"] == "latest" else 0
+        offset = 1 if self.entry.kind == "latest" else 0
         out = []
         for position, column in self.features:
-            feature = self.entry["features"][position - offset]
-            out.append((position, column, str(feature["dtype"]), empty_value(feature)))
+            feature = self.entry.features[position - offset]
+            out.append((position, column, str(feature.dtype), empty_value(feature)))
         return out
 
 
-def parse_features(plan: dict[str, Any], refs: Sequence[str], full_names: bool) -> list[_ViewAsk]:
+def parse_features(plan: Plan, refs: Sequence[str], full_names: bool) -> list[_ViewAsk]:
     """"view:feature" references grouped by view (in first-seen order), checked against the plan."""
     asks = []
     for view in resolve_features(plan, refs, full_names):
-        if not view.entry["online"]:
+        if not view.entry.online:
             raise UsageError(f"view {view.name!r} is not served online (online=False in its definition)")
-        names = [f["name"] for f in view.entry["features"]]
-        offset = 1 if view.entry["kind"] == "latest" else 0  # latest-value rows start with their event time
+        names = [f.name for f in view.entry.features]
+        offset = 1 if view.entry.kind == "latest" else 0  # latest-value rows start with their event time
         asks.append(_ViewAsk(view.name, view.entry, [(names.index(f) + offset, c) for f, c in view.features],
-                             online.ViewKeys.of(plan["project"], view.name, int(view.entry["version"]))))
+                             online.ViewKeys.of(plan.project, view.name, int(view.entry.version))))
     return asks
 
 
 def join_key_types(asks: list[_ViewAsk]) -> dict[str, str]:
     types: dict[str, str] = {}
     for ask in asks:
-        for key in ask.entry["join_keys"]:
-            if types.setdefault(key["name"], key["dtype"]) != key["dtype"]:
-                raise PlanError(f"join key {key['name']!r} is {types[key['name']]} in one view and {key['dtype']} "
+        for key in ask.entry.join_keys:
+            if types.setdefault(key.name, key.dtype) != key.dtype:
+                raise PlanError(f"join key {key.name!r} is {types[key.name]} in one view and {key.dtype} "
                                 f"in {ask.name!r}; read these views separately")
     return types
 
@@ -165,7 +167,7 @@ def short_repr(value: Any) -> str:
 class OnlineReader:
     """Reads for one plan over one pooled Redis client; keep it for many requests (a server, a model)."""
 
-    def __init__(self, config: Config, plan: dict[str, Any], *, one_shot: bool = False) -> None:
+    def __init__(self, config: Config, plan: Plan, *, one_shot: bool = False) -> None:
         """``one_shot``: for a read or two in a short-lived process (`pitstop get`): a plain redis:// or unix://
         URL is then read with ``redis_lite``'s socket client, without importing redis-py."""
         from pitstop.stores.redis_client import connect
@@ -192,8 +194,8 @@ class OnlineReader:
         """What is published for a view (its current version): ds, snapshot time, Delta version, staleness."""
         from pitstop.stores.redis_client import error_name, is_connection_error
 
-        entry = self.plan["views"][view]
-        keys = online.ViewKeys.of(self.plan["project"], view, int(entry["version"]))
+        entry = self.plan.views[view]
+        keys = online.ViewKeys.of(self.plan.project, view, int(entry.version))
         try:
             published = online.current(self.client, keys)
         except Exception as exc:
@@ -242,7 +244,7 @@ def _fill(ask: _ViewAsk, reply: online.ViewRead, count: int, now: datetime, colu
             columns[column] = [None] * count
         return _metadata(ask.name, entry, None, now)
     if published.schema != ask.schema:
-        raise PlanError(f"view {ask.name!r} v{entry['version']} in Redis was published with schema "
+        raise PlanError(f"view {ask.name!r} v{entry.version} in Redis was published with schema "
                         f"{published.schema!r}, the plan says {ask.schema!r}: the plan changed values without a "
                         f"version bump, or this plan is not the one published. Use the applied plan, or bump "
                         f"the version and publish")
@@ -255,19 +257,19 @@ def _fill(ask: _ViewAsk, reply: online.ViewRead, count: int, now: datetime, colu
     return _metadata(ask.name, entry, published, now)
 
 
-def _metadata(view: str, entry: dict[str, Any], published: online.Published | None, now: datetime) -> ViewMetadata:
+def _metadata(view: str, entry: View, published: online.Published | None, now: datetime) -> ViewMetadata:
     """A view's published ds, S(ds), Delta version and staleness (now - S(ds) over the view's ttl); nothing
     published is stale."""
     if published is None:
-        return ViewMetadata(view, int(entry["version"]), None, None, None, True)
+        return ViewMetadata(view, int(entry.version), None, None, None, True)
     taken = online.snapshot_time(published.ds)
-    ttl = entry["ttl_seconds"]
+    ttl = entry.ttl_seconds
     stale = ttl is not None and (now - taken).total_seconds() > ttl
-    return ViewMetadata(view, int(entry["version"]), published.ds, taken, published.delta_version, stale,
+    return ViewMetadata(view, int(entry.version), published.ds, taken, published.delta_version, stale,
                         published.generation)
 
 
-def get_online_features(config: Config, plan: dict[str, Any], features: Sequence[str],
+def get_online_features(config: Config, plan: Plan, features: Sequence[str],
                         entity_rows: Sequence[Mapping[str, Any]], *, full_feature_names: bool = False,
                         now: datetime | None = None) -> OnlineResponse:
     """One request with a reader of its own (use OnlineReader for many)."""
@@ -278,23 +280,23 @@ def get_online_features(config: Config, plan: dict[str, Any], features: Sequence
         reader.close()
 
 
-def empty_value(feature: dict[str, Any]) -> Any:
+def empty_value(feature: Feature) -> Any:
     """A feature's value for a key with no row: 0 (typed) for count-likes, None otherwise."""
-    if feature.get("empty_value") != "0":
+    if feature.empty_value != "0":
         return None
-    return 0.0 if feature["dtype"] == "float64" else 0
+    return 0.0 if feature.dtype == "float64" else 0
 
 
-def _decode(entry: dict[str, Any], raw: bytes | None, now: datetime) -> list[Any] | None:
+def _decode(entry: View, raw: bytes | None, now: datetime) -> list[Any] | None:
     """An entity's packed values, or None when it has no row (empty-window values, or null for latest)."""
     if raw is None:
         return None
     import msgpack
 
     values: list[Any] = msgpack.unpackb(raw)
-    if entry["kind"] == "latest" and entry["ttl_seconds"] is not None:
+    if entry.kind == "latest" and entry.ttl_seconds is not None:
         event_time = EPOCH + timedelta(microseconds=values[0])
-        if (now - event_time).total_seconds() > entry["ttl_seconds"]:
+        if (now - event_time).total_seconds() > entry.ttl_seconds:
             return [values[0]] + [None] * (len(values) - 1)  # older than the view's ttl: every feature null
     return values
 
@@ -319,29 +321,28 @@ def read_script() -> str:
     return online.READ.strip() + "\n"
 
 
-def read_layout(plan: dict[str, Any], view: str) -> dict[str, Any]:
+def read_layout(plan: Plan, view: str) -> JSONObject:
     """What a reader outside Python needs to read one view with ``read_script``: the key and prefix to pass,
     the schema to expect, how to build an entity field, and the meaning of each value in the packed list."""
-    from pitstop.runtime.catalog import view_entry
 
-    entry = view_entry(plan, view)
-    if not entry["online"]:
+    entry = plan.view(view)
+    if not entry.online:
         raise UsageError(f"view {view!r} is not served online (online=False in its definition)")
-    keys = online.ViewKeys.of(plan["project"], view, int(entry["version"]))
-    values: list[dict[str, Any]] = []
-    if entry["kind"] == "latest":
+    keys = online.ViewKeys.of(plan.project, view, int(entry.version))
+    values: list[JSONObject] = []
+    if entry.kind == "latest":
         values.append({"name": "event_timestamp", "dtype": "timestamp", "empty_value": None})
-    values += [{"name": f["name"], "dtype": f["dtype"], "empty_value": empty_value(f)} for f in entry["features"]]
-    return {"view": view, "version": int(entry["version"]), "kind": entry["kind"],
+    values += [{"name": f.name, "dtype": f.dtype, "empty_value": empty_value(f)} for f in entry.features]
+    return {"view": view, "version": int(entry.version), "kind": entry.kind,
             "keys": [keys.pointer], "args": [keys.data_prefix], "schema": online.schema_id(entry),
-            "join_keys": [{"name": k["name"], "dtype": k["dtype"]} for k in entry["join_keys"]],
-            "values": values, "ttl_seconds": entry["ttl_seconds"]}
+            "join_keys": [{"name": k.name, "dtype": k.dtype} for k in entry.join_keys],
+            "values": values, "ttl_seconds": entry.ttl_seconds}
 
 
-def parse_entity(text: str, plan: dict[str, Any], refs: Sequence[str]) -> dict[str, Any]:
+def parse_entity(text: str, plan: Plan, refs: Sequence[str]) -> dict[str, int | str]:
     """CLI: "user_id=1" or "account_id=1,device=12" -> typed join key values (types from the plan)."""
     types = join_key_types(parse_features(plan, refs, full_names=True))
-    out: dict[str, Any] = {}
+    out: dict[str, int | str] = {}
     for part in text.split(","):
         name, sep, value = part.partition("=")
         name = name.strip()

@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pitstop.compute import aggregates as agg
 from pitstop.config import Config, redact_url
 from pitstop.errors import ConnectionFailed, JobFailed, TransientError, UsageError
-from pitstop.runtime.catalog import view_entry
+from pitstop.plan.model import Plan
 from pitstop.runtime.materialize import first_line, is_spark_error, snapshot
 from pitstop.runtime.tables import ViewTables, logged_days, snapshot_version
 from pitstop.stores import online
@@ -47,25 +47,25 @@ class PublishResult:
                 f"published and an older one never replaces it")
 
 
-def publish(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSession,
+def publish(config: Config, plan: Plan, view_name: str, spark: SparkSession,
             ds: date | None = None) -> PublishResult:
     """Publish ds (default: the newest materialized day) of a view into the online store."""
     import redis
     from pyspark.sql import functions as F
 
-    view = view_entry(plan, view_name)
-    if not view["online"]:
+    view = plan.view(view_name)
+    if not view.online:
         raise UsageError(f"view {view_name!r} is defined with online=False; set online=True in feature_defs (and "
                          f"apply) to serve it")
     began = time.monotonic()
-    done = logged_days(spark, ViewTables(config, view_name, view).log)["snapshot"]
+    done = logged_days(spark, ViewTables(config, view).log)["snapshot"]
     if ds is None:
         if not done:
             raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
                              f"{view_name} --start D --end D` first")
         ds = max(done)
     version = snapshot_version(config, plan, view_name, ds, spark)
-    keys = online.ViewKeys.of(config.project, view_name, int(view["version"]))
+    keys = online.ViewKeys.of(config.project, view_name, int(view.version))
     from pitstop.stores.redis_client import connect
 
     client = connect(config.online_store_url)
@@ -74,11 +74,11 @@ def publish(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSe
         if now is not None and (now.ds > ds or (now.ds == ds and now.delta_version >= version)):
             return PublishResult(view_name, ds, version, "newer" if now.ds > ds else "same", published=now)
         generation = online.new_generation(client, keys)
-        join_keys = [k["name"] for k in view["join_keys"]]
-        values = [f["name"] for f in view["features"]]
-        if view["kind"] == "latest":
+        join_keys = [k.name for k in view.join_keys]
+        values = [f.name for f in view.features]
+        if view.kind == "latest":
             values = [agg.TS, *values]
-        rows = snapshot(config, plan, view_name, ds, spark, version=version, event_time=view["kind"] == "latest",
+        rows = snapshot(config, plan, view_name, ds, spark, version=version, event_time=view.kind == "latest",
                         within_ttl=True)
         spec = online.WriteSpec(config.online_store_url, keys.data(generation), tuple(join_keys), tuple(values))
         # a ds is one file: spread its rows over every core so each writes its share in parallel
@@ -113,7 +113,7 @@ def publish(config: Config, plan: dict[str, Any], view_name: str, spark: SparkSe
     return PublishResult(view_name, ds, version, outcome, generation, entities, time.monotonic() - began, published)
 
 
-def prune_online(config: Config, plan: dict[str, Any]) -> dict[str, int]:
+def prune_online(config: Config, plan: Plan) -> dict[str, int]:
     """Remove the Redis keys of every view version of the project that the plan no longer defines (removed
     views, and versions before a bump). Offline tables are kept. Returns {view__vN: keys removed}."""
     import redis
@@ -121,7 +121,7 @@ def prune_online(config: Config, plan: dict[str, Any]) -> dict[str, int]:
     from pitstop.plan import naming
     from pitstop.stores.redis_client import connect
 
-    current = {naming.table_name(name, int(v["version"])) for name, v in plan["views"].items()}
+    current = {naming.table_name(name, int(v.version)) for name, v in plan.views.items()}
     client = connect(config.online_store_url)
     try:
         return {table: online.remove_tag(client, config.project, table)

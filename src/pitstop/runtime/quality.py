@@ -15,19 +15,20 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pitstop.compute import stats as st
 from pitstop.compute.aggregates import CREATED, DS, TS, ds_in, q
 from pitstop.config import Config
 from pitstop.errors import UsageError, ValidationFailed
+from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
-from pitstop.runtime.catalog import view_entry
+from pitstop.plan.model import Monitoring, Plan, View
 from pitstop.runtime.tables import ViewTables, logged_days, snapshot_version
 from pitstop.stores import delta
 from pitstop.values import json_default, nan_to_null
@@ -166,16 +167,16 @@ def _item(item: Any) -> str:
     return f"alert {item.describe()}" if isinstance(item, AlertHit) else item.describe(EXAMPLES)
 
 
-def _expected_schema(view: dict[str, Any]) -> dict[str, str]:
+def _expected_schema(view: View) -> dict[str, str]:
     """The snapshot columns in pitstop's type words (int64 covers Spark's byte .. long, as in the plan)."""
-    cols = {k["name"]: k["dtype"] for k in view["join_keys"]}
-    cols.update({f["name"]: f["dtype"] for f in view["features"]})
+    cols = {k.name: k.dtype for k in view.join_keys}
+    cols.update({f.name: f.dtype for f in view.features})
     cols[DS] = "date"
-    cols["feature_timestamp" if view["kind"] == "aggregate" else "event_timestamp"] = "timestamp"
+    cols["feature_timestamp" if view.kind == "aggregate" else "event_timestamp"] = "timestamp"
     return cols
 
 
-def schema_violations(view: dict[str, Any], actual: dict[str, str]) -> list[str]:
+def schema_violations(view: View, actual: dict[str, str]) -> list[str]:
     """Columns missing from the snapshot table or of another type than the plan says (``actual`` in pitstop's
     type words, see pitstop.stores.source_schema.spark_type_word)."""
     problems = []
@@ -187,45 +188,72 @@ def schema_violations(view: dict[str, Any], actual: dict[str, str]) -> list[str]
     return problems
 
 
-def evaluate_alerts(monitoring: dict[str, Any], row: dict[str, Any]) -> list[AlertHit]:
+class StatsRow(TypedDict):
+    """One row of a view's statistics table: one feature on one day, with its drift against the previous
+    day and the baseline when there was enough data on both sides."""
+
+    ds: date
+    feature: str
+    rows: int
+    nulls: int
+    null_fraction: float
+    min: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None
+    quantiles: list[float] | None
+    previous_ds: date | None
+    psi_previous: float | None
+    kl_previous: float | None
+    baseline_first: date | None
+    baseline_last: date | None
+    baseline_days: int | None
+    psi_baseline: float | None
+    kl_baseline: float | None
+    edges: list[float] | None
+    histogram: list[int] | None
+    baseline_histogram: list[int] | None
+
+
+def evaluate_alerts(monitoring: Monitoring, row: Mapping[str, object]) -> list[AlertHit]:
     """The alerts one statistics row (one ds and feature) raises under the view's thresholds."""
-    rules = monitoring["alerts"].get(row["feature"], {})
+    rules = monitoring.alerts.get(str(row["feature"]), {})
     hits = []
-    checks = [("null_fraction", "", row.get("null_fraction"))]
+    checks: list[tuple[str, str, object]] = [("null_fraction", "", row.get("null_fraction"))]
     for metric in ("psi", "kl"):
         for against in ("previous", "baseline"):
             checks.append((metric, against, row.get(f"{metric}_{against}")))
     for metric, against, value in checks:
         rule = rules.get(metric)
-        if rule is None or value is None or (isinstance(value, float) and math.isnan(value)):
+        if rule is None or not isinstance(value, int | float) or math.isnan(value):
             continue
-        if value > rule["max"]:
-            hits.append(AlertHit(row["feature"], metric, against, float(value), rule["max"], rule["severity"]))
+        if value > rule.max:
+            hits.append(AlertHit(str(row["feature"]), metric, against, float(value), rule.max, rule.severity))
     return hits
 
 
-def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
-                materialized: list[date]) -> list[dict[str, Any]]:
+def _statistics(view: View, table: DataFrame, days: list[date],
+                materialized: list[date]) -> list[StatsRow]:
     """Statistics and drift of ``days`` (rows for every feature, also on an empty day)."""
     from pyspark import StorageLevel
 
-    monitoring = view["monitoring"]
-    plan = st.comparisons(days, sorted(set(materialized) | set(days)), monitoring["baseline_days"])
+    monitoring = view.monitoring
+    plan = st.comparisons(days, sorted(set(materialized) | set(days)), monitoring.baseline_days)
     references = sorted({d for c in plan for d in c.reference} - set(days))
     # exact statistics of the run's days in one compiled scan; quantiles and drift from a sample of at most
     # about SAMPLE_ROWS rows a day (cached: bounded by days x SAMPLE_ROWS whatever the data's size)
-    basic = st.feature_statistics(st.profile(table.where(ds_in(days)), view["features"]))
-    rows_per_day = {day: int(b["rows"]) for (day, _), b in basic.items()}
+    basic = st.feature_statistics(st.profile(table.where(ds_in(days)), view.features))
+    rows_per_day = {day: b["rows"] for (day, _), b in basic.items()}
     if references:  # the reference days' sizes only (a count reads no column)
         counted = table.where(ds_in(references)).groupBy(DS).count().collect()
         rows_per_day.update({r[DS]: int(r["count"]) for r in counted})
-    identity = [k["name"] for k in view["join_keys"]] + [c for c in (TS, CREATED) if c in table.columns]
-    numeric = [f["name"] for f in view["features"] if f["dtype"] in st.NUMERIC_DTYPES]
+    identity = [k.name for k in view.join_keys] + [c for c in (TS, CREATED) if c in table.columns]
+    numeric = [f.name for f in view.features if f.dtype in st.NUMERIC_DTYPES]
     needed = table.where(ds_in(sorted(set(days) | set(references)))).select(
         DS, *[q(c) for c in dict.fromkeys(identity + numeric)])
     sampled = st.sample(needed, identity, rows_per_day).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        values = st.long_values(sampled, view["features"])
+        values = st.long_values(sampled, view.features)
         sketched = st.sketches(values).cache()
         try:
             quantiles = st.quantiles(sketched)
@@ -237,21 +265,20 @@ def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
     by_target = {(c.target, c.kind): c for c in plan}
     rows = []
     for day in days:
-        for f in view["features"]:
-            b = basic.get((day, f["name"]), {})
-            n, nulls = int(b.get("rows") or 0), int(b.get("nulls") or 0)
-            row: dict[str, Any] = {
-                "ds": day, "feature": f["name"], "rows": n, "nulls": nulls,
-                "null_fraction": nulls / n if n else 0.0,
-                "min": b.get("min"), "max": b.get("max"), "mean": b.get("mean"), "stddev": b.get("stddev"),
-                "quantiles": quantiles.get((day, f["name"])),
-                "previous_ds": None, "psi_previous": None, "kl_previous": None, "baseline_first": None,
-                "baseline_last": None, "baseline_days": None, "psi_baseline": None, "kl_baseline": None,
-                "edges": None, "histogram": None, "baseline_histogram": None,
-            }
+        for f in view.features:
+            b = basic.get((day, f.name)) or st.Profile(rows=0, nulls=0, min=None, max=None, mean=None, stddev=None)
+            n, nulls = b["rows"], b["nulls"]
+            row = StatsRow(
+                ds=day, feature=f.name, rows=n, nulls=nulls, null_fraction=nulls / n if n else 0.0,
+                min=b["min"], max=b["max"], mean=b["mean"], stddev=b["stddev"],
+                quantiles=quantiles.get((day, f.name)),
+                previous_ds=None, psi_previous=None, kl_previous=None, baseline_first=None,
+                baseline_last=None, baseline_days=None, psi_baseline=None, kl_baseline=None,
+                edges=None, histogram=None, baseline_histogram=None,
+            )
             for kind in ("previous", "baseline"):
                 comp = by_target.get((day, kind))
-                hist = hists.get((day, kind, f["name"]))
+                hist = hists.get((day, kind, f.name))
                 if comp is None:
                     continue
                 if kind == "previous":
@@ -259,20 +286,22 @@ def _statistics(view: dict[str, Any], table: DataFrame, days: list[date],
                 else:
                     row["baseline_first"], row["baseline_last"] = comp.reference[0], comp.reference[-1]
                     row["baseline_days"] = len(comp.reference)
-                if hist is None or min(sum(hist["current"]), sum(hist["reference"])) < monitoring["min_rows"]:
+                if hist is None or min(sum(hist["current"]), sum(hist["reference"])) < monitoring.min_rows:
                     continue
-                row[f"psi_{kind}"] = st.psi(hist["current"], hist["reference"])
-                row[f"kl_{kind}"] = st.kl(hist["current"], hist["reference"])
-                if kind == "baseline":
+                psi, kl = st.psi(hist["current"], hist["reference"]), st.kl(hist["current"], hist["reference"])
+                if kind == "previous":
+                    row["psi_previous"], row["kl_previous"] = psi, kl
+                else:
+                    row["psi_baseline"], row["kl_baseline"] = psi, kl
                     row["edges"], row["histogram"] = hist["edges"], hist["current"]
                     row["baseline_histogram"] = hist["reference"]
             rows.append(row)
     return rows
 
 
-def gate(config: Config, plan: dict[str, Any], view_name: str, days: list[date], spark: SparkSession, *,
+def gate(config: Config, plan: Plan, view_name: str, days: list[date], spark: SparkSession, *,
          snapshot_path: str, snapshot_version: int, run_id: str, materialized: list[date],
-         by_hand: bool = False) -> tuple[GateResult, list[dict[str, Any]]]:
+         by_hand: bool = False) -> tuple[GateResult, list[StatsRow]]:
     """Validate ``days`` of a view's snapshot table at ``snapshot_version``; record the attempt. Returns the
     result and the statistics rows (to be written with ``write_statistics`` once the run succeeds)."""
     import time
@@ -280,18 +309,18 @@ def gate(config: Config, plan: dict[str, Any], view_name: str, days: list[date],
     from pitstop.stores import gx_suite
 
     began = time.monotonic()
-    view = plan["views"][view_name]
+    view = plan.views[view_name]
     table = delta.read(spark, snapshot_path, version=snapshot_version)
     if table is None:
         raise UsageError(f"view {view_name!r} has no snapshot table at {snapshot_path}: materialize it first")
-    keys = [k["name"] for k in view["join_keys"]]
-    validator = gx_suite.Validator(view["validation"]["suite"], keys, f"{view_name}__v{view['version']}")
+    keys = [k.name for k in view.join_keys]
+    validator = gx_suite.Validator(view.suite, keys, f"{view_name}__v{view.version}")
     from pitstop.stores.source_schema import spark_type_word
 
     actual = {f.name: spark_type_word(f.dataType.typeName()) for f in table.schema.fields}
     schema_problems = schema_violations(view, actual)
     statistics = _statistics(view, table, days, materialized)
-    folder = report_folder(config, view_name, view["version"], snapshot_version, run_id)
+    folder = report_folder(config, view_name, view.version, snapshot_version, run_id)
     # not cached: GX runs a few Spark jobs per check, each reading only its columns of the days'
     # partitions, which the Delta table serves as well as a cache would (a cache of a long backfill's
     # snapshots, every column, would not fit in memory and spill all of it to disk first)
@@ -301,15 +330,15 @@ def gate(config: Config, plan: dict[str, Any], view_name: str, days: list[date],
     results = []
     for day in days:
         outcomes, raws = checked[day]
-        alerts = [a for row in statistics if row["ds"] == day for a in evaluate_alerts(view["monitoring"], row)]
-        alerts += [AlertHit(p, "schema", "", 1.0, None, view["monitoring"]["schema"]["severity"])
+        alerts = [a for row in statistics if row["ds"] == day for a in evaluate_alerts(view.monitoring, row)]
+        alerts += [AlertHit(p, "schema", "", 1.0, None, view.monitoring.schema.severity)
                    for p in schema_problems]
         rows = next((int(r["rows"]) for r in statistics if r["ds"] == day), 0)
         result = DayResult(day, outcomes, alerts, rows, f"{folder}/ds={day}.json", f"{folder}/docs/index.html")
         _write_result(result, view_name, view, raws, snapshot_version, run_id,
                       [r for r in statistics if r["ds"] == day])
         results.append(result)
-    gate_result = GateResult(view_name, view["version"], snapshot_version, results, by_hand)
+    gate_result = GateResult(view_name, view.version, snapshot_version, results, by_hand)
     _record(spark, config, view_name, view, gate_result, run_id)
     gate_result.seconds = time.monotonic() - began
     return gate_result, statistics
@@ -323,10 +352,10 @@ def _local(path: str) -> str:
     return path[len("file:"):] if path.startswith("file:") else path
 
 
-def _write_result(day: DayResult, view_name: str, view: dict[str, Any], raws: list[dict[str, Any]],
-                  snapshot_version: int, run_id: str, statistics: list[dict[str, Any]]) -> None:
+def _write_result(day: DayResult, view_name: str, view: View, raws: list[JSONObject],
+                  snapshot_version: int, run_id: str, statistics: list[StatsRow]) -> None:
     doc = {
-        "view": view_name, "view_version": view["version"], "ds": day.ds.isoformat(),
+        "view": view_name, "view_version": view.version, "ds": day.ds.isoformat(),
         "snapshot_version": snapshot_version, "run_id": run_id, "success": day.success, "rows": day.rows,
         "checks": [o.to_json() for o in day.outcomes],
         "alerts": [asdict(a) for a in day.alerts],
@@ -363,7 +392,7 @@ def _docs_folder(folder: str) -> Iterator[str]:
         upload_folder(tmp, folder + "/docs")
 
 
-def _record(spark: SparkSession, config: Config, view_name: str, view: dict[str, Any], result: GateResult,
+def _record(spark: SparkSession, config: Config, view_name: str, view: View, result: GateResult,
             run_id: str) -> None:
     now = datetime.now(UTC)  # aware: Spark stores the instant (a naive value would be read as local time)
     rows = []
@@ -373,8 +402,8 @@ def _record(spark: SparkSession, config: Config, view_name: str, view: dict[str,
                      result.success,
                      [(a.feature, a.metric, a.against, a.value, a.threshold, a.severity) for a in day.alerts]))
     frame = spark.createDataFrame(rows, QUALITY_SCHEMA)
-    path = quality_path(config, view_name, view["version"])
-    delta.append(frame, path, properties={"pitstop.view": view_name, "pitstop.view_version": str(view["version"])})
+    path = quality_path(config, view_name, view.version)
+    delta.append(frame, path, properties={"pitstop.view": view_name, "pitstop.view_version": str(view.version)})
 
 
 def _day_summary(result: GateResult, day: DayResult) -> str:
@@ -382,8 +411,8 @@ def _day_summary(result: GateResult, day: DayResult) -> str:
     return single.describe()
 
 
-def write_statistics(spark: SparkSession, path: str, view_name: str, view: dict[str, Any],
-                     statistics: list[dict[str, Any]], snapshot_version: int, run_id: str) -> None:
+def write_statistics(spark: SparkSession, path: str, view_name: str, view: View,
+                     statistics: list[StatsRow], snapshot_version: int, run_id: str) -> None:
     """Replace the statistics of the validated days (idempotent per ds) once the run has passed."""
     if not statistics:
         return
@@ -393,7 +422,7 @@ def write_statistics(spark: SparkSession, path: str, view_name: str, view: dict[
     frame = spark.createDataFrame(rows, STATS_SCHEMA).coalesce(1)
     days = sorted({r["ds"] for r in statistics})
     delta.replace(frame, path, ds_in(days), partition_by=None,
-                  properties={"pitstop.view": view_name, "pitstop.view_version": str(view["version"])})
+                  properties={"pitstop.view": view_name, "pitstop.view_version": str(view.version)})
 
 
 def raise_if_failed(result: GateResult, *, by_hand: bool = False) -> None:
@@ -419,14 +448,14 @@ def raise_if_failed(result: GateResult, *, by_hand: bool = False) -> None:
         snapshot_version=result.snapshot_version)
 
 
-def validate_by_hand(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession,
+def validate_by_hand(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession,
                      version: int | None = None) -> GateResult:
     """`pitstop validate VIEW --ds D`: the gate on a day as the snapshot table holds it now (or at
     ``version``). Recorded like any attempt; the materialization log is left as it is."""
     import uuid
 
-    view = view_entry(plan, view_name)
-    tables = ViewTables(config, view_name, view)
+    view = plan.view(view_name)
+    tables = ViewTables(config, view)
     current = delta.latest_version(spark, tables.snapshots)
     if current is None:
         raise UsageError(f"view {view_name!r} has no snapshot table yet: run `pitstop materialize {view_name} "

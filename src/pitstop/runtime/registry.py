@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pitstop.config import Config
 from pitstop.definitions import BatchSource
 from pitstop.errors import PlanError
-from pitstop.plan.compiler import SCHEMA_VERSION, CompiledPlan, compile_plan, render_plan
+from pitstop.jsontypes import JSONObject
+from pitstop.plan import model
+from pitstop.plan.compiler import CompiledPlan, compile_plan
 from pitstop.plan.diff import PlanDiff, diff_plans
 from pitstop.plan.discovery import discover
+from pitstop.plan.model import Plan
 from pitstop.stores import schema_cache
 
 
@@ -28,40 +29,31 @@ class PlanResult:
         return self.diff.problems
 
 
-def read_plan(path: Path) -> dict[str, Any] | None:
+def read_plan_json(path: Path) -> JSONObject | None:
+    """The checked-in plan file's JSON, or None when there is none yet (its schema version checked)."""
+    return model.read_json(path)
+
+
+def read_plan(path: Path) -> Plan | None:
     """The checked-in plan, or None when there is none yet."""
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"{path} is not valid JSON ({exc}); restore it from version control or delete "
-                        f"it and run `pitstop apply`") from exc
-    if not isinstance(data, dict) or "views" not in data:
-        raise PlanError(f"{path} is not a pitstop plan (no 'views'); delete it and run `pitstop apply`")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise PlanError(f"{path} has plan schema_version {version!r}; this pitstop reads {SCHEMA_VERSION}: use "
-                        f"the pitstop release that wrote it, or move the file aside and run `pitstop apply` to "
-                        f"compile a fresh plan (compare the two before committing)")
-    return data
+    return model.read(path)
 
 
-def load_plan(config: Config) -> dict[str, Any]:
+def load_plan(config: Config) -> Plan:
     """The checked-in plan every job, DAG and reader uses; an error that says how to make one."""
-    data = read_plan(config.plan_path)
-    if data is None:
+    plan = read_plan(config.plan_path)
+    if plan is None:
         raise PlanError(f"no compiled plan at {config.plan_path}: run `pitstop apply` in {config.repo}")
-    return data
+    return plan
 
 
-def compile_repo(config: Config, previous: dict[str, Any] | None) -> CompiledPlan:
+def compile_repo(config: Config, previous: JSONObject | None) -> CompiledPlan:
     cache = config.repo / ".pitstop" / "cache"  # answers kept while their inputs are unchanged (not committed)
 
     def lookup(source: BatchSource) -> dict[str, str] | None:
         return schema_cache.read_source_schema(source.path, source.format, config.repo, cache)
 
-    def check_expectation(name: str, kwargs: dict[str, Any]) -> str | None:
+    def check_expectation(name: str, kwargs: JSONObject) -> str | None:
         # imports GX only for an Expect.gx not yet checked under the installed GX version (answers kept per version)
         from pitstop.stores.gx_suite import cached_check_expectation
 
@@ -71,7 +63,7 @@ def compile_repo(config: Config, previous: dict[str, Any] | None) -> CompiledPla
 
 
 def plan(config: Config, *, prune: bool = False) -> PlanResult:
-    previous = read_plan(config.plan_path)
+    previous = read_plan_json(config.plan_path)
     compiled = compile_repo(config, previous)
     rendered = compiled.render()
     current = config.plan_path.read_text() if config.plan_path.exists() else None
@@ -87,7 +79,7 @@ def apply(config: Config, *, prune: bool = False) -> PlanResult:
     if result.stale:
         config.plan_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = config.plan_path.with_suffix(".json.tmp")
-        tmp.write_text(render_plan(result.compiled.data))
+        tmp.write_text(result.compiled.render())
         tmp.replace(config.plan_path)
         result.written = True
     return result

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pitstop.jsontypes import Record
+from pitstop.plan.model import Feature, View
 from pitstop.runtime.pages import render
 from pitstop.values import finite as _finite
 
@@ -106,12 +108,11 @@ def _quantile(row: Mapping[str, Any], name: str) -> Any:
     return None
 
 
-def _threshold(entry: Mapping[str, Any], feature: str, metric: str) -> tuple[float, str] | None:
+def _threshold(entry: View, feature: str, metric: str) -> tuple[float, str] | None:
     """The alert threshold (max) and severity of a feature's metric from the plan entry, if any."""
-    rules = ((entry.get("monitoring") or {}).get("alerts") or {}).get(feature) or {}
-    rule = rules.get(metric) or {}
-    value = _finite(rule.get("max"))
-    return None if value is None else (value, str(rule.get("severity") or "warning"))
+    rule = entry.monitoring.alerts.get(feature, {}).get(metric)
+    value = None if rule is None else _finite(rule.max)
+    return None if value is None or rule is None else (value, rule.severity)
 
 
 def _by_feature(stats: Iterable[Mapping[str, Any]]) -> dict[str, dict[date, Mapping[str, Any]]]:
@@ -182,7 +183,7 @@ def _newest_attempts(attempts: Iterable[Mapping[str, Any]]) -> dict[date, Mappin
     return out
 
 
-def summarize_alerts(attempts: Iterable[Mapping[str, Any]]) -> dict[date, list[dict[str, Any]]]:
+def summarize_alerts(attempts: Iterable[Mapping[str, Any]]) -> dict[date, list[Record]]:
     """Per ds (ascending), the alerts of its newest attempt (the ones that describe the data as it stands)."""
     newest = _newest_attempts(attempts)
     return {ds: [dict(a) for a in (newest[ds].get("alerts") or [])] for ds in sorted(newest)}
@@ -503,7 +504,7 @@ def _histogram_chart(days: Mapping[date, Mapping[str, Any]]) -> Figure:
     return Figure("histogram vs baseline (proportions)", _legend(["current", "baseline"]), chart, note)
 
 
-def _drift_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]], entry: Mapping[str, Any],
+def _drift_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]], entry: View,
                  feature: str) -> Figure:
     series = {name: _series(days, _field(name)) for name in DRIFT_SERIES}
     thresholds = {m: t for m in ("psi", "kl") if (t := _threshold(entry, feature, m)) is not None}
@@ -520,7 +521,7 @@ def _drift_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]]
     return Figure("drift: PSI and KL", _legend(list(DRIFT_SERIES), list(thresholds)), chart)
 
 
-def _null_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]], entry: Mapping[str, Any],
+def _null_chart(first: date, last: date, days: Mapping[date, Mapping[str, Any]], entry: View,
                 feature: str) -> Figure:
     points = _series(days, _field("null_fraction"))
     threshold = _threshold(entry, feature, "null_fraction")
@@ -570,28 +571,28 @@ def _stats_rows(row: Mapping[str, Any], numeric: bool) -> list[StatRow]:
     return rows
 
 
-def _alert_row(alert: Mapping[str, Any]) -> dict[str, Any]:
+def _alert_row(alert: Mapping[str, Any]) -> dict[str, object]:
     value = _finite(alert.get("value"))
     return {"metric": alert.get("metric"), "against": alert.get("against"),
             "severity": str(alert.get("severity") or ""), "value": "" if value is None else repr(value),
             "value_text": _num(value, 4), "threshold_text": _num(alert.get("threshold"), 4)}
 
 
-def _feature_meta(entry: Mapping[str, Any], feature: Mapping[str, Any]) -> str:
-    parts = [str(feature.get("dtype"))]
-    if entry.get("kind") == "aggregate" and feature.get("function"):
-        column = f"({feature['column']})" if feature.get("column") else ""
-        parts.append(f"{feature['function']}{column} over {feature.get('window') or 'lifetime'}")
-    elif entry.get("kind") == "latest":
+def _feature_meta(entry: View, feature: Feature) -> str:
+    parts = [feature.dtype]
+    if entry.kind == "aggregate" and feature.function:
+        column = f"({feature.column})" if feature.column else ""
+        parts.append(f"{feature.function}{column} over {feature.window or 'lifetime'}")
+    elif entry.kind == "latest":
         parts.append("latest value")
     return " · ".join(parts)
 
 
-def _feature_section(entry: Mapping[str, Any], feature: Mapping[str, Any], days: Mapping[date, Mapping[str, Any]],
-                     first: date, last: date, newest: Mapping[date, Mapping[str, Any]]) -> dict[str, Any]:
-    name = str(feature["name"])
-    numeric = feature.get("dtype") in NUMERIC_DTYPES
-    section: dict[str, Any] = {"name": name, "dtype": feature.get("dtype"), "meta": _feature_meta(entry, feature),
+def _feature_section(entry: View, feature: Feature, days: Mapping[date, Mapping[str, Any]],
+                     first: date, last: date, newest: Mapping[date, Mapping[str, Any]]) -> dict[str, object]:
+    name = feature.name
+    numeric = feature.dtype in NUMERIC_DTYPES
+    section: dict[str, object] = {"name": name, "dtype": feature.dtype, "meta": _feature_meta(entry, feature),
                                "badge": None, "days": bool(days)}
     if not days:
         return section
@@ -619,7 +620,7 @@ def _iso(value: Any) -> str:
     return _utc(value).isoformat(timespec="seconds") if isinstance(value, datetime) else "—"
 
 
-def _timeline_row(attempt: Mapping[str, Any]) -> dict[str, Any]:
+def _timeline_row(attempt: Mapping[str, Any]) -> dict[str, object]:
     ds = _as_date(attempt.get("ds"))
     summary = str(attempt.get("summary") or "")
     return {"ds": _ds(ds) if ds else "", "run_id": attempt.get("run_id"), "success": bool(attempt.get("success")),
@@ -630,22 +631,22 @@ def _timeline_row(attempt: Mapping[str, Any]) -> dict[str, Any]:
             "result_file": str(attempt["result_path"]).rsplit("/", 1)[-1] if attempt.get("result_path") else ""}
 
 
-def _view_alerts(entry: Mapping[str, Any], attempt: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+def _view_alerts(entry: View, attempt: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     """The latest day's alerts that belong to no feature (the schema check)."""
-    names = {str(f["name"]) for f in entry.get("features") or []}
+    names = set(entry.feature_names)
     return [a for a in ((attempt or {}).get("alerts") or []) if a.get("feature") not in names]
 
 
-def render_report(view: str, entry: Mapping[str, Any], stats: Sequence[Mapping[str, Any]],
+def render_report(view: str, entry: View, stats: Sequence[Mapping[str, Any]],
                   attempts: Sequence[Mapping[str, Any]], *, generated_at: datetime) -> str:
     """The data-quality report of ``view`` as one self-contained HTML page (see the module's doc)."""
     by_feature = _by_feature(stats)
-    features = [f for f in entry.get("features") or [] if f.get("name") is not None]
-    known = {str(f["name"]) for f in features}
+    features = list(entry.features)
+    known = set(entry.feature_names)
     all_days = sorted({ds for name, days in by_feature.items() if name in known for ds in days})
     newest = _newest_attempts(attempts)
-    page: dict[str, Any] = {"view": view, "version": entry.get("version"), "kind": entry.get("kind"),
-                            "owner": entry.get("owner") or "—", "description": entry.get("description") or "",
+    page: dict[str, object] = {"view": view, "version": entry.version, "kind": entry.kind,
+                            "owner": entry.owner or "—", "description": entry.description or "",
                             "generated": generated_at.isoformat(timespec="seconds"), "days": len(all_days),
                             "first": "", "last": "", "toc": [], "latest_attempt": None}
     if all_days:
@@ -657,11 +658,11 @@ def render_report(view: str, entry: Mapping[str, Any], stats: Sequence[Mapping[s
                     missing_more=max(0, len(missing) - MAX_MISSING_LISTED),
                     view_alerts=[{k: a.get(k) for k in ("metric", "severity", "feature")}
                                  for a in _view_alerts(entry, newest.get(last))],
-                    sections=[_feature_section(entry, f, by_feature.get(str(f["name"]), {}), first, last, newest)
+                    sections=[_feature_section(entry, f, by_feature.get(f.name, {}), first, last, newest)
                               for f in features])
         toc = []
         for f in features:
-            name = str(f["name"])
+            name = f.name
             days = by_feature.get(name, {})
             alerts = (newest.get(max(days)) or {}).get("alerts") or [] if days else []
             toc.append((name, len([a for a in alerts if a.get("feature") == name])))

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import ConnectionFailed, PitstopError, PlanError, UsageError
+from pitstop.jsontypes import JSONObject
 from pitstop.runtime.online import INT64_MAX, INT64_MIN, check_count, short_repr
 from pitstop.values import json_default
 
@@ -109,7 +110,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (send a number or null)")
 
 
-def parse_request(raw: bytes, max_entities: int) -> tuple[list[str], list[dict[str, Any]], bool]:
+def parse_request(raw: bytes, max_entities: int) -> tuple[list[str], list[JSONObject], bool]:
     """A /get-online-features body -> (features, entity rows, full_feature_names); UsageError (400) for
     anything not UTF-8 JSON of the documented shape. Join key values are checked later by the reader."""
     try:
@@ -159,7 +160,7 @@ def _json_type(value: Any) -> str:
                                                                                            type(value).__name__)
 
 
-def _entity_rows(body: Mapping[str, Any], max_entities: int) -> list[dict[str, Any]]:
+def _entity_rows(body: Mapping[str, Any], max_entities: int) -> list[JSONObject]:
     if "entity_rows" in body and "entities" in body:
         raise UsageError("give either 'entities' (columns: {\"user_id\": [1, 2]}) or 'entity_rows' (rows: "
                          "[{\"user_id\": 1}, {\"user_id\": 2}]), not both")
@@ -286,7 +287,7 @@ def build_app(store: FeatureStore, max_body_bytes: int | None = None) -> ASGIApp
                              "metadata": {k: v.to_dict() for k, v in response.metadata.items()}})
 
     async def health(request: Request) -> Response:
-        online = sorted(n for n, v in plan["views"].items() if v["online"])
+        online = sorted(n for n, v in plan.views.items() if v.online)
         try:
             views = {name: reader.published(name).to_dict() for name in online}
         except ConnectionFailed as exc:

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pitstop.config import Config
+from pitstop.jsontypes import JSONObject, Record
 from pitstop.plan import naming
+from pitstop.plan.model import Plan, View
 from pitstop.runtime.catalog import format_table
 from pitstop.runtime.freshness import human_duration, offline_freshness, online_freshness
 from pitstop.stores import delta
@@ -22,19 +24,19 @@ from pitstop.stores.delta_log import read_table as read_delta_table
 log = logging.getLogger(__name__)
 
 
-def _rows(config: Config, path: str) -> list[dict[str, Any]] | None:
+def _rows(config: Config, path: str) -> list[Record] | None:
     """A small Delta table's rows, or None when there is no table yet."""
     try:
-        rows: list[dict[str, Any]] = read_delta_table(path, s3=config.arrow_s3()).to_pylist()
+        rows: list[Record] = read_delta_table(path, s3=config.arrow_s3()).to_pylist()
         return rows
     except FileNotFoundError:
         return None
 
 
-def last_validation(config: Config, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+def last_validation(config: Config, name: str, entry: View) -> JSONObject:
     """The newest validation attempt (gate or by hand) of a view version, and the alerts of the newest
     passing attempt of its newest validated ds."""
-    path = delta.table_path(config.offline_store_path, naming.quality_table(name, int(entry["version"])))
+    path = delta.table_path(config.offline_store_path, naming.quality_table(name, int(entry.version)))
     try:
         rows = _rows(config, path)
     except Exception as exc:  # reported in the table; status stays up
@@ -64,14 +66,14 @@ def last_validation(config: Config, name: str, entry: Mapping[str, Any]) -> dict
             "failed_attempts": len({r["run_id"] for r in gate if not _run_success(r)})}
 
 
-def _run_success(row: dict[str, Any]) -> bool:
+def _run_success(row: Record) -> bool:
     """Whether the run the row belongs to committed its days (every day of it passed)."""
     value = row.get("run_success")
     return bool(row["success"] if value is None else value)
 
 
-def last_consistency(config: Config, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    path = delta.table_path(config.offline_store_path, naming.consistency_table(name, int(entry["version"])))
+def last_consistency(config: Config, name: str, entry: View) -> JSONObject:
+    path = delta.table_path(config.offline_store_path, naming.consistency_table(name, int(entry.version)))
     try:
         rows = _rows(config, path)
     except Exception as exc:
@@ -84,13 +86,13 @@ def last_consistency(config: Config, name: str, entry: Mapping[str, Any]) -> dic
             "mismatches": last["mismatches"], "checked_at": last["checked_at"].replace(tzinfo=UTC).isoformat()}
 
 
-def gather_status(config: Config, plan: dict[str, Any], now: datetime | None = None) -> list[dict[str, Any]]:
+def gather_status(config: Config, plan: Plan, now: datetime | None = None) -> list[JSONObject]:
     now = now or datetime.now(UTC)
     offline = offline_freshness(config, plan, now)
     online = online_freshness(config, plan, now)
     out = []
-    for name, entry in sorted(plan["views"].items()):
-        out.append({"view": name, "version": entry["version"], "online_view": bool(entry["online"]),
+    for name, entry in sorted(plan.views.items()):
+        out.append({"view": name, "version": entry.version, "online_view": bool(entry.online),
                     "offline": offline.get(name, {}), "online": online.get(name, {"status": "offline_only"}),
                     "validation": last_validation(config, name, entry),
                     "consistency": last_consistency(config, name, entry)})
@@ -146,7 +148,7 @@ def _consistency_cell(part: Mapping[str, Any], now: datetime) -> str:
     return f"MISMATCH {part['mismatches']} value(s) ({part['ds']}) {_ago(part['checked_at'], now)}"
 
 
-def render_status(rows: list[dict[str, Any]], now: datetime) -> str:
+def render_status(rows: list[JSONObject], now: datetime) -> str:
     table = [["VIEW", "LAST DS", "FRESHNESS LAG", "ONLINE (SERVED DS, LAG)", "LAST VALIDATION", "ALERTS (LAST DS)",
               "CONSISTENCY"]]
     for row in rows:
@@ -157,7 +159,7 @@ def render_status(rows: list[dict[str, Any]], now: datetime) -> str:
     return format_table(table)
 
 
-def unhealthy(rows: list[dict[str, Any]]) -> list[str]:
+def unhealthy(rows: list[JSONObject]) -> list[str]:
     """Why the repository is not healthy, per view (for `pitstop status --check`)."""
     problems = []
     for row in rows:
@@ -180,10 +182,10 @@ def unhealthy(rows: list[dict[str, Any]]) -> list[str]:
 
 
 
-def report_inputs(config: Config, name: str, entry: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
-                                                                               list[dict[str, Any]]]:
+def report_inputs(config: Config, name: str, entry: View) -> tuple[list[JSONObject],
+                                                                               list[JSONObject]]:
     """The statistics rows and validation attempts `pitstop report` draws (empty lists when none yet)."""
-    version = int(entry["version"])
+    version = int(entry.version)
     stats = _rows(config, delta.table_path(config.offline_store_path, naming.stats_table(name, version))) or []
     attempts = _rows(config, delta.table_path(config.offline_store_path, naming.quality_table(name, version))) or []
     return stats, attempts

@@ -4,12 +4,11 @@ the snapshot table wrote a day. Shared by materialization, validation, publishin
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pitstop.config import Config
 from pitstop.errors import UsageError
-from pitstop.plan import naming
-from pitstop.runtime.catalog import view_entry
+from pitstop.plan.model import Plan, View
 from pitstop.stores import delta
 
 if TYPE_CHECKING:
@@ -19,17 +18,16 @@ if TYPE_CHECKING:
 class ViewTables:
     """The Delta tables of one view version, as paths under the offline store."""
 
-    def __init__(self, config: Config, name: str, view: dict[str, Any]) -> None:
+    def __init__(self, config: Config, view: View) -> None:
         root = self.root = config.offline_store_path
-        tables = view["tables"]
-        self.snapshots = delta.table_path(root, tables.get("snapshots") or tables["latest"])
-        self.tiles = delta.table_path(root, tables["tiles"]) if "tiles" in tables else None
-        self.log = delta.table_path(root, naming.log_table(name, view["version"]))
-        self.state = delta.table_path(root, naming.lifetime_state_table(name, view["version"]))
-        self.stats = delta.table_path(root, naming.stats_table(name, view["version"]))
+        self.snapshots = delta.table_path(root, view.tables.output)
+        self.tiles = delta.table_path(root, view.tables.tiles) if view.tables.tiles else None
+        self.log = delta.table_path(root, view.log_table)
+        self.state = delta.table_path(root, view.lifetime_state_table)
+        self.stats = delta.table_path(root, view.stats_table)
         self.written = [p for p in (self.tiles, self.snapshots, self.state, self.stats, self.log) if p is not None]
-        self.properties = {"pitstop.view": name, "pitstop.view_version": str(view["version"]),
-                           "pitstop.data_fingerprint": view["data_fingerprint"]}
+        self.properties = {"pitstop.view": view.name, "pitstop.view_version": str(view.version),
+                           "pitstop.data_fingerprint": view.data_fingerprint}
 
 
 def logged_days(spark: SparkSession, log_path: str) -> dict[str, set[date]]:
@@ -42,11 +40,10 @@ def logged_days(spark: SparkSession, log_path: str) -> dict[str, set[date]]:
     return days
 
 
-def snapshot_version(config: Config, plan: dict[str, Any], view_name: str, ds: date, spark: SparkSession) -> int:
+def snapshot_version(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession) -> int:
     """The Delta version of the snapshot table holding ds as it is now: the commit of the run the log
     names for ds (a later commit that did not touch ds leaves it as it was)."""
-    view = view_entry(plan, view_name)
-    tables = ViewTables(config, view_name, view)
+    tables = ViewTables(config, plan.view(view_name))
     log = delta.read(spark, tables.log)
     runs = [] if log is None else [r.run_id for r in log.where(f"kind = 'snapshot' AND ds = DATE '{ds}'").collect()]
     commits = delta.history(spark, tables.snapshots) if runs else []

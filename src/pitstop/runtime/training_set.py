@@ -21,7 +21,9 @@ from pitstop.compute import asof
 from pitstop.compute.aggregates import CREATED, q
 from pitstop.config import Config
 from pitstop.errors import PlanError, UsageError
-from pitstop.runtime.catalog import ViewFeatures, resolve_features, view_entry
+from pitstop.jsontypes import JSONObject
+from pitstop.plan.model import Plan, View
+from pitstop.runtime.catalog import ViewFeatures, resolve_features
 from pitstop.runtime.materialize import first_line
 from pitstop.runtime.tables import ViewTables
 from pitstop.stores import delta
@@ -48,7 +50,7 @@ class TrainingSet:
 
     df: DataFrame
     sql: str
-    manifest: dict[str, Any]
+    manifest: JSONObject
     warnings: list[str] = field(default_factory=list)
 
     def printable_sql(self) -> str:
@@ -59,7 +61,7 @@ class TrainingSet:
         return "\n".join(head) + "\n" + self.sql + ";\n"
 
 
-def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str, dict[str, Any], DataFrame]:
+def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str, JSONObject, DataFrame]:
     """(a SQL relation for the spine, its description for the manifest, the spine DataFrame)."""
     from pyspark.sql import DataFrame as SparkDataFrame
 
@@ -123,16 +125,16 @@ def _spine_relation(spark: SparkSession, entity_df: Any, name: str) -> tuple[str
     return relation, {"kind": "path", "format": "parquet", "path": location}, spark.sql(f"SELECT * FROM {relation}")
 
 
-def _range_effects(entry: dict[str, Any], first: date, last: date, before: bool, after: bool) -> str:
+def _range_effects(entry: View, first: date, last: date, before: bool, after: bool) -> str:
     """What the join gives spine rows outside the materialized days (design: snapshot accuracy)."""
-    delay = timedelta(seconds=entry.get("availability_delay_seconds") or 0)
+    delay = timedelta(seconds=entry.availability_delay_seconds or 0)
     parts = []
     if before:
         start = datetime.combine(first + timedelta(days=1), datetime.min.time()) + delay
         parts.append(f"rows before {start:%Y-%m-%d %H:%M} UTC (when the snapshot of {first} becomes visible) get "
                      f"null features")
     if after:
-        ttl = entry.get("ttl_seconds")
+        ttl = entry.ttl_seconds
         if ttl is None:
             parts.append(f"later rows get the snapshot of {last} (the view has no ttl)")
         else:
@@ -195,11 +197,11 @@ def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], so
     raise AssertionError(f"unreachable: {kind}")  # _check_spine_columns refused every other kind
 
 
-def _view_read(config: Config, spark: SparkSession, name: str, entry: dict[str, Any], features: list[tuple[str, str]],
-               pinned: dict[str, Any] | None) -> tuple[asof.ViewRead | None, dict[str, Any]]:
+def _view_read(config: Config, spark: SparkSession, name: str, entry: View, features: list[tuple[str, str]],
+               pinned: JSONObject | None) -> tuple[asof.ViewRead | None, JSONObject]:
     """The view as the join reads it, at its current Delta versions (or those of a manifest)."""
-    dtypes = {f["name"]: f["dtype"] for f in entry["features"]}
-    empties = {f["name"]: f.get("empty_value", "null") for f in entry["features"]}
+    dtypes = {f.name: f.dtype for f in entry.features}
+    empties = {f.name: f.empty_value for f in entry.features}
     columns = []
     for feature, output in features:
         sql_type = SQL_TYPES[dtypes[feature]]
@@ -210,22 +212,22 @@ def _view_read(config: Config, spark: SparkSession, name: str, entry: dict[str, 
         path, log_path = pinned["table"], pinned["log"]
         version, log_version = pinned["version"], pinned["log_version"]
     else:
-        tables = ViewTables(config, name, entry)
+        tables = ViewTables(config, entry)
         path, log_path = tables.snapshots, tables.log
         version = delta.latest_version(spark, path)
         log_version = delta.latest_version(spark, log_path)
-    record = {"entry": entry, "table": path, "version": version, "log": log_path, "log_version": log_version}
+    record = {"entry": entry.to_json(), "table": path, "version": version, "log": log_path, "log_version": log_version}
     if version is None or log_version is None:
         return None, record
     log = _read_pinned(spark, log_path, log_version, name, pinned is not None)
     days = tuple(sorted({r.ds for r in log.where("kind = 'snapshot'").select("ds").distinct().collect()}))
     table = _read_pinned(spark, path, version, name, pinned is not None)
     view = asof.ViewRead(
-        name=name, kind=entry["kind"], table=f"delta.`{path}`", table_version=version,
-        join_keys=tuple(k["name"] for k in entry["join_keys"]), columns=tuple(columns),
-        ttl_seconds=entry["ttl_seconds"], availability_delay_seconds=int(entry.get("availability_delay_seconds") or 0),
+        name=name, kind=entry.kind, table=f"delta.`{path}`", table_version=version,
+        join_keys=tuple(k.name for k in entry.join_keys), columns=tuple(columns),
+        ttl_seconds=entry.ttl_seconds, availability_delay_seconds=int(entry.availability_delay_seconds or 0),
         days=days, has_created=CREATED in table.columns,
-        inclusive_cutoff=bool(entry.get("inclusive_cutoff", False)))
+        inclusive_cutoff=entry.inclusive_cutoff)
     return view, record
 
 
@@ -249,14 +251,14 @@ def _read_pinned(spark: SparkSession, path: str, version: int, view: str, check:
     return df
 
 
-def vacuum(config: Config, plan: dict[str, Any], spark: SparkSession, views: list[str] | None = None,
+def vacuum(config: Config, plan: Plan, spark: SparkSession, views: list[str] | None = None,
            retain_hours: int | None = None) -> list[str]:
     """Delta VACUUM every table of the views (default: all) with the configured retention; returns the
     tables vacuumed. Manifests that need older versions then fail clearly."""
     hours = config.retention_hours if retain_hours is None else retain_hours
     done = []
-    for name in views or sorted(plan["views"]):
-        tables = ViewTables(config, name, view_entry(plan, name))
+    for name in views or sorted(plan.views):
+        tables = ViewTables(config, plan.view(name))
         for path in tables.written:
             if delta.exists(spark, path):
                 delta.vacuum(spark, path, hours)
@@ -264,10 +266,10 @@ def vacuum(config: Config, plan: dict[str, Any], spark: SparkSession, views: lis
     return done
 
 
-def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSession, entity_df: Any,
+def get_historical_features(config: Config, plan: Plan, spark: SparkSession, entity_df: Any,
                             features: list[str], *, timestamp_column: str = DEFAULT_TIMESTAMP,
                             full_feature_names: bool = False, accuracy: str = "snapshot",
-                            manifest: dict[str, Any] | None = None) -> TrainingSet:
+                            manifest: JSONObject | None = None) -> TrainingSet:
     """Every spine row (duplicates and null keys kept) with the features as known at its time."""
     _check_accuracy(accuracy)
     asked = resolve_features(plan, features, full_feature_names)
@@ -293,7 +295,7 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
         if read is None:
             notes.append(f"view {view.name!r} has nothing materialized: its features are null. Run "
                          f"`pitstop materialize {view.name} --start D --end D`")
-            read = asof.ViewRead(view.name, "aggregate", "", 0, tuple(k["name"] for k in view.entry["join_keys"]),
+            read = asof.ViewRead(view.name, "aggregate", "", 0, tuple(k.name for k in view.entry.join_keys),
                                  tuple(asof.Column(f, c, SQL_TYPES[_dtype(view.entry, f)]) for f, c in view.features),
                                  None)
         elif read.kind == "aggregate" and spine.first is not None and spine.last is not None and read.days:
@@ -309,7 +311,7 @@ def get_historical_features(config: Config, plan: dict[str, Any], spark: SparkSe
     record = {
         "pitstop_manifest": MANIFEST_FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "project": plan["project"], "plan_fingerprint": plan.get("fingerprint"),
+        "project": plan.project, "plan_fingerprint": plan.fingerprint,
         "features": list(features), "full_feature_names": full_feature_names, "timestamp_column": timestamp_column,
         "accuracy": accuracy,
         "spine": {**source, "rows": rows, "columns": [list(c) for c in spine_df.dtypes]},
@@ -327,10 +329,10 @@ def _check_accuracy(accuracy: str) -> None:
 def _key_types(asked: list[ViewFeatures]) -> dict[str, str]:
     key_types: dict[str, str] = {}
     for view in asked:
-        for key in view.entry["join_keys"]:
-            sql_type = SQL_TYPES[key["dtype"]]
-            if key_types.setdefault(key["name"], sql_type) != sql_type:
-                raise PlanError(f"join key {key['name']!r} has different types across the asked views; ask them "
+        for key in view.entry.join_keys:
+            sql_type = SQL_TYPES[key.dtype]
+            if key_types.setdefault(key.name, sql_type) != sql_type:
+                raise PlanError(f"join key {key.name!r} has different types across the asked views; ask them "
                                 f"separately")
     return key_types
 
@@ -418,7 +420,7 @@ def check_out(out: str, fmt: str = "parquet", *, overwrite: bool = False) -> Non
         raise UsageError(f"{target} already exists; choose another --out or pass --overwrite")
 
 
-def check_request(plan: dict[str, Any], entity_df: Any, features: list[str], *,
+def check_request(plan: Plan, entity_df: Any, features: list[str], *,
                   timestamp_column: str = DEFAULT_TIMESTAMP, full_feature_names: bool = False,
                   accuracy: str = "snapshot", out: str | None = None, fmt: str = "parquet",
                   overwrite: bool = False) -> None:
@@ -445,8 +447,8 @@ def check_request(plan: dict[str, Any], entity_df: Any, features: list[str], *,
         check_out(out, fmt, overwrite=overwrite)
 
 
-def _dtype(entry: dict[str, Any], feature: str) -> str:
-    return next(str(f["dtype"]) for f in entry["features"] if f["name"] == feature)
+def _dtype(entry: View, feature: str) -> str:
+    return entry.feature(feature).dtype
 
 
 def _utc_day(value: datetime | None) -> date | None:
@@ -457,7 +459,7 @@ def _utc_day(value: datetime | None) -> date | None:
     return value.date()
 
 
-def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: bool = False) -> dict[str, Any]:
+def write(result: TrainingSet, out: str, fmt: str = "parquet", *, overwrite: bool = False) -> JSONObject:
     """Write the training set and its manifest (``<out>/_pitstop_manifest.json``), locally or on any Hadoop
     file system (s3a://...)."""
     from pitstop.stores import files
@@ -493,7 +495,7 @@ def _utc(df: DataFrame) -> DataFrame:
                        else F.col(q(f.name)) for f in df.schema.fields])
 
 
-def load_manifest(path: str) -> dict[str, Any]:
+def load_manifest(path: str) -> JSONObject:
     """A training set's manifest: the file, or the output folder holding it (local or s3a://...; a remote
     one is read through the active Spark session)."""
     from pitstop.stores import files
@@ -516,7 +518,7 @@ def load_manifest(path: str) -> dict[str, Any]:
         except FileNotFoundError:
             raise UsageError(f"no training-set manifest at {file}") from None
     try:
-        manifest: dict[str, Any] = json.loads(text)
+        manifest: JSONObject = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{where} is not a pitstop manifest (bad JSON: {exc})") from None
     if manifest.get("pitstop_manifest") != MANIFEST_FORMAT:
@@ -524,7 +526,7 @@ def load_manifest(path: str) -> dict[str, Any]:
     return manifest
 
 
-def from_manifest(config: Config, plan: dict[str, Any], spark: SparkSession, manifest: dict[str, Any]) -> TrainingSet:
+def from_manifest(config: Config, plan: Plan, spark: SparkSession, manifest: JSONObject) -> TrainingSet:
     """Rebuild a training set exactly: the same spine, features and join rules, every table read at the
     Delta version the manifest recorded (time travel), whatever was materialized since."""
     spine = manifest["spine"]
@@ -538,8 +540,10 @@ def from_manifest(config: Config, plan: dict[str, Any], spark: SparkSession, man
     else:
         entity = spine["path"]
     # the views as they were defined then (ttl, delay, cutoff, types), whatever the plan says now
-    rebuilt_plan = {"project": manifest["project"], "fingerprint": manifest["plan_fingerprint"],
-                    "views": {name: table["entry"] for name, table in manifest["tables"].items()}}
+    rebuilt_plan = Plan(project=manifest["project"], entities={}, sources={}, training_sets={},
+                        views={name: View.from_json(name, table["entry"])
+                               for name, table in manifest["tables"].items()},
+                        fingerprint=manifest["plan_fingerprint"])
     result = get_historical_features(config, rebuilt_plan, spark, entity, manifest["features"],
                                      timestamp_column=manifest["timestamp_column"],
                                      full_feature_names=manifest["full_feature_names"],
@@ -554,7 +558,7 @@ def from_manifest(config: Config, plan: dict[str, Any], spark: SparkSession, man
 DATABASE = "pitstop"
 
 
-def register_tables(config: Config, plan: dict[str, Any], spark: SparkSession) -> list[str]:
+def register_tables(config: Config, plan: Plan, spark: SparkSession) -> list[str]:
     """Register every materialized view version's feature table as ``pitstop.<view>__v<N>`` (snapshots of
     aggregate views, rows of latest-value views) so plain Spark SQL can query them, with VERSION AS OF.
     The database lives under the offline store (``<offline_store.path>/catalog``)."""
@@ -563,11 +567,11 @@ def register_tables(config: Config, plan: dict[str, Any], spark: SparkSession) -
     location = delta.table_path(config.offline_store_path, "catalog/pitstop.db")
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE} LOCATION '{location}'")
     registered = []
-    for name, entry in sorted(plan["views"].items()):
-        path = ViewTables(config, name, entry).snapshots
+    for name, entry in sorted(plan.views.items()):
+        path = ViewTables(config, entry).snapshots
         if not delta.exists(spark, path):
             continue
-        table = f"{DATABASE}.{naming.table_name(name, int(entry['version']))}"
+        table = f"{DATABASE}.{naming.table_name(name, int(entry.version))}"
         spark.sql(f"CREATE TABLE IF NOT EXISTS {table} USING DELTA LOCATION '{path}'")
         registered.append(table)
     return registered

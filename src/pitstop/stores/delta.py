@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from pitstop.jsontypes import JSONObject
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -29,7 +31,7 @@ def read(spark: SparkSession, path: str, version: int | None = None) -> DataFram
 
 
 def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str] | None = None,
-            metadata: dict[str, Any] | None = None, properties: dict[str, str] | None = None,
+            metadata: JSONObject | None = None, properties: dict[str, str] | None = None,
             grouped: bool = False) -> None:
     """Replace exactly the rows matching ``predicate`` with ``df`` in ONE Delta commit (idempotent:
     the same input gives the same content). A missing table is first created, empty, with
@@ -68,7 +70,7 @@ def append(df: DataFrame, path: str, *, properties: dict[str, str] | None = None
     df.coalesce(1).write.format("delta").mode("append").option("mergeSchema", "true").save(path)
 
 
-def history(spark: SparkSession, path: str) -> list[dict[str, Any]]:
+def history(spark: SparkSession, path: str) -> list[JSONObject]:
     """Commits newest first: version, timestamp, operation, and pitstop's metadata for the commit."""
     rows = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select(
         "version", "timestamp", "operation", "userMetadata").collect()
@@ -97,7 +99,7 @@ def restore(spark: SparkSession, path: str, version: int) -> None:
     DeltaTable.forPath(spark, path).restoreToVersion(version)
 
 
-def last_commit_metadata(spark: SparkSession, path: str) -> dict[str, Any]:
+def last_commit_metadata(spark: SparkSession, path: str) -> JSONObject:
     """pitstop's metadata of the table's newest commit ({} when there is no table or none was given)."""
     if not exists(spark, path):
         return {}

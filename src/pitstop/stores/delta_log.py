@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from pitstop.errors import UnsupportedDeltaTable
+from pitstop.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,8 +48,8 @@ class LogSnapshot:
 
     path: str
     version: int
-    files: list[dict[str, Any]]
-    protocol: dict[str, Any]
+    files: list[JSONObject]
+    protocol: JSONObject
     configuration: dict[str, str]
 
 
@@ -66,7 +67,7 @@ def filesystem(path: str, s3: Mapping[str, Any] | None = None) -> tuple[FileSyst
     return fs.FileSystem.from_uri(path)  # type: ignore[no-any-return]
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
+def _as_dict(value: Any) -> JSONObject:
     """A map read from a checkpoint (pyarrow gives a list of (key, value) pairs) or from JSON, as a dict."""
     return dict(value or {})
 
@@ -113,8 +114,8 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None) -> LogSnapshot:
     entries = handle_fs.get_file_info(fs.FileSelector(log, allow_not_found=True))
     commits = sorted((int(posixpath.basename(e.path)[:20]), e.path) for e in entries
                      if _COMMIT.match(posixpath.basename(e.path)))
-    files: dict[str, dict[str, Any]] = {}
-    protocol: dict[str, Any] | None = None
+    files: dict[str, JSONObject] = {}
+    protocol: JSONObject | None = None
     configuration: dict[str, str] = {}
     start = -1
     last_checkpoint = posixpath.join(log, "_last_checkpoint")
@@ -162,11 +163,11 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None) -> LogSnapshot:
     return LogSnapshot(path, version, list(files.values()), protocol or {}, configuration)
 
 
-def statistics(table: LogSnapshot, add: Mapping[str, Any]) -> dict[str, Any]:
+def statistics(table: LogSnapshot, add: Mapping[str, Any]) -> JSONObject:
     """The statistics of one data file (numRecords, minValues, maxValues, nullCount), empty when it has none.
     A file with a deletion vector whose bounds are not tight (a delete kept the bounds of rows it removed) is
     refused: its newest or oldest value may be a deleted row's."""
-    stats: dict[str, Any] = json.loads(add.get("stats") or "{}")
+    stats: JSONObject = json.loads(add.get("stats") or "{}")
     if add.get("deletionVector") and stats and stats.get("tightBounds") is not True:
         raise UnsupportedDeltaTable(
             f"Delta table {table.path} v{table.version}: file {add['path']} has a deletion vector and its "

@@ -14,11 +14,14 @@ checked before under the installed GX version.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import JobFailed
+from pitstop.jsontypes import JSONObject
+from pitstop.plan.model import Check
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -51,7 +54,7 @@ def known_expectations() -> list[str]:
     return sorted(n for n in dir(gx.expectations) if n.startswith("Expect") and expectation_class(n) is not None)
 
 
-def check_expectation(name: str, kwargs: dict[str, Any]) -> str | None:
+def check_expectation(name: str, kwargs: JSONObject) -> str | None:
     """Plan-time check of a declared GX expectation: the class exists and accepts the arguments."""
     cls = expectation_class(name)
     if cls is None:
@@ -86,7 +89,7 @@ def expectation_cache_file(cache_dir: Path) -> Path | None:
     return None if found is None else cache_dir / f"gx-expectations-{found}.json"
 
 
-def cached_check_expectation(name: str, kwargs: dict[str, Any], cache_dir: Path) -> str | None:
+def cached_check_expectation(name: str, kwargs: JSONObject, cache_dir: Path) -> str | None:
     """``check_expectation``, answered from ``<cache_dir>/gx-expectations-<GX version>.json`` when this
     expectation with these arguments was checked before under the installed GX version, so that a plan with
     nothing changed does not import GX (which takes seconds). A new GX version starts a new file; a cache
@@ -98,7 +101,7 @@ def cached_check_expectation(name: str, kwargs: dict[str, Any], cache_dir: Path)
         key = json.dumps([name, kwargs], sort_keys=True)
     except (TypeError, ValueError):
         key = None  # arguments that are not JSON: check them every time
-    answers: dict[str, Any] = {}
+    answers: JSONObject = {}
     if path is not None and key is not None:
         try:
             loaded = json.loads(path.read_text())
@@ -137,7 +140,7 @@ class Outcome:
     unexpected_count: int | None = None
     missing_count: int | None = None  # nulls, which column checks other than not-null do not judge
     examples: list[Any] = field(default_factory=list)
-    keys: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[JSONObject] = field(default_factory=list)
     error: str | None = None
 
     def describe(self, limit: int = 5) -> str:
@@ -159,7 +162,7 @@ class Outcome:
                 "(" + ", ".join(f"{k}={v!r}" for k, v in key.items()) + ")" for key in self.keys[:limit])
         return text
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return {"label": self.label, "type": self.expectation_type, "feature": self.feature,
                 "severity": self.severity, "origin": self.origin, "success": self.success,
                 "observed": self.observed, "element_count": self.element_count,
@@ -168,7 +171,7 @@ class Outcome:
                 "error": self.error}
 
 
-def _avg_query(kwargs: dict[str, Any], keys: list[str]) -> str:
+def _avg_query(kwargs: Mapping[str, Any], keys: list[str]) -> str:
     avg, bound, tol = f"`{kwargs['avg']}`", f"`{kwargs['bound']}`", float(kwargs["tolerance"])
     slack = f"{tol} * greatest(abs({avg}), abs({bound}), 1.0)"
     cond = f"{avg} < {bound} - {slack}" if kwargs["side"] == "min" else f"{avg} > {bound} + {slack}"
@@ -188,13 +191,13 @@ ROW_LOCAL = frozenset({
 })
 
 
-def row_local(entry: dict[str, Any]) -> bool:
-    kwargs = entry["kwargs"]
+def row_local(entry: Check) -> bool:
+    kwargs = entry.kwargs
     if kwargs.get("mostly") not in (None, 1, 1.0):
         return False
-    if entry["type"] == "ExpectCompoundColumnsToBeUnique":
+    if entry.type == "ExpectCompoundColumnsToBeUnique":
         return "ds" in (kwargs.get("column_list") or [])  # unique per (keys, ds) holds per day iff on the union
-    return entry["type"] in ROW_LOCAL
+    return entry.type in ROW_LOCAL
 
 
 # GX catches every exception of a check; these say Spark itself failed (retry), not the data or the check
@@ -205,23 +208,23 @@ TRANSIENT_MARKS = ("Py4J", "py4j", "Connection refused", "SparkContext was shut 
 class Validator:
     """A compiled suite, built once and run on any number of partitions (one per ds)."""
 
-    def __init__(self, suite: list[dict[str, Any]], keys: list[str], name: str) -> None:
+    def __init__(self, suite: Sequence[Check], keys: list[str], name: str) -> None:
         self.entries = suite
         self.keys = keys
         self.name = name
 
-    def _expectation(self, index: int, entry: dict[str, Any]) -> Any:
+    def _expectation(self, index: int, entry: Check) -> Any:
         gx = _gx()
-        meta = {"pitstop_index": index, "pitstop_label": entry["label"], "pitstop_severity": entry["severity"],
-                "pitstop_origin": entry["origin"], "pitstop_feature": entry["feature"]}
-        if entry["type"] == "avg_within_bound":
+        meta = {"pitstop_index": index, "pitstop_label": entry.label, "pitstop_severity": entry.severity,
+                "pitstop_origin": entry.origin, "pitstop_feature": entry.feature}
+        if entry.type == "avg_within_bound":
             return gx.expectations.UnexpectedRowsExpectation(
-                unexpected_rows_query=_avg_query(entry["kwargs"], self.keys), description=entry["label"], meta=meta)
-        cls = expectation_class(entry["type"])
+                unexpected_rows_query=_avg_query(entry.kwargs, self.keys), description=entry.label, meta=meta)
+        cls = expectation_class(entry.type)
         if cls is None:
-            raise JobFailed(f"the plan's suite has {entry['type']!r}, which this Great Expectations release does "
+            raise JobFailed(f"the plan's suite has {entry.type!r}, which this Great Expectations release does "
                             f"not know; run `pitstop plan` to see the definition error")
-        return cls(**entry["kwargs"], meta=meta)
+        return cls(**entry.kwargs, meta=meta)
 
     def _context(self, docs_dir: str | None) -> Any:
         gx = _gx()
@@ -240,7 +243,7 @@ class Validator:
         return context
 
     def _validate(self, context: Any, indexes: list[int], df: DataFrame, batch: str, *,
-                  detail: bool) -> tuple[list[Outcome], dict[str, Any]]:
+                  detail: bool) -> tuple[list[Outcome], JSONObject]:
         """The checks ``indexes`` on ``df`` (a batch named ``batch``): outcomes in that order, GX's JSON."""
         gx = _gx()
         asset = context.data_sources.add_spark(name=f"snapshots_{batch}", persist=False) \
@@ -250,7 +253,7 @@ class Validator:
             name=f"{self.name}_{batch}", expectations=[self._expectation(i, self.entries[i]) for i in indexes]))
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{self.name}_gate_{batch}", data=batch_def, suite=suite))
-        fmt: dict[str, Any] = {"result_format": "BOOLEAN_ONLY"} if not detail else {
+        fmt: JSONObject = {"result_format": "BOOLEAN_ONLY"} if not detail else {
             "result_format": "SUMMARY", "unexpected_index_column_names": self.keys, "partial_unexpected_count": 20}
         result = definition.run(batch_parameters={"dataframe": df}, result_format=fmt)
         by_index = {(r.expectation_config.meta or {}).get("pitstop_index"): r for r in result.results}
@@ -260,12 +263,12 @@ class Validator:
                 raise JobFailed(f"Spark failed while checking {outcome.label!r} of {self.name}: {outcome.error}; "
                                 f"the run is rolled back, retrying is safe")
         for i, outcome in zip(indexes, outcomes, strict=True):
-            if self.entries[i]["type"] == "avg_within_bound" and not outcome.success and outcome.error is None:
+            if self.entries[i].type == "avg_within_bound" and not outcome.success and outcome.error is None:
                 self._offending_rows(df, self.entries[i], outcome)
         return outcomes, result.to_json_dict()
 
     def _checked(self, context: Any, indexes: list[int], df: DataFrame, batch: str) -> tuple[list[Outcome],
-                                                                                          dict[str, Any]]:
+                                                                                          JSONObject]:
         """A yes/no run first (about half the cost of a detailed one); a failing batch is run again for
         observed values and the offending rows' keys."""
         outcomes, raw = self._validate(context, indexes, df, batch, detail=False)
@@ -273,7 +276,7 @@ class Validator:
             return outcomes, raw
         return self._validate(context, indexes, df, f"{batch}_detail", detail=True)
 
-    def run(self, df: DataFrame, docs_dir: str | None = None) -> tuple[list[Outcome], dict[str, Any]]:
+    def run(self, df: DataFrame, docs_dir: str | None = None) -> tuple[list[Outcome], JSONObject]:
         """Validate one partition; Data Docs HTML into ``docs_dir`` if given. Returns the outcomes in suite
         order and GX's JSON result."""
         context = self._context(docs_dir)
@@ -283,7 +286,7 @@ class Validator:
         return outcomes, raw
 
     def run_days(self, df: DataFrame, days: list[Any], docs_dir: str | None = None) -> dict[Any, tuple[
-            list[Outcome], list[dict[str, Any]]]]:
+            list[Outcome], list[JSONObject]]]:
         """Validate each day of ``df`` (a ``ds`` column): the row-local checks once on all the days together
         (per day only if that fails, to say which day), the others per day. Data Docs of every GX run into
         ``docs_dir``. Returns, per day, the outcomes in suite order and the GX results that decided them."""
@@ -291,7 +294,7 @@ class Validator:
         local = [i for i, e in enumerate(self.entries) if row_local(e)]
         per_day = [i for i in range(len(self.entries)) if i not in local]
         found: dict[Any, dict[int, Outcome]] = {d: {} for d in days}
-        raws: dict[Any, list[dict[str, Any]]] = {d: [] for d in days}
+        raws: dict[Any, list[JSONObject]] = {d: [] for d in days}
         if local and len(days) > 1:
             outcomes, raw = self._validate(context, local, df, "all_days", detail=False)
             if all(o.success for o in outcomes):
@@ -311,19 +314,19 @@ class Validator:
             context.build_data_docs(site_names=["pitstop"])
         return {d: ([found[d][i] for i in range(len(self.entries))], raws[d]) for d in days}
 
-    def _offending_rows(self, df: DataFrame, entry: dict[str, Any], outcome: Outcome) -> None:
+    def _offending_rows(self, df: DataFrame, entry: Check, outcome: Outcome) -> None:
         """Keys and values of the rows a SQL check found (GX reports only their number)."""
         view = f"_pitstop_batch_{abs(hash(self.name))}"
         df.createOrReplaceTempView(view)
         try:
-            rows = df.sparkSession.sql(_avg_query(entry["kwargs"], self.keys).replace("{batch}", view)) \
+            rows = df.sparkSession.sql(_avg_query(entry.kwargs, self.keys).replace("{batch}", view)) \
                 .limit(20).collect()
         finally:
             df.sparkSession.catalog.dropTempView(view)
         outcome.keys = [{k: _plain(r[k]) for k in self.keys} for r in rows]
-        outcome.examples = [_plain(r[entry["kwargs"]["avg"]]) for r in rows]
+        outcome.examples = [_plain(r[entry.kwargs["avg"]]) for r in rows]
 
-    def _outcome(self, entry: dict[str, Any], r: Any) -> Outcome:
+    def _outcome(self, entry: Check, r: Any) -> Outcome:
         res = r.result or {}
         info = r.exception_info or {}
         raised = info.get("raised_exception") if isinstance(info, dict) else False
@@ -335,9 +338,9 @@ class Validator:
         examples = list(res.get("partial_unexpected_list") or [])
         observed = res.get("observed_value")
         unexpected = res.get("unexpected_count")
-        if entry["type"] == "avg_within_bound" and isinstance(observed, int) and unexpected is None:
+        if entry.type == "avg_within_bound" and isinstance(observed, int) and unexpected is None:
             unexpected = observed  # the query's row count; _offending_rows adds the rows' keys
-        return Outcome(entry["label"], entry["type"], entry["feature"], entry["severity"], entry["origin"],
+        return Outcome(entry.label, entry.type, entry.feature, entry.severity, entry.origin,
                        bool(r.success) and not raised, observed=_plain(observed),
                        element_count=res.get("element_count"), unexpected_count=unexpected,
                        missing_count=res.get("missing_count"),

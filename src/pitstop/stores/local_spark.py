@@ -21,9 +21,9 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pitstop.errors import PitstopError, SetupError, exit_code_for
+from pitstop.jsontypes import JSONObject
 from pitstop.stores.local_redis import free_port, stop_pid
 
 STATE_FILE = "cluster.json"
@@ -42,10 +42,10 @@ class SparkCluster:
     workdir: Path
     pids: dict[str, int] = field(default_factory=dict)  # "master", "worker-0", ...
 
-    def status(self, timeout_s: float = 5.0) -> dict[str, Any]:
+    def status(self, timeout_s: float = 5.0) -> JSONObject:
         """The master's JSON status page: workers, running and completed applications."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=timeout_s) as response:
-            data: dict[str, Any] = json.loads(response.read())
+            data: JSONObject = json.loads(response.read())
         return data
 
     def worker_dirs(self) -> list[Path]:

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pitstop.plan import naming
+from pitstop.plan.model import View
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -110,9 +111,9 @@ class ViewKeys:
         return f"{self.data_prefix}{generation}"
 
 
-def schema_id(view: dict[str, Any]) -> str:
+def schema_id(view: View) -> str:
     """What a published generation's values mean: the encoding and the view's data fingerprint."""
-    return f"{ENCODING}:{view['data_fingerprint']}"
+    return f"{ENCODING}:{view.data_fingerprint}"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import UnsupportedDeltaTable
+from pitstop.plan.model import ViewSource
 from pitstop.stores import delta_log
 
 if TYPE_CHECKING:
@@ -83,16 +84,16 @@ def _as_datetime(value: Any) -> Any:
     return value
 
 
-def first_event_time(source: Mapping[str, Any], path: str, s3: Mapping[str, Any] | None = None) -> datetime | None:
+def first_event_time(source: ViewSource, path: str, s3: Mapping[str, Any] | None = None) -> datetime | None:
     """The oldest event time in a source (None: no events), from parquet footers or the Delta log's file
     statistics, without Spark. A Delta table without statistics on the column raises ValueError; one the log
     reader cannot read correctly, UnsupportedDeltaTable."""
-    column = str(source["timestamp_field"])
-    if source["format"] == "delta":
+    column = str(source.timestamp_field)
+    if source.format == "delta":
         try:
             return _delta_min_event_time(path, column, s3)
         except UnsupportedDeltaTable as exc:
-            raise UnsupportedDeltaTable(f"source {source['name']!r}: {exc}") from exc
+            raise UnsupportedDeltaTable(f"source {source.name!r}: {exc}") from exc
     filesystem, root = delta_log.filesystem(path, s3)
     firsts = [low for file in _data_files(filesystem, root)
               if (low := _parquet_extreme(filesystem, file, column, newest=False)) is not None]
@@ -174,18 +175,18 @@ def delta_commit_time(path: str, until: datetime, s3: Mapping[str, Any] | None =
                          f"{until.isoformat()}")
 
 
-def check(source: dict[str, Any], path: str, until: datetime, s3: Mapping[str, Any] | None = None) -> Readiness:
+def check(source: ViewSource, path: str, until: datetime, s3: Mapping[str, Any] | None = None) -> Readiness:
     """Run the source's readiness check (from its plan entry) against ``path`` (resolved). UnsupportedDeltaTable
     (terminal) for a Delta table the log reader cannot read correctly."""
-    mode = source.get("readiness", "max_event_time")
+    mode = source.readiness
     if mode == "none":
         return Readiness(True, "readiness check off (readiness='none')")
     try:
         if mode == "delta_commit":
             return delta_commit_time(path, until, s3)
-        if source["format"] == "delta":
-            return delta_max_event_time(path, source["timestamp_field"], until, s3)
+        if source.format == "delta":
+            return delta_max_event_time(path, source.timestamp_field, until, s3)
     except UnsupportedDeltaTable as exc:
-        raise UnsupportedDeltaTable(f"source {source['name']!r}: {exc}; or give the source readiness='none' (its "
+        raise UnsupportedDeltaTable(f"source {source.name!r}: {exc}; or give the source readiness='none' (its "
                                     f"data is then taken as ready)") from exc
-    return parquet_max_event_time(path, source["timestamp_field"], until, s3)
+    return parquet_max_event_time(path, source.timestamp_field, until, s3)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import SourceError
+from pitstop.plan.model import View
 from pitstop.plan.naming import source_location
 from pitstop.stores.source_schema import spark_type_word
 
@@ -95,26 +96,26 @@ def _utc_timestamps(df: DataFrame, nanos: set[str]) -> DataFrame:
     return df.select(*columns) if changed else df
 
 
-def read_source(spark: SparkSession, view_name: str, view: dict[str, Any], repo: Path) -> DataFrame:
+def read_source(spark: SparkSession, view_name: str, view: View, repo: Path) -> DataFrame:
     """The source as a DataFrame, its timestamps UTC TIMESTAMPs; SourceError (before any write) when it is
     missing, its files disagree on a column's type, or its columns no longer match what the plan recorded."""
     from pyspark.sql import functions as F
 
-    src = view["source"]
-    location = source_location(src["path"], repo)
+    src = view.source
+    location = source_location(src.path, repo)
     local = "://" not in location
     if local and not Path(location).exists():
-        raise SourceError(f"view {view_name!r}: source {src['name']!r} has no data at {location}; create it "
+        raise SourceError(f"view {view_name!r}: source {src.name!r} has no data at {location}; create it "
                           f"(for the demo: `pitstop demo-data`) or fix the path in feature_defs and re-apply")
-    planned: dict[str, str] = src["columns"]
+    planned = src.columns
     file_types: dict[str, str] | None = None
-    if src["format"] != "delta" and local:
+    if src.format != "delta" and local:
         try:
             file_types = parquet_file_types(location, sorted(planned))
         except SourceError as exc:
-            raise SourceError(f"view {view_name!r}: source {src['name']!r}: {exc}") from exc
+            raise SourceError(f"view {view_name!r}: source {src.name!r}: {exc}") from exc
     try:
-        if src["format"] == "delta":
+        if src.format == "delta":
             df = spark.read.format("delta").load(location)
         else:
             # a session pitstop did not build may lack it: pandas' nanosecond timestamps come as epoch ns
@@ -123,13 +124,13 @@ def read_source(spark: SparkSession, view_name: str, view: dict[str, Any], repo:
             df.schema  # noqa: B018 - schema inference reads a footer: fail here, with the message below
     except Exception as exc:  # Spark's AnalysisException and friends: turn into a clear message
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(f"view {view_name!r}: cannot read {src['format']} source {src['name']!r} at "
+        raise SourceError(f"view {view_name!r}: cannot read {src.format} source {src.name!r} at "
                           f"{location}: {first}") from exc
     if file_types is not None:  # the footers say which INT64 columns are nanosecond timestamps
         nanos = {c for c, label in file_types.items() if label.startswith("timestamp[ns")}
     else:  # Delta has no nanosecond timestamps; a remote parquet source: the plan recorded a timestamp
         nanos = {c for c, dtype in planned.items() if dtype == "timestamp"}
-    df = _utc_timestamps(df, nanos if src["format"] != "delta" else set())
+    df = _utc_timestamps(df, nanos if src.format != "delta" else set())
     if file_types is not None:  # hive folder columns: Spark infers dates where pyarrow (the plan) says string
         folders = {c for c in planned if c not in file_types and planned[c] == "string" and c in df.columns}
         if folders:
@@ -143,15 +144,15 @@ def read_source(spark: SparkSession, view_name: str, view: dict[str, Any], repo:
         elif actual[column] != dtype:
             problems.append(f"column {column!r} is {actual[column]}, the plan says {dtype}")
     if problems:
-        raise SourceError(f"view {view_name!r}: source {src['name']!r} at {location} no longer matches its "
+        raise SourceError(f"view {view_name!r}: source {src.name!r} at {location} no longer matches its "
                           f"definition: {'; '.join(problems)}. Fix the source, or update feature_defs and run "
                           f"`pitstop plan` / `pitstop apply` (with a version bump if values change)")
-    if view["filter"]:
+    if view.filter:
         try:
-            df.where(view["filter"]).schema  # noqa: B018 - analysis happens here, before any write
+            df.where(view.filter).schema  # noqa: B018 - analysis happens here, before any write
         except Exception as exc:  # Spark's ParseException / AnalysisException: say which view and why
             first = str(exc).strip().splitlines()[0]
-            raise SourceError(f"view {view_name!r}: its filter {view['filter']!r} is not a valid Spark SQL "
-                              f"predicate on source {src['name']!r}: {first}. Fix filter= in feature_defs "
+            raise SourceError(f"view {view_name!r}: its filter {view.filter!r} is not a valid Spark SQL "
+                              f"predicate on source {src.name!r}: {first}. Fix filter= in feature_defs "
                               f"(columns: {', '.join(df.columns)})") from exc
     return df
