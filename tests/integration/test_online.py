@@ -13,6 +13,7 @@ import pytest
 from pitstop import FeatureStore
 from pitstop.errors import ConnectionFailed, UsageError
 from pitstop.runtime import registry
+from pitstop.runtime.context import Context
 from pitstop.runtime.online import get_online_features
 from pitstop.stores import local_redis
 
@@ -114,7 +115,7 @@ def names(store: FeatureStore, view: str) -> list[str]:
 
 
 def online_rows(store: FeatureStore, view: str, users: list[int], now: datetime | None = None) -> list[dict[str, Any]]:
-    response = get_online_features(store.config, store.load_plan(), names(store, view),
+    response = get_online_features(store.context(), names(store, view),
                                    [{"user_id": u} for u in users], now=now)
     return response.to_list()
 
@@ -168,15 +169,15 @@ def test_online_equals_the_delta_snapshot_for_every_function_and_dtype(store: Fe
 
 def test_metadata_staleness_and_nothing_published(store: FeatureStore) -> None:
     plan = store.load_plan()
-    response = get_online_features(store.config, plan, ["spend:count_1d", "profile:country"], [{"user_id": 1}])
+    response = get_online_features(Context(store.config, plan), ["spend:count_1d", "profile:country"], [{"user_id": 1}])
     assert response.to_dict() == {"user_id": [1], "count_1d": [None], "country": [None]}  # never 0
     assert response.metadata["spend"].stale and response.metadata["spend"].ds is None
     store.materialize("spend", D0, D0)
-    fresh = get_online_features(store.config, plan, ["spend:count_1d"], [{"user_id": 1}], now=ts(D1, 12))
+    fresh = get_online_features(Context(store.config, plan), ["spend:count_1d"], [{"user_id": 1}], now=ts(D1, 12))
     meta = fresh.metadata["spend"]
     assert (meta.ds, meta.snapshot_time, meta.stale) == (D0, ts(D1), False)
     assert fresh.to_dict() == {"user_id": [1], "count_1d": [1]}
-    late = get_online_features(store.config, plan, ["spend:count_1d"], [{"user_id": 1}],
+    late = get_online_features(Context(store.config, plan), ["spend:count_1d"], [{"user_id": 1}],
                                now=ts(D1 + timedelta(days=1), 0) + timedelta(microseconds=1))
     assert late.metadata["spend"].stale  # S(D0) + ttl (1 day) passed: the next snapshot is overdue
     assert late.to_pandas().to_dict("list") == {"user_id": [1], "count_1d": [1]}
@@ -295,7 +296,7 @@ def test_atomic_switch_under_a_concurrent_reader_and_a_killed_publisher(tmp_path
         rng = random.Random(7)
         while not stop.is_set():
             rows = [{"user_id": rng.randint(1, users)} for _ in range(100)]
-            response = get_online_features(store.config, plan, ["flat:count_1d"], rows)
+            response = get_online_features(Context(store.config, plan), ["flat:count_1d"], rows)
             ds = response.metadata["flat"].ds
             values = set(response.to_dict()["count_1d"])
             if ds is None or values != {1 if ds == D0 else 2}:
@@ -464,7 +465,7 @@ def test_redis_cluster_publish_reads_one_trip_per_node_and_prune(tmp_path: Path,
     for c in nodes:
         c.script_flush()  # reads must load the script again on every node
     now = ts(D1 + timedelta(days=1), 1)
-    response = get_online_features(store.config, store.load_plan(),
+    response = get_online_features(store.context(),
                                    ["spend:count_2d", "spend:merchant_last_2d", "profile:country"],
                                    [{"user_id": 1}, {"user_id": 2}, {"user_id": 4}], now=now)
     assert response.to_dict() == {"user_id": [1, 2, 4], "count_2d": [3, 1, 0], "merchant_last_2d": ["b", "z", None],
@@ -536,7 +537,7 @@ def test_the_printed_lua_script_reads_from_raw_redis_cli_what_get_online_feature
         gen, ds, delta_version, schema, *packed = reply
         replies[view] = packed
         now = ts(D1 + timedelta(days=1), 1)  # within profile's 3-day ttl of user 1's newest row
-        response = get_online_features(store.config, store.load_plan(), names(store, view),
+        response = get_online_features(store.context(), names(store, view),
                                        [{"user_id": u} for u in users], now=now)
         meta = response.metadata[view]
         assert (int(gen), ds, int(delta_version), schema) == (meta.generation, D1.isoformat(), meta.delta_version,

@@ -290,7 +290,7 @@ def test_printed_sql_runs_unchanged_and_a_manifest_rebuilds_after_a_backfill(sto
     store.materialize("spend", D0, D1)  # (the last test of this module: it changes the shared store)
     now = sorted(tuple(r) for r in store.training_set(str(tmp_path / "spine"), features).df.collect())
     assert now != before
-    again = from_manifest(store.config, store.load_plan(), spark, recorded)
+    again = from_manifest(store.context(), recorded)
     assert sorted(tuple(r) for r in again.df.collect()) == before
     # once vacuumed past those versions, the manifest is refused clearly, never answered differently
     from pitstop.cli import main
@@ -298,5 +298,5 @@ def test_printed_sql_runs_unchanged_and_a_manifest_rebuilds_after_a_backfill(sto
     assert main(["--repo", str(store.repo), "vacuum", "spend", "--retain-hours", "0"]) == 0
     with pytest.raises(UsageError, match=r"view 'spend': Delta version \d+ of .* is no longer available \(\d+ "
                                          r"file\(s\) vacuumed away"):
-        from_manifest(store.config, store.load_plan(), spark, recorded)
+        from_manifest(store.context(), recorded)
     assert sorted(tuple(r) for r in store.training_set(str(tmp_path / "spine"), features).df.collect()) == now

@@ -19,6 +19,7 @@ from pitstop.errors import DefinitionErrors, ValidationFailed
 from pitstop.plan import naming
 from pitstop.plan.model import Check, Feature, JoinKey, Plan
 from pitstop.runtime import registry
+from pitstop.runtime.context import Context
 from pitstop.stores.delta_log import read_table
 from pitstop.stores.gx_suite import Validator
 
@@ -359,7 +360,7 @@ def test_failing_gate_publishes_nothing_and_materializes_nothing(tmp_path: Path,
     assert store.get_online_features(["spend:amount_max_1d"], [{"user_id": 1}]).to_list() == served
     from pitstop.runtime.materialize import materialized_days
 
-    assert materialized_days(cfg, store.load_plan(), "spend", spark) == [d1]
+    assert materialized_days(Context(cfg, store.load_plan(), spark), "spend") == [d1]
     assert contents() == before_tables  # every table restored
     # the attempt is recorded with its JSON result and Data Docs beside the version it validated
     attempts = read_table(f"{cfg.offline_store_path}/{naming.quality_table('spend', 1)}").to_pylist()
@@ -490,7 +491,7 @@ def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark:
     assert "validation passed: spend v1 ds 2026-04-01" in text and "validation passed: spend v1 ds 2026-04-03" in text
     assert "validation FAILED: spend v1 ds 2026-04-02" in text and "values e.g. 5000.0; keys (user_id=3)" in text
     assert "1 of 3 day(s) failed (2026-04-02). This run committed nothing" in text
-    assert materialized_days(store.config, store.load_plan(), "spend", spark) == []
+    assert materialized_days(store.context(), "spend") == []
     plan = store.load_plan()
     status = last_validation(load_config(repo, env={}), "spend", plan.view("spend"))
     assert (status["success"], status["ds"], status["days"]) == (False, "2026-04-02",
@@ -500,7 +501,7 @@ def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark:
     write_events(repo / "data" / "events", [*rows, (3, 500.0, at(days[1], 5))])
     (summary,) = store.materialize(["spend"], days[0], days[-1], publish=False)
     assert summary.validation.success and "validation passed: 3 day(s) x 6 checks" in summary.describe()
-    assert materialized_days(store.config, plan, "spend", spark) == days
+    assert materialized_days(Context(store.config, plan, spark), "spend") == days
     status = last_validation(load_config(repo, env={}), "spend", plan.view("spend"))
     assert (status["success"], status["ds"], status["alerts_ds"], status["failed_attempts"]) == (
         True, "2026-04-03", "2026-04-03", 1)

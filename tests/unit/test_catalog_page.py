@@ -16,6 +16,7 @@ from pitstop.orchestration.catalog_app import CatalogCache
 from pitstop.plan.model import Plan
 from pitstop.runtime import catalog_page as cp
 from pitstop.runtime import freshness as fr
+from pitstop.runtime.context import Context
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "demo_plan.json"
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -195,7 +196,7 @@ def test_offline_freshness_reads_the_materialization_log_without_spark(tmp_path:
                [(date(2026, 10, 30), "snapshot"), (date(2026, 10, 31), "snapshot"), (date(2026, 11, 1), "tiles")])
     (tmp_path / "delta" / "log" / "merchant_transactions__v1" / "_delta_log").mkdir(parents=True)
     _write_log(tmp_path / "delta" / "log" / "user_profile__v1", [(date(2026, 10, 31), "tiles")])
-    found = fr.offline_freshness(config, Plan.from_json(plan), NOW)
+    found = fr.offline_freshness(Context(config, Plan.from_json(plan)), NOW)
     assert found["user_transactions"] == {"status": "ok", **fr.freshness_lag(date(2026, 10, 31), NOW),
                                           "first_ds": "2026-10-30", "days": 2}  # tiles are not snapshots
     assert found["merchant_transactions"]["status"] == "never"  # a log folder without commits
@@ -207,7 +208,7 @@ def test_redis_down_shows_unavailable_for_every_online_view(tmp_path: Path, plan
 
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     (tmp_path / "pitstop.yaml").write_text(f"project: demo\nonline_store:\n  url: {url}\n")
-    found = fr.online_freshness(load_config(tmp_path, env={}), Plan.from_json(plan), NOW)
+    found = fr.online_freshness(Context(load_config(tmp_path, env={}), Plan.from_json(plan)), NOW)
     assert sorted(found) == sorted(DAG_IDS)
     for part in found.values():
         assert part["status"] == "unavailable"

@@ -15,6 +15,7 @@ import pytest
 from pitstop.errors import UnsupportedDeltaTable
 from pitstop.orchestration.operators import check_source
 from pitstop.plan.model import ViewSource
+from pitstop.runtime.context import Context
 from pitstop.stores import delta_log
 from pitstop.stores.readiness import check, first_event_time
 
@@ -135,11 +136,12 @@ def test_materialize_refuses_the_days_of_such_a_source_before_spark(tmp_path: Pa
     registry.apply(config)
     plan = registry.load_plan(config)
     day = date(2026, 10, 31)
-    assert check_days(config, plan, "spend", day, day).startswith("source events: first event 2026-10-30T02:00")
+    found = check_days(Context(config, plan), "spend", day, day)
+    assert found.startswith("source events: first event 2026-10-30T02:00")
     edit_protocol(path, 0, {"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["zorderedRows"],
                             "writerFeatures": []})
     with pytest.raises(UnsupportedDeltaTable) as refused:
-        check_days(config, plan, "spend", day, day)
+        check_days(Context(config, plan), "spend", day, day)
     assert str(refused.value).startswith(f"view 'spend': source 'events': Delta table {path} v0 needs the reader "
                                          f"feature(s) zorderedRows, ")
     assert str(refused.value).endswith("DROP FEATURE zorderedRows`); or rerun with --force (API: force=True) to "

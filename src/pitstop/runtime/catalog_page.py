@@ -34,6 +34,7 @@ from pitstop.errors import PlanError, reason_of
 from pitstop.jsontypes import JSONObject
 from pitstop.plan import model
 from pitstop.plan.model import Plan, View
+from pitstop.runtime.context import Context
 from pitstop.runtime.freshness import human_duration, offline_freshness, online_freshness, unavailable
 from pitstop.runtime.pages import render
 from pitstop.runtime.status import last_validation
@@ -146,6 +147,6 @@ def gather(repo: Path, now: datetime | None = None, *,
         airflow = {e.dag_id: unavailable(f"Airflow's database: {reason_of(exc)}")
                    for e in plan.views.values()}
     quality = {name: last_validation(config, name, entry) for name, entry in sorted(plan.views.items())}
-    return build_catalog(plan, now=now, offline=offline_freshness(config, plan, now),
-                         online=online_freshness(config, plan, now), airflow=airflow, quality=quality,
+    return build_catalog(plan, now=now, offline=offline_freshness(Context(config, plan), now),
+                         online=online_freshness(Context(config, plan), now), airflow=airflow, quality=quality,
                          base_url=base_url)

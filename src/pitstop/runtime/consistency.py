@@ -9,15 +9,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pitstop.compute.aggregates import TS
-from pitstop.config import Config
 from pitstop.errors import UsageError
 from pitstop.plan import naming
-from pitstop.plan.model import Plan
+from pitstop.runtime.context import Context
 from pitstop.runtime.materialize import snapshot
 from pitstop.runtime.online import OnlineReader, empty_value
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    pass
 
 
 @dataclass
@@ -55,16 +54,16 @@ def _equal(online: Any, offline: Any) -> bool:
     return bool(online == offline)
 
 
-def check(config: Config, plan: Plan, view_name: str, sample: int, spark: SparkSession,
+def check(ctx: Context, view_name: str, sample: int,
           seed: int = 0) -> ConsistencyReport:
     """Compare ``sample`` entities: half drawn from the Delta snapshot's rows, half from the fields in
     Redis (so keys only one side has are found too)."""
     from pyspark.sql import functions as F
 
-    view = plan.view(view_name)
+    view = ctx.view(view_name)
     if sample < 1:
         raise UsageError(f"--sample must be at least 1, got {sample}")
-    reader = OnlineReader(config, plan)
+    reader = OnlineReader(ctx.config, ctx.plan)
     try:
         published = reader.published(view_name)
         if published.ds is None or published.delta_version is None:
@@ -73,12 +72,12 @@ def check(config: Config, plan: Plan, view_name: str, sample: int, spark: SparkS
         keys = [k.name for k in view.join_keys]
         names = [f.name for f in view.features]
         latest = view.kind == "latest"
-        offline = snapshot(config, plan, view_name, published.ds, spark, version=published.delta_version,
+        offline = snapshot(ctx, view_name, published.ds, version=published.delta_version,
                            event_time=latest)
         if latest:  # the event time as epoch microseconds: no local-time conversion on the way to Python
             offline = offline.withColumn(TS, F.unix_micros(F.col(TS)))
         from_delta = [r.asDict() for r in offline.orderBy(F.rand(seed)).limit((sample + 1) // 2).collect()]
-        data_key = naming.online_data_prefix(config.project, view_name, int(view.version))
+        data_key = naming.online_data_prefix(ctx.config.project, view_name, int(view.version))
         fields: Any = reader.client.hrandfield(f"{data_key}{published.generation}", sample // 2) \
             if sample > 1 else []
         dtypes = [k.dtype for k in view.join_keys]
@@ -119,15 +118,15 @@ CONSISTENCY_SCHEMA = ("checked_at timestamp, ds date, delta_version bigint, chec
                       "ok boolean, summary string")
 
 
-def record(config: Config, plan: Plan, report: ConsistencyReport, spark: SparkSession) -> None:
+def record(ctx: Context, report: ConsistencyReport) -> None:
     """Append the comparison to the view's consistency table (what `pitstop status` shows)."""
     from datetime import date
 
     from pitstop.stores import delta
 
-    view = plan.view(report.view)
+    view = ctx.view(report.view)
     row = (datetime.now(UTC), date.fromisoformat(report.ds), report.delta_version,
            report.checked, sum(report.mismatches.values()), report.ok, report.describe())
-    path = delta.table_path(config.offline_store_path, naming.consistency_table(report.view, int(view.version)))
-    delta.append(spark.createDataFrame([row], CONSISTENCY_SCHEMA), path,
+    path = delta.table_path(ctx.config.offline_store_path, naming.consistency_table(report.view, int(view.version)))
+    delta.append(ctx.spark.createDataFrame([row], CONSISTENCY_SCHEMA), path,
                  properties={"pitstop.view": report.view, "pitstop.view_version": str(view.version)})

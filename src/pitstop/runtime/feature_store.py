@@ -17,6 +17,7 @@ from pitstop.config import Config, load_config
 from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import Plan, TrainingSetSpec, View
 from pitstop.runtime import catalog, registry
+from pitstop.runtime.context import Context
 from pitstop.runtime.reporter import Reporter
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class FeatureStore:
         self._spark: SparkSession | None = None
         self._reader: tuple[int, OnlineReader] | None = None
         self._plan: tuple[tuple[int, int], Plan] | None = None
+        self._context: Context | None = None
         self.sql_tables: list[str] = []  # what the last ``sql`` call registered
 
     @property
@@ -89,6 +91,14 @@ class FeatureStore:
             self._plan = (stamp, registry.load_plan(self.config))
         return self._plan[1]
 
+    def context(self) -> Context:
+        """The configuration, the current plan and this store's Spark session (started when an operation
+        first needs it) as the one value the runtime operations take; renewed when the plan file changes."""
+        plan = self.load_plan()
+        if self._context is None or self._context.plan is not plan:
+            self._context = Context(self.config, plan, start_spark=lambda: self.spark)
+        return self._context
+
     def check_views(self, views: Sequence[str]) -> None:
         """Views named by a caller, checked against the plan before any Spark session starts (the error the
         command would give once Spark is up)."""
@@ -99,7 +109,7 @@ class FeatureStore:
         """Remove the online keys of view versions the plan no longer defines; {view__vN: keys removed}."""
         from pitstop.runtime.publish import prune_online
 
-        return prune_online(self.config, self.load_plan())
+        return prune_online(self.context())
 
     def list_views(self) -> list[catalog.ViewSummary]:
         return catalog.list_views(self.load_plan())
@@ -119,21 +129,21 @@ class FeatureStore:
         rule, is refused (SourceNotReady, terminal); ``force=True`` (``--force``) skips that check."""
         from pitstop.runtime.materialize import check_days, check_range, check_view_names, materialize
 
-        plan = self.load_plan()
+        ctx = self.context()
+        plan = ctx.plan
         names = [views] if isinstance(views, str) else list(views)
         check_view_names(plan, names)
         first, last = _day(start), _day(end)
         check_range(first, last)  # also with force: every check that needs no data comes before Spark starts
-        checked = {name: "" if force else check_days(self.config, plan, name, first, last) for name in names}
+        checked = {name: "" if force else check_days(ctx, name, first, last) for name in names}
         summaries = []
         for name in names:
-            summary = materialize(self.config, plan, name, first, last, self.spark, cascade=cascade,
-                                  reporter=self.reporter)
+            summary = materialize(ctx, name, first, last, cascade=cascade, reporter=self.reporter)
             summary.source, summary.forced = checked[name], force
             if publish and plan.views[name].online:
                 from pitstop.runtime.publish import publish as publish_view
 
-                summary.published = publish_view(self.config, plan, name, self.spark)
+                summary.published = publish_view(ctx, name)
             summaries.append(summary)
         return summaries
 
@@ -143,11 +153,11 @@ class FeatureStore:
         from pitstop.runtime.materialize import check_view_names
         from pitstop.runtime.publish import publish
 
-        plan = self.load_plan()
+        ctx = self.context()
         names = [views] if isinstance(views, str) else list(views)
-        check_view_names(plan, names)
+        check_view_names(ctx.plan, names)
         day = None if ds is None else _day(ds)
-        return [publish(self.config, plan, name, self.spark, day) for name in names]
+        return [publish(ctx, name, day) for name in names]
 
     def get_online_features(self, features: Sequence[str], entity_rows: Sequence[Mapping[str, Any]], *,
                             full_feature_names: bool = False) -> OnlineResponse:
@@ -205,10 +215,9 @@ class FeatureStore:
         write`` or the CLI's ``pitstop training-set``."""
         from pitstop.runtime.training_set import get_historical_features
 
-        plan = self.load_plan()
         self.check_training_set(entity_df, features, timestamp_column=timestamp_column,
                                 full_feature_names=full_feature_names, accuracy=accuracy)
-        return get_historical_features(self.config, plan, self.spark, entity_df, list(features),
+        return get_historical_features(self.context(), entity_df, list(features),
                                        timestamp_column=timestamp_column, full_feature_names=full_feature_names,
                                        accuracy=accuracy)
 
@@ -225,9 +234,10 @@ class FeatureStore:
         """Rebuild a training set exactly from its manifest (a loaded one, or its file or folder)."""
         from pitstop.runtime.training_set import from_manifest, load_manifest
 
-        spark = self.spark  # a manifest on s3a:// is read through the session's Hadoop configuration
+        ctx = self.context()
+        ctx.spark  # noqa: B018 (a manifest on s3a:// is read through the session's Hadoop configuration)
         loaded = load_manifest(manifest) if isinstance(manifest, str) else manifest
-        return from_manifest(self.config, self.load_plan(), spark, loaded)
+        return from_manifest(ctx, loaded)
 
     def build_training_set(self, name: str, run_id: str) -> tuple[TrainingSetSpec, JSONObject]:
         """A TrainingSet definition's run: its spine SQL joined point in time and written to
@@ -257,7 +267,7 @@ class FeatureStore:
         from pitstop.runtime.quality import validate_by_hand
 
         self.check_views([view])
-        return validate_by_hand(self.config, self.load_plan(), view, _day(ds), self.spark, version)
+        return validate_by_hand(self.context(), view, _day(ds), version)
 
     def check_consistency(self, views: Sequence[str] | str, sample: int = 1000) -> list[ConsistencyReport]:
         """Compare ``sample`` entities of each view between Redis and the Delta snapshot they were published
@@ -266,17 +276,17 @@ class FeatureStore:
 
         names = [views] if isinstance(views, str) else list(views)
         self.check_views(names)
-        plan = self.load_plan()
-        reports = [check(self.config, plan, name, sample, self.spark) for name in names]
+        ctx = self.context()
+        reports = [check(ctx, name, sample) for name in names]
         for report in reports:
-            record(self.config, plan, report, self.spark)
+            record(ctx, report)
         return reports
 
     def status(self, now: datetime | None = None) -> list[JSONObject]:
         """One row per view: what is materialized, published, validated and consistent (no Spark)."""
         from pitstop.runtime.status import gather_status
 
-        return gather_status(self.config, self.load_plan(), now)
+        return gather_status(self.context(), now)
 
     def report(self, view: str, out: str | Path, now: datetime | None = None) -> tuple[int, int]:
         """Write the HTML report of a view (its statistics over time and validation history) to ``out``;
@@ -300,7 +310,7 @@ class FeatureStore:
         Spark refuses is a UsageError naming the tables."""
         from pitstop.runtime.training_set import register_tables
 
-        self.sql_tables = register_tables(self.config, self.load_plan(), self.spark)
+        self.sql_tables = register_tables(self.context())
         try:
             return self.spark.sql(query)
         except Exception as exc:
@@ -316,7 +326,7 @@ class FeatureStore:
 
         self.check_views(views)
         hours = self.config.retention_hours if retain_hours is None else retain_hours
-        return vacuum(self.config, self.load_plan(), self.spark, list(views) or None, hours), hours
+        return vacuum(self.context(), list(views) or None, hours), hours
 
     def doctor(self, only: Sequence[str] = ()) -> list[Check]:
         """Check Java, Spark with Delta Lake (a real table) and Redis."""
@@ -328,7 +338,7 @@ class FeatureStore:
         """One materialized day of a view as a DataFrame (join keys, feature_timestamp, features)."""
         from pitstop.runtime.materialize import snapshot
 
-        return snapshot(self.config, self.load_plan(), view, _day(ds), self.spark)
+        return snapshot(self.context(), view, _day(ds))
 
     def export_snapshot(self, view: str, ds: date | str, out: str | Path) -> int:
         """Write one materialized day of a view to a parquet file (timestamps as TIMESTAMP(MICROS), adjusted
@@ -349,14 +359,14 @@ class FeatureStore:
     def materialized_days(self, view: str) -> list[date]:
         from pitstop.runtime.materialize import materialized_days
 
-        return materialized_days(self.config, self.load_plan(), view, self.spark)
+        return materialized_days(self.context(), view)
 
     def history(self, view: str) -> list[JSONObject]:
         """Commits of the view's snapshot table, newest first, with the ds range each wrote."""
         from pitstop.runtime.materialize import history
 
         self.check_views([view])
-        return history(self.config, self.load_plan(), view, self.spark)
+        return history(self.context(), view)
 
 
 def sql_error(exc: Exception, tables: Sequence[str]) -> Exception:

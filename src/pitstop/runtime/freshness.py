@@ -11,11 +11,10 @@ import logging
 import math
 from datetime import date, datetime
 
-from pitstop.config import Config
 from pitstop.errors import reason_of
 from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
-from pitstop.plan.model import Plan
+from pitstop.runtime.context import Context
 from pitstop.stores import delta
 from pitstop.stores.delta_log import read_table as read_delta_table
 from pitstop.stores.online import snapshot_time
@@ -58,13 +57,13 @@ def freshness_lag(ds: date, now: datetime) -> JSONObject:
             "lag": human_duration(lag), "days_behind": max(0, math.floor(lag / DAY_SECONDS))}
 
 
-def offline_freshness(config: Config, plan: Plan, now: datetime) -> dict[str, JSONObject]:
+def offline_freshness(ctx: Context, now: datetime) -> dict[str, JSONObject]:
     """Per view: the newest day in its materialization log (a day counts once its snapshot is committed)."""
     out: dict[str, JSONObject] = {}
-    for name, entry in sorted(plan.views.items()):
-        path = delta.table_path(config.offline_store_path, naming.log_table(name, int(entry.version)))
+    for name, entry in sorted(ctx.plan.views.items()):
+        path = delta.table_path(ctx.config.offline_store_path, naming.log_table(name, int(entry.version)))
         try:
-            table = read_delta_table(path, ["ds", "kind"], s3=config.arrow_s3())
+            table = read_delta_table(path, ["ds", "kind"], s3=ctx.config.arrow_s3())
         except FileNotFoundError:
             out[name] = {"status": "never", "reason": f"no materialization log at {path} yet"}
             continue
@@ -82,16 +81,16 @@ def offline_freshness(config: Config, plan: Plan, now: datetime) -> dict[str, JS
     return out
 
 
-def online_freshness(config: Config, plan: Plan, now: datetime) -> dict[str, JSONObject]:
+def online_freshness(ctx: Context, now: datetime) -> dict[str, JSONObject]:
     """Per online view: what Redis serves (ds, lag, stale over the view's ttl). One failure to reach Redis
     marks every view unavailable with its reason (no retry storm per view)."""
     from pitstop.runtime.online import OnlineReader
 
-    names = sorted(n for n, e in plan.views.items() if e.online)
+    names = sorted(n for n, e in ctx.plan.views.items() if e.online)
     if not names:
         return {}
     try:
-        reader = OnlineReader(config, plan)
+        reader = OnlineReader(ctx.config, ctx.plan)
     except Exception as exc:
         log.exception("freshness: connecting to the online store failed")
         return {n: unavailable(reason_of(exc)) for n in names}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pitstop.compute import aggregates as agg
-from pitstop.config import Config
 from pitstop.errors import (
     JobFailed,
     PitstopError,
@@ -30,6 +29,7 @@ from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Plan, View
 from pitstop.runtime import quality
+from pitstop.runtime.context import Context
 from pitstop.runtime.reporter import Reporter
 from pitstop.runtime.tables import ViewTables, logged_days
 from pitstop.stores import delta
@@ -141,12 +141,12 @@ def _days(lo: date, hi: date) -> list[date]:
     return agg.snapshot_days(lo, hi) if lo <= hi else []
 
 
-def materialized_days(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[date]:
-    view = plan.view(view_name)
-    return sorted(logged_days(spark, ViewTables(config, view).log)["snapshot"])
+def materialized_days(ctx: Context, view_name: str) -> list[date]:
+    view = ctx.view(view_name)
+    return sorted(logged_days(ctx.spark, ctx.tables(view).log)["snapshot"])
 
 
-def check_days(config: Config, plan: Plan, view_name: str, start: date, end: date) -> str:
+def check_days(ctx: Context, view_name: str, start: date, end: date) -> str:
     """Refuse days a view cannot honestly be computed for, before any Spark work (pyarrow reads of parquet
     footers and the Delta log only): a day before the view's ``start_date``, a day before the source's first
     event, or a day whose source is not ready under the view's ``readiness`` rule (the same check the DAG's
@@ -158,9 +158,9 @@ def check_days(config: Config, plan: Plan, view_name: str, start: date, end: dat
 
     if start > end:
         raise UsageError(f"--start {start} is after --end {end}: give a range with start <= end")
-    view = plan.view(view_name)
+    view = ctx.view(view_name)
     src = view.source
-    location = naming.source_location(src.path, config.repo)
+    location = naming.source_location(src.path, ctx.config.repo)
     if "://" not in location and not Path(location).exists():
         raise SourceError(f"view {view_name!r}: source {src.name!r} has no data at {location}; create it "
                           f"(for the demo: `pitstop demo-data`) or fix the path in feature_defs and re-apply")
@@ -170,8 +170,8 @@ def check_days(config: Config, plan: Plan, view_name: str, start: date, end: dat
         raise SourceNotReady(f"view {view_name!r}: {start} is before the view's start_date {start_date}; days from "
                              f"{start_date} on can be materialized: {force}", view=view_name, start=start, end=end)
     try:
-        first = first_event_time(src, location, config.arrow_s3())
-        ready = check(src, location, _snapshot_time(end), config.arrow_s3())
+        first = first_event_time(src, location, ctx.config.arrow_s3())
+        ready = check(src, location, _snapshot_time(end), ctx.config.arrow_s3())
     except UnsupportedDeltaTable as exc:
         raise UnsupportedDeltaTable(f"view {view_name!r}: {exc}; or rerun with --force (API: force=True) to compute "
                                     f"the days without the check") from exc
@@ -201,32 +201,32 @@ def _snapshot_time(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
-def materialize(config: Config, plan: Plan, view_name: str, start: date, end: date,
-                spark: SparkSession, *, cascade: bool = True, reporter: Reporter | None = None) -> RunSummary:
+def materialize(ctx: Context, view_name: str, start: date, end: date, *, cascade: bool = True,
+                reporter: Reporter | None = None) -> RunSummary:
     """Compute the view for [start, end] into Delta, validate, log; warnings and progress go to ``reporter``
     (default: a plain one on stderr)."""
     check_range(start, end)
-    view = plan.view(view_name)
+    view = ctx.view(view_name)
     began = time.monotonic()
     summary = RunSummary(view_name, start, end, kind=view.kind)
-    tables = ViewTables(config, view)
-    source = read_source(spark, view_name, view, config.repo)
+    tables = ctx.tables(view)
+    source = read_source(ctx.spark, view_name, view, ctx.config.repo)
     run_id = uuid.uuid4().hex[:12]
     meta = {"pitstop_run": run_id, "ds_start": start.isoformat(), "ds_end": end.isoformat(),
-            "plan_fingerprint": plan.fingerprint}
-    before = {path: delta.latest_version(spark, path) for path in tables.written}
+            "plan_fingerprint": ctx.plan.fingerprint}
+    before = {path: delta.latest_version(ctx.spark, path) for path in tables.written}
     try:
         if view.kind == "latest":
-            _materialize_latest(spark, view, source, tables, start, end, summary, meta)
+            _materialize_latest(ctx.spark, view, source, tables, start, end, summary, meta)
         else:
-            _materialize_aggregate(spark, view, source, tables, start, end, summary, meta, cascade,
+            _materialize_aggregate(ctx.spark, view, source, tables, start, end, summary, meta, cascade,
                                    reporter or Reporter())
-        _validate(config, plan, view_name, view, tables, summary, run_id, spark)
-        _write_log(spark, view, tables, summary, run_id, meta)
+        _validate(ctx, view_name, view, tables, summary, run_id)
+        _write_log(ctx.spark, view, tables, summary, run_id, meta)
     except BaseException as exc:
         # Delta commits each table atomically but has no multi-table transaction: give back every table
         # this run already committed to its content before the run
-        problems = _restore_all(spark, before)
+        problems = _restore_all(ctx.spark, before)
         if isinstance(exc, PitstopError) or not isinstance(exc, Exception) or not is_spark_error(exc):
             raise
         restored = ("every table was restored to its state before the run" if not problems
@@ -238,19 +238,19 @@ def materialize(config: Config, plan: Plan, view_name: str, start: date, end: da
     return summary
 
 
-def _validate(config: Config, plan: Plan, view_name: str, view: View, tables: ViewTables,
-              summary: RunSummary, run_id: str, spark: SparkSession) -> None:
+def _validate(ctx: Context, view_name: str, view: View, tables: ViewTables,
+              summary: RunSummary, run_id: str) -> None:
     """The gate: the new snapshot partitions, read at the version just committed, checked before the log
     counts them; a failure raises ValidationFailed and the caller restores every table."""
-    version = delta.latest_version(spark, tables.snapshots)
+    version = delta.latest_version(ctx.spark, tables.snapshots)
     assert version is not None  # written just before
-    earlier = sorted(logged_days(spark, tables.log)["snapshot"])
-    result, statistics = quality.gate(config, plan, view_name, summary.snapshot_days, spark,
+    earlier = sorted(logged_days(ctx.spark, tables.log)["snapshot"])
+    result, statistics = quality.gate(ctx, view_name, summary.snapshot_days,
                                       snapshot_path=tables.snapshots, snapshot_version=version, run_id=run_id,
                                       materialized=earlier)
     summary.validation = result
     quality.raise_if_failed(result)
-    quality.write_statistics(spark, tables.stats, view_name, view, statistics, version, run_id)
+    quality.write_statistics(ctx.spark, tables.stats, view_name, view, statistics, version, run_id)
 
 
 def _write_log(spark: SparkSession, view: View, tables: ViewTables, summary: RunSummary, run_id: str,
@@ -546,7 +546,7 @@ def check_view_names(plan: Plan, views: list[str]) -> None:
             raise PlanError(f"unknown view {name!r}; views in the plan: {', '.join(sorted(plan.views))}")
 
 
-def snapshot(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession, *,
+def snapshot(ctx: Context, view_name: str, ds: date, *,
              version: int | None = None, event_time: bool = False, within_ttl: bool = False) -> DataFrame:
     """One day's snapshot: join keys, feature_timestamp = S(ds), features. Keys without a row have
     empty-window values (0 for count-likes, null otherwise). For a latest-value view: the newest row
@@ -557,14 +557,14 @@ def snapshot(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkS
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    view = plan.view(view_name)
-    tables = ViewTables(config, view)
-    done = logged_days(spark, tables.log)["snapshot"]
+    view = ctx.view(view_name)
+    tables = ctx.tables(view)
+    done = logged_days(ctx.spark, tables.log)["snapshot"]
     if ds not in done:
         have = _ranges(sorted(done)) if done else "none"
         raise UsageError(f"view {view_name!r} has no materialized snapshot for {ds}; materialized days: {have}. "
                          f"Run `pitstop materialize {view_name} --start {ds} --end {ds}`")
-    table = delta.read(spark, tables.snapshots, version=version)
+    table = delta.read(ctx.spark, tables.snapshots, version=version)
     assert table is not None
     keys = [k.name for k in view.join_keys]
     names = [f.name for f in view.features]
@@ -587,9 +587,9 @@ def snapshot(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkS
                          *names)
 
 
-def history(config: Config, plan: Plan, view_name: str, spark: SparkSession) -> list[JSONObject]:
-    view = plan.view(view_name)
-    path = ViewTables(config, view).snapshots
-    if not delta.exists(spark, path):
+def history(ctx: Context, view_name: str) -> list[JSONObject]:
+    view = ctx.view(view_name)
+    path = ctx.tables(view).snapshots
+    if not delta.exists(ctx.spark, path):
         return []
-    return delta.history(spark, path)
+    return delta.history(ctx.spark, path)

@@ -20,6 +20,7 @@ from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
 from pitstop.plan.model import Feature, Plan, View
 from pitstop.runtime.catalog import resolve_features
+from pitstop.runtime.context import Context
 from pitstop.stores import online
 
 if TYPE_CHECKING:
@@ -269,11 +270,11 @@ def _metadata(view: str, entry: View, published: online.Published | None, now: d
                         published.generation)
 
 
-def get_online_features(config: Config, plan: Plan, features: Sequence[str],
+def get_online_features(ctx: Context, features: Sequence[str],
                         entity_rows: Sequence[Mapping[str, Any]], *, full_feature_names: bool = False,
                         now: datetime | None = None) -> OnlineResponse:
     """One request with a reader of its own (use OnlineReader for many)."""
-    reader = OnlineReader(config, plan)
+    reader = OnlineReader(ctx.config, ctx.plan)
     try:
         return reader.read(features, entity_rows, full_feature_names=full_feature_names, now=now)
     finally:

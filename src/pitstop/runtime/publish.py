@@ -12,15 +12,15 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from pitstop.compute import aggregates as agg
-from pitstop.config import Config, redact_url
+from pitstop.config import redact_url
 from pitstop.errors import ConnectionFailed, JobFailed, TransientError, UsageError
-from pitstop.plan.model import Plan
+from pitstop.runtime.context import Context
 from pitstop.runtime.materialize import first_line, is_spark_error, snapshot
-from pitstop.runtime.tables import ViewTables, logged_days, snapshot_version
+from pitstop.runtime.tables import logged_days, snapshot_version
 from pitstop.stores import online
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    pass
 
 
 @dataclass
@@ -47,28 +47,28 @@ class PublishResult:
                 f"published and an older one never replaces it")
 
 
-def publish(config: Config, plan: Plan, view_name: str, spark: SparkSession,
+def publish(ctx: Context, view_name: str,
             ds: date | None = None) -> PublishResult:
     """Publish ds (default: the newest materialized day) of a view into the online store."""
     import redis
     from pyspark.sql import functions as F
 
-    view = plan.view(view_name)
+    view = ctx.view(view_name)
     if not view.online:
         raise UsageError(f"view {view_name!r} is defined with online=False; set online=True in feature_defs (and "
                          f"apply) to serve it")
     began = time.monotonic()
-    done = logged_days(spark, ViewTables(config, view).log)["snapshot"]
+    done = logged_days(ctx.spark, ctx.tables(view).log)["snapshot"]
     if ds is None:
         if not done:
             raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
                              f"{view_name} --start D --end D` first")
         ds = max(done)
-    version = snapshot_version(config, plan, view_name, ds, spark)
-    keys = online.ViewKeys.of(config.project, view_name, int(view.version))
+    version = snapshot_version(ctx.spark, ctx.tables(view), view_name, ds)
+    keys = online.ViewKeys.of(ctx.config.project, view_name, int(view.version))
     from pitstop.stores.redis_client import connect
 
-    client = connect(config.online_store_url)
+    client = connect(ctx.config.online_store_url)
     try:
         now = online.current(client, keys)
         if now is not None and (now.ds > ds or (now.ds == ds and now.delta_version >= version)):
@@ -78,11 +78,11 @@ def publish(config: Config, plan: Plan, view_name: str, spark: SparkSession,
         values = [f.name for f in view.features]
         if view.kind == "latest":
             values = [agg.TS, *values]
-        rows = snapshot(config, plan, view_name, ds, spark, version=version, event_time=view.kind == "latest",
+        rows = snapshot(ctx, view_name, ds, version=version, event_time=view.kind == "latest",
                         within_ttl=True)
-        spec = online.WriteSpec(config.online_store_url, keys.data(generation), tuple(join_keys), tuple(values))
+        spec = online.WriteSpec(ctx.config.online_store_url, keys.data(generation), tuple(join_keys), tuple(values))
         # a ds is one file: spread its rows over every core so each writes its share in parallel
-        writers = max(1, spark.sparkContext.defaultParallelism)
+        writers = max(1, ctx.spark.sparkContext.defaultParallelism)
         written = rows.select(*[agg.q(c) for c in join_keys + values]) \
             .repartition(writers, *[agg.q(c) for c in join_keys]) \
             .mapInArrow(spec.write, "written long").agg(F.sum("written").alias("n")).first()
@@ -105,15 +105,15 @@ def publish(config: Config, plan: Plan, view_name: str, spark: SparkSession,
                 raise JobFailed(f"publishing {view_name} ds {ds} failed in Spark: {first_line(exc)}; the previous "
                                 f"snapshot stays served. Rerun the publish", view=view_name, start=ds, end=ds) from exc
             raise
-        raise ConnectionFailed(f"publishing {view_name} ds {ds}: lost Redis at {redact_url(config.online_store_url)} "
-                               f"({type(exc).__name__}); the previous snapshot stays served. Rerun when Redis is "
-                               f"back") from exc
+        raise ConnectionFailed(f"publishing {view_name} ds {ds}: lost Redis at "
+                               f"{redact_url(ctx.config.online_store_url)} ({type(exc).__name__}); the previous "
+                               f"snapshot stays served. Rerun when Redis is back") from exc
     finally:
         client.close()
     return PublishResult(view_name, ds, version, outcome, generation, entities, time.monotonic() - began, published)
 
 
-def prune_online(config: Config, plan: Plan) -> dict[str, int]:
+def prune_online(ctx: Context) -> dict[str, int]:
     """Remove the Redis keys of every view version of the project that the plan no longer defines (removed
     views, and versions before a bump). Offline tables are kept. Returns {view__vN: keys removed}."""
     import redis
@@ -121,14 +121,14 @@ def prune_online(config: Config, plan: Plan) -> dict[str, int]:
     from pitstop.plan import naming
     from pitstop.stores.redis_client import connect
 
-    current = {naming.table_name(name, int(v.version)) for name, v in plan.views.items()}
-    client = connect(config.online_store_url)
+    current = {naming.table_name(name, int(v.version)) for name, v in ctx.plan.views.items()}
+    client = connect(ctx.config.online_store_url)
     try:
-        return {table: online.remove_tag(client, config.project, table)
-                for table in online.retired_tags(client, config.project, current)}
+        return {table: online.remove_tag(client, ctx.config.project, table)
+                for table in online.retired_tags(client, ctx.config.project, current)}
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise ConnectionFailed(f"the plan is applied, but the online keys of retired views were not removed: "
-                               f"Redis at {redact_url(config.online_store_url)} is unreachable "
+                               f"Redis at {redact_url(ctx.config.online_store_url)} is unreachable "
                                f"({type(exc).__name__}). Rerun `pitstop apply --prune` when it is up") from exc
     finally:
         client.close()

@@ -28,8 +28,9 @@ from pitstop.config import Config
 from pitstop.errors import UsageError, ValidationFailed
 from pitstop.jsontypes import JSONObject
 from pitstop.plan import naming
-from pitstop.plan.model import Monitoring, Plan, View
-from pitstop.runtime.tables import ViewTables, logged_days, snapshot_version
+from pitstop.plan.model import Monitoring, View
+from pitstop.runtime.context import Context
+from pitstop.runtime.tables import logged_days, snapshot_version
 from pitstop.stores import delta
 from pitstop.values import json_default, nan_to_null
 
@@ -299,7 +300,7 @@ def _statistics(view: View, table: DataFrame, days: list[date],
     return rows
 
 
-def gate(config: Config, plan: Plan, view_name: str, days: list[date], spark: SparkSession, *,
+def gate(ctx: Context, view_name: str, days: list[date], *,
          snapshot_path: str, snapshot_version: int, run_id: str, materialized: list[date],
          by_hand: bool = False) -> tuple[GateResult, list[StatsRow]]:
     """Validate ``days`` of a view's snapshot table at ``snapshot_version``; record the attempt. Returns the
@@ -309,8 +310,8 @@ def gate(config: Config, plan: Plan, view_name: str, days: list[date], spark: Sp
     from pitstop.stores import gx_suite
 
     began = time.monotonic()
-    view = plan.views[view_name]
-    table = delta.read(spark, snapshot_path, version=snapshot_version)
+    view = ctx.plan.views[view_name]
+    table = delta.read(ctx.spark, snapshot_path, version=snapshot_version)
     if table is None:
         raise UsageError(f"view {view_name!r} has no snapshot table at {snapshot_path}: materialize it first")
     keys = [k.name for k in view.join_keys]
@@ -320,7 +321,7 @@ def gate(config: Config, plan: Plan, view_name: str, days: list[date], spark: Sp
     actual = {f.name: spark_type_word(f.dataType.typeName()) for f in table.schema.fields}
     schema_problems = schema_violations(view, actual)
     statistics = _statistics(view, table, days, materialized)
-    folder = report_folder(config, view_name, view.version, snapshot_version, run_id)
+    folder = report_folder(ctx.config, view_name, view.version, snapshot_version, run_id)
     # not cached: GX runs a few Spark jobs per check, each reading only its columns of the days'
     # partitions, which the Delta table serves as well as a cache would (a cache of a long backfill's
     # snapshots, every column, would not fit in memory and spill all of it to disk first)
@@ -339,7 +340,7 @@ def gate(config: Config, plan: Plan, view_name: str, days: list[date], spark: Sp
                       [r for r in statistics if r["ds"] == day])
         results.append(result)
     gate_result = GateResult(view_name, view.version, snapshot_version, results, by_hand)
-    _record(spark, config, view_name, view, gate_result, run_id)
+    _record(ctx.spark, ctx.config, view_name, view, gate_result, run_id)
     gate_result.seconds = time.monotonic() - began
     return gate_result, statistics
 
@@ -448,36 +449,36 @@ def raise_if_failed(result: GateResult, *, by_hand: bool = False) -> None:
         snapshot_version=result.snapshot_version)
 
 
-def validate_by_hand(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession,
+def validate_by_hand(ctx: Context, view_name: str, ds: date,
                      version: int | None = None) -> GateResult:
     """`pitstop validate VIEW --ds D`: the gate on a day as the snapshot table holds it now (or at
     ``version``). Recorded like any attempt; the materialization log is left as it is."""
     import uuid
 
-    view = plan.view(view_name)
-    tables = ViewTables(config, view)
-    current = delta.latest_version(spark, tables.snapshots)
+    view = ctx.view(view_name)
+    tables = ctx.tables(view)
+    current = delta.latest_version(ctx.spark, tables.snapshots)
     if current is None:
         raise UsageError(f"view {view_name!r} has no snapshot table yet: run `pitstop materialize {view_name} "
                          f"--start {ds} --end {ds}`")
     chosen = current if version is None else version
     if not 0 <= chosen <= current:
         raise UsageError(f"--version {version} does not exist: the snapshot table's versions are 0..{current}")
-    logged = logged_days(spark, tables.log)["snapshot"]
+    logged = logged_days(ctx.spark, tables.log)["snapshot"]
     if ds not in logged:
-        table = delta.read(spark, tables.snapshots, version=chosen)
+        table = delta.read(ctx.spark, tables.snapshots, version=chosen)
         if table is None or table.where(f"ds = DATE '{ds}'").limit(1).count() == 0:
             have = ", ".join(str(d) for d in sorted(logged)[-5:]) or "none"
             raise UsageError(f"view {view_name!r} has no snapshot of {ds} at version {chosen} (newest materialized "
                              f"days: {have}); give --version V of a rejected run (its failure message names it) or "
                              f"materialize the day first")
     else:
-        written = snapshot_version(config, plan, view_name, ds, spark)
+        written = snapshot_version(ctx.spark, tables, view_name, ds)
         if chosen < written:
             raise UsageError(f"version {chosen} of {view_name!r} predates the snapshot of {ds}, which version "
                              f"{written} wrote; give --version {written} or later (default: the current one)")
     materialized = sorted(logged - {ds})
-    result, _ = gate(config, plan, view_name, [ds], spark, snapshot_path=tables.snapshots, snapshot_version=chosen,
+    result, _ = gate(ctx, view_name, [ds], snapshot_path=tables.snapshots, snapshot_version=chosen,
                      run_id="hand-" + uuid.uuid4().hex[:8], materialized=[d for d in materialized if d < ds],
                      by_hand=True)
     return result

@@ -15,8 +15,9 @@ from typing import Any
 from pitstop.config import Config
 from pitstop.jsontypes import JSONObject, Record
 from pitstop.plan import naming
-from pitstop.plan.model import Plan, View
+from pitstop.plan.model import View
 from pitstop.runtime.catalog import format_table
+from pitstop.runtime.context import Context
 from pitstop.runtime.freshness import human_duration, offline_freshness, online_freshness
 from pitstop.stores import delta
 from pitstop.stores.delta_log import read_table as read_delta_table
@@ -86,16 +87,16 @@ def last_consistency(config: Config, name: str, entry: View) -> JSONObject:
             "mismatches": last["mismatches"], "checked_at": last["checked_at"].replace(tzinfo=UTC).isoformat()}
 
 
-def gather_status(config: Config, plan: Plan, now: datetime | None = None) -> list[JSONObject]:
+def gather_status(ctx: Context, now: datetime | None = None) -> list[JSONObject]:
     now = now or datetime.now(UTC)
-    offline = offline_freshness(config, plan, now)
-    online = online_freshness(config, plan, now)
+    offline = offline_freshness(ctx, now)
+    online = online_freshness(ctx, now)
     out = []
-    for name, entry in sorted(plan.views.items()):
+    for name, entry in sorted(ctx.plan.views.items()):
         out.append({"view": name, "version": entry.version, "online_view": bool(entry.online),
                     "offline": offline.get(name, {}), "online": online.get(name, {"status": "offline_only"}),
-                    "validation": last_validation(config, name, entry),
-                    "consistency": last_consistency(config, name, entry)})
+                    "validation": last_validation(ctx.config, name, entry),
+                    "consistency": last_consistency(ctx.config, name, entry)})
     return out
 
 

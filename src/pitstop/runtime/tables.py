@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pitstop.config import Config
 from pitstop.errors import UsageError
-from pitstop.plan.model import Plan, View
+from pitstop.plan.model import View
 from pitstop.stores import delta
 
 if TYPE_CHECKING:
@@ -40,10 +40,9 @@ def logged_days(spark: SparkSession, log_path: str) -> dict[str, set[date]]:
     return days
 
 
-def snapshot_version(config: Config, plan: Plan, view_name: str, ds: date, spark: SparkSession) -> int:
+def snapshot_version(spark: SparkSession, tables: ViewTables, view_name: str, ds: date) -> int:
     """The Delta version of the snapshot table holding ds as it is now: the commit of the run the log
     names for ds (a later commit that did not touch ds leaves it as it was)."""
-    tables = ViewTables(config, plan.view(view_name))
     log = delta.read(spark, tables.log)
     runs = [] if log is None else [r.run_id for r in log.where(f"kind = 'snapshot' AND ds = DATE '{ds}'").collect()]
     commits = delta.history(spark, tables.snapshots) if runs else []

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.compute import asof
 from pitstop.compute.aggregates import CREATED, q
-from pitstop.config import Config
 from pitstop.errors import PlanError, UsageError
 from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import Plan, View
 from pitstop.runtime.catalog import ViewFeatures, resolve_features
+from pitstop.runtime.context import Context
 from pitstop.runtime.materialize import first_line
-from pitstop.runtime.tables import ViewTables
 from pitstop.stores import delta
 
 if TYPE_CHECKING:
@@ -197,9 +196,10 @@ def _check_spine(spine: DataFrame, timestamp: str, key_types: dict[str, str], so
     raise AssertionError(f"unreachable: {kind}")  # _check_spine_columns refused every other kind
 
 
-def _view_read(config: Config, spark: SparkSession, name: str, entry: View, features: list[tuple[str, str]],
+def _view_read(ctx: Context, name: str, entry: View, features: list[tuple[str, str]],
                pinned: JSONObject | None) -> tuple[asof.ViewRead | None, JSONObject]:
     """The view as the join reads it, at its current Delta versions (or those of a manifest)."""
+    spark = ctx.spark
     dtypes = {f.name: f.dtype for f in entry.features}
     empties = {f.name: f.empty_value for f in entry.features}
     columns = []
@@ -212,7 +212,7 @@ def _view_read(config: Config, spark: SparkSession, name: str, entry: View, feat
         path, log_path = pinned["table"], pinned["log"]
         version, log_version = pinned["version"], pinned["log_version"]
     else:
-        tables = ViewTables(config, entry)
+        tables = ctx.tables(entry)
         path, log_path = tables.snapshots, tables.log
         version = delta.latest_version(spark, path)
         log_version = delta.latest_version(spark, log_path)
@@ -251,32 +251,32 @@ def _read_pinned(spark: SparkSession, path: str, version: int, view: str, check:
     return df
 
 
-def vacuum(config: Config, plan: Plan, spark: SparkSession, views: list[str] | None = None,
+def vacuum(ctx: Context, views: list[str] | None = None,
            retain_hours: int | None = None) -> list[str]:
     """Delta VACUUM every table of the views (default: all) with the configured retention; returns the
     tables vacuumed. Manifests that need older versions then fail clearly."""
-    hours = config.retention_hours if retain_hours is None else retain_hours
+    hours = ctx.config.retention_hours if retain_hours is None else retain_hours
     done = []
-    for name in views or sorted(plan.views):
-        tables = ViewTables(config, plan.view(name))
+    for name in views or sorted(ctx.plan.views):
+        tables = ctx.tables(ctx.view(name))
         for path in tables.written:
-            if delta.exists(spark, path):
-                delta.vacuum(spark, path, hours)
+            if delta.exists(ctx.spark, path):
+                delta.vacuum(ctx.spark, path, hours)
                 done.append(path)
     return done
 
 
-def get_historical_features(config: Config, plan: Plan, spark: SparkSession, entity_df: Any,
+def get_historical_features(ctx: Context, entity_df: Any,
                             features: list[str], *, timestamp_column: str = DEFAULT_TIMESTAMP,
                             full_feature_names: bool = False, accuracy: str = "snapshot",
                             manifest: JSONObject | None = None) -> TrainingSet:
     """Every spine row (duplicates and null keys kept) with the features as known at its time."""
     _check_accuracy(accuracy)
-    asked = resolve_features(plan, features, full_feature_names)
+    asked = resolve_features(ctx.plan, features, full_feature_names)
     if isinstance(entity_df, str) and f"{DATABASE}." in entity_df:
-        register_tables(config, plan, spark)  # a spine query over the feature tables themselves
+        register_tables(ctx)  # a spine query over the feature tables themselves
     name = f"pitstop_spine_{uuid.uuid4().hex[:8]}"
-    relation, source, spine_df = _spine_relation(spark, entity_df, name)
+    relation, source, spine_df = _spine_relation(ctx.spark, entity_df, name)
     source_text = source.get("path") or source.get("sql") or f"a {source['kind']} DataFrame"
     key_types = _key_types(asked)
     ts_expr = _check_spine(spine_df, timestamp_column, key_types, source_text)
@@ -290,7 +290,7 @@ def get_historical_features(config: Config, plan: Plan, spark: SparkSession, ent
     views, records, notes = [], {}, []
     for view in asked:
         pinned = None if manifest is None else manifest["tables"][view.name]
-        read, record = _view_read(config, spark, view.name, view.entry, list(view.features), pinned)
+        read, record = _view_read(ctx, view.name, view.entry, list(view.features), pinned)
         records[view.name] = record
         if read is None:
             notes.append(f"view {view.name!r} has nothing materialized: its features are null. Run "
@@ -311,13 +311,13 @@ def get_historical_features(config: Config, plan: Plan, spark: SparkSession, ent
     record = {
         "pitstop_manifest": MANIFEST_FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "project": plan.project, "plan_fingerprint": plan.fingerprint,
+        "project": ctx.plan.project, "plan_fingerprint": ctx.plan.fingerprint,
         "features": list(features), "full_feature_names": full_feature_names, "timestamp_column": timestamp_column,
         "accuracy": accuracy,
         "spine": {**source, "rows": rows, "columns": [list(c) for c in spine_df.dtypes]},
         "tables": records,
     }
-    return TrainingSet(spark.sql(sql), sql, record, notes)
+    return TrainingSet(ctx.spark.sql(sql), sql, record, notes)
 
 
 def _check_accuracy(accuracy: str) -> None:
@@ -526,7 +526,7 @@ def load_manifest(path: str) -> JSONObject:
     return manifest
 
 
-def from_manifest(config: Config, plan: Plan, spark: SparkSession, manifest: JSONObject) -> TrainingSet:
+def from_manifest(ctx: Context, manifest: JSONObject) -> TrainingSet:
     """Rebuild a training set exactly: the same spine, features and join rules, every table read at the
     Delta version the manifest recorded (time travel), whatever was materialized since."""
     spine = manifest["spine"]
@@ -544,7 +544,7 @@ def from_manifest(config: Config, plan: Plan, spark: SparkSession, manifest: JSO
                         views={name: View.from_json(name, table["entry"])
                                for name, table in manifest["tables"].items()},
                         fingerprint=manifest["plan_fingerprint"])
-    result = get_historical_features(config, rebuilt_plan, spark, entity, manifest["features"],
+    result = get_historical_features(Context(ctx.config, rebuilt_plan, ctx.spark), entity, manifest["features"],
                                      timestamp_column=manifest["timestamp_column"],
                                      full_feature_names=manifest["full_feature_names"],
                                      accuracy=manifest["accuracy"], manifest=manifest)
@@ -558,20 +558,20 @@ def from_manifest(config: Config, plan: Plan, spark: SparkSession, manifest: JSO
 DATABASE = "pitstop"
 
 
-def register_tables(config: Config, plan: Plan, spark: SparkSession) -> list[str]:
+def register_tables(ctx: Context) -> list[str]:
     """Register every materialized view version's feature table as ``pitstop.<view>__v<N>`` (snapshots of
     aggregate views, rows of latest-value views) so plain Spark SQL can query them, with VERSION AS OF.
     The database lives under the offline store (``<offline_store.path>/catalog``)."""
     from pitstop.plan import naming
 
-    location = delta.table_path(config.offline_store_path, "catalog/pitstop.db")
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE} LOCATION '{location}'")
+    location = delta.table_path(ctx.config.offline_store_path, "catalog/pitstop.db")
+    ctx.spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE} LOCATION '{location}'")
     registered = []
-    for name, entry in sorted(plan.views.items()):
-        path = ViewTables(config, entry).snapshots
-        if not delta.exists(spark, path):
+    for name, entry in sorted(ctx.plan.views.items()):
+        path = ctx.tables(entry).snapshots
+        if not delta.exists(ctx.spark, path):
             continue
         table = f"{DATABASE}.{naming.table_name(name, int(entry.version))}"
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {table} USING DELTA LOCATION '{path}'")
+        ctx.spark.sql(f"CREATE TABLE IF NOT EXISTS {table} USING DELTA LOCATION '{path}'")
         registered.append(table)
     return registered
