@@ -73,7 +73,8 @@ def test_view_dag_shape_schedule_and_retries(dagbag: Any) -> None:
     assert compute.owner == "fraud-team@example.com"
     sensor = dag.get_task("wait_for_source")
     assert (sensor.retries, sensor.deferrable, sensor.poke_interval, sensor.timeout) == (3, True, 300, 21600)
-    assert sensor.sources == {"user_transactions": plan["views"]["user_transactions"]["source"]}
+    assert {v: s.to_json() for v, s in sensor.sources.items()} == {
+        "user_transactions": plan["views"]["user_transactions"]["source"]}
     assert compute.application == str(ROOT / "jobs" / "materialize.py")
     assert dag.get_task("publish").application == str(ROOT / "jobs" / "publish.py")
     assert dag.get_task("monitor").application == str(ROOT / "jobs" / "monitor.py")

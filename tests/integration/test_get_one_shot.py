@@ -18,6 +18,8 @@ import pytest
 from pitstop.config import load_config
 from pitstop.errors import ConnectionFailed
 from pitstop.plan import naming
+from pitstop.plan.model import Plan
+from pitstop.runtime import registry
 from pitstop.runtime.online import OnlineReader
 from pitstop.stores import local_redis, online
 from pitstop.stores.redis_client import connect
@@ -59,20 +61,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory, copy_demo: Callable[..., Path
                      merchants=5, days=2)
 
 
-def publish_by_hand(url: str, plan: dict[str, Any]) -> None:
+def publish_by_hand(url: str, plan: Plan) -> None:
     """Publish a generation of user_transactions for users 1 and 2 through the store's own primitives (a new
     generation, its fields, the switch script): what `pitstop publish` leaves in Redis, without Spark."""
     import msgpack
 
-    entry = plan["views"]["user_transactions"]
-    keys = online.ViewKeys.of(plan["project"], "user_transactions", int(entry["version"]))
+    entry = plan.view("user_transactions")
+    keys = online.ViewKeys.of(plan.project, "user_transactions", entry.version)
     client = connect(url)
     try:
         generation = online.new_generation(client, keys)
         values = {1: [3, 5, 9, 10.5, 20.25, 30.0, 10.5, 4.05, 3.33, 10.5, 12.0, 13.0, 1, 2],
                   2: [0, 1, 1, 0.0, 7.0, 7.0, None, 7.0, 7.0, None, 7.0, 7.0, 0, 1]}
         for user, row in values.items():
-            assert len(row) == len(entry["features"])
+            assert len(row) == len(entry.features)
             client.hset(keys.data(generation), naming.entity_field([user]), msgpack.packb(row))
         outcome, _ = online.switch(client, keys, generation, DS, 4, len(values), online.schema_id(entry))
         assert outcome == "switched"
@@ -84,8 +86,7 @@ def publish_by_hand(url: str, plan: dict[str, Any]) -> None:
 def expected(repo: Path, url: str, rows: list[dict[str, Any]], now: datetime | None = None) -> dict[str, Any]:
     """What the pooled redis-py reader answers, printed as `pitstop get --metadata` prints it."""
     config = load_config(repo, {"PITSTOP_ONLINE_STORE_URL": url})
-    plan = json.loads((repo / "dags" / "pitstop_plan.json").read_text())
-    reader = OnlineReader(config, plan)
+    reader = OnlineReader(config, registry.load_plan(config))
     try:
         assert not isinstance(reader.client, LiteClient)
         response = reader.read(FEATURES, rows, now=now)
@@ -103,7 +104,7 @@ def db3(redis_url: str) -> Iterator[str]:
 
 
 def test_get_reads_published_values_like_redis_py_without_importing_it(demo: Path, db3: str) -> None:
-    plan = json.loads((demo / "dags" / "pitstop_plan.json").read_text())
+    plan = registry.load_plan(load_config(demo, {}))
     publish_by_hand(db3, plan)
     result = get(demo, db3, *FEATURES, "--entity", "user_id=1", "--entity", "user_id=2", "--entity", "user_id=3",
                  "--metadata")
@@ -117,7 +118,7 @@ def test_get_reads_published_values_like_redis_py_without_importing_it(demo: Pat
     ]
     meta = answer["metadata"]
     assert meta["user_transactions"]["ds"] == "2026-10-30" and meta["user_transactions"]["delta_version"] == 4
-    assert meta["user_profile"] == {"view": "user_profile", "version": plan["views"]["user_profile"]["version"],
+    assert meta["user_profile"] == {"view": "user_profile", "version": plan.view("user_profile").version,
                                     "ds": None, "snapshot_time": None, "delta_version": None, "stale": True}
     now = datetime.now(UTC)
     want = expected(demo, db3, [{"user_id": 1}, {"user_id": 2}, {"user_id": 3}], now)

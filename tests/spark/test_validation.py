@@ -134,7 +134,7 @@ def test_statistics_and_histograms_against_hand_computed_values(spark: Any) -> N
     assert (c["rows"], c["nulls"], c["min"]) == (400, 40, None)
     e = got[(d3, "amount")]
     assert (e["rows"], e["nulls"], e["min"], e["max"], e["mean"]) == (1, 1, None, None, None)
-    assert sorted(got) == sorted((d, f["name"]) for d in (d1, d2, d3) for f in features)
+    assert sorted(got) == sorted((d, f.name) for d in (d1, d2, d3) for f in features)
     assert sorted(quantiles) == [(d1, "amount"), (d2, "amount")]  # not numeric, or no value: none
     plan = st.comparisons([d2], [d1, d2], 7)
     hists = st.histograms(values, plan, sketched)
