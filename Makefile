@@ -1,5 +1,5 @@
 # The two commands a new user needs (README): `make demo` and `make test`. Both run the setup first.
-# `make check` is the quick loop after every change: lint, types and the pure unit tests (about a minute).
+# `make check` is the quick loop after every change: lint, types and the pure unit tests (under a minute).
 .PHONY: setup demo test check lint docs stop clean
 VENV ?= .venv
 BIN := $(VENV)/bin
