@@ -84,6 +84,17 @@ def test_each_check_passes_and_fails_with_a_summary(spark: Any, entry: dict[str,
         assert part in text, text
 
 
+def test_an_expectation_this_gx_release_does_not_know_is_terminal() -> None:
+    from pitstop.errors import EXIT_TERMINAL, PlanError, exit_code_for
+
+    entry = Check.from_json(check("ExpectColumnValuesToBeMagic", {"column": "user_id"}, "magic"))
+    with pytest.raises(PlanError) as err:
+        Validator([entry], ["user_id"], "t__v1")._expectation(0, entry)
+    assert str(err.value) == ("the plan's suite has 'ExpectColumnValuesToBeMagic', which this Great Expectations "
+                              "release does not know; run `pitstop plan` to see the definition error")
+    assert exit_code_for(err.value) == EXIT_TERMINAL  # a retry cannot help
+
+
 def test_a_float_avg_a_hair_above_max_is_not_a_failure(spark: Any) -> None:
     # sum / count of three 0.1s is 0.10000000000000002 > 0.1: the tolerance absorbs it
     avg = sum([0.1, 0.1, 0.1]) / 3

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pitstop.errors import JobFailed
+from pitstop.errors import JobFailed, PlanError
 from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import Check
 
@@ -222,8 +222,8 @@ class Validator:
                 unexpected_rows_query=_avg_query(entry.kwargs, self.keys), description=entry.label, meta=meta)
         cls = expectation_class(entry.type)
         if cls is None:
-            raise JobFailed(f"the plan's suite has {entry.type!r}, which this Great Expectations release does "
-                            f"not know; run `pitstop plan` to see the definition error")
+            raise PlanError(f"the plan's suite has {entry.type!r}, which this Great Expectations release does "
+                            f"not know; run `pitstop plan` to see the definition error")  # a retry cannot help
         return cls(**entry.kwargs, meta=meta)
 
     def _context(self, docs_dir: str | None) -> Any:
