@@ -35,6 +35,7 @@ docs:
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 stop:
+	@$(BIN)/pitstop engine stop
 	@$(BIN)/python -m pitstop.stores.local_redis stop
 
 clean: stop

@@ -4,7 +4,9 @@
 #   2. Java >= 17 checked,
 #   3. the Delta Lake jars resolved from Maven Central and cached (~/.cache/pitstop),
 #   4. a reachable Redis: PITSTOP_ONLINE_STORE_URL or pitstop.yaml's online_store.url; for a loopback
-#      URL that does not answer, Debian's redis-server is installed if missing and a private one started.
+#      URL that does not answer, Debian's redis-server is installed if missing and a private one started,
+#   5. the warm engine: a local Spark Connect server for this repository that its commands connect to instead
+#      of each starting Spark (`pitstop engine stop` or `make stop` stops it; PITSTOP_ENGINE=local skips it).
 # A second run checks and skips: it takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 else
   say "python packages up to date"
 fi
+# Bytecode, once: with PYTHONDONTWRITEBYTECODE set (as on some CI machines) and no .pyc installed, every Python
+# process (each command, Airflow task, Spark Python worker) compiles pandas, pyarrow, pyspark ... from source
+# again: seconds per process. Python reads .pyc files even when told not to write them.
+if [ "$(cat "$VENV/.pitstop-compiled" 2>/dev/null)" != "$want" ]; then
+  say "compiling the installed packages' bytecode (once, about a minute)"
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  PYTHONDONTWRITEBYTECODE= "$VENV/bin/python" -m compileall -q -j 0 "$site" >/dev/null 2>&1 || true
+  echo "$want" > "$VENV/.pitstop-compiled"
+fi
 export PATH="$VENV/bin:$PATH"
 
 # 2. Java ------------------------------------------------------------------------------------------
@@ -59,4 +70,9 @@ if ! command -v redis-server >/dev/null && [ -z "${PITSTOP_ONLINE_STORE_URL:-}" 
   ($SUDO systemctl disable --now redis-server >/dev/null 2>&1 || $SUDO service redis-server stop >/dev/null 2>&1 || true)
 fi
 python -m pitstop.stores.local_redis ensure --repo "$ROOT" | sed 's/^/[setup] /'
+
+# 5. The warm engine -------------------------------------------------------------------------------
+if [ "${PITSTOP_ENGINE:-}" != "local" ]; then
+  pitstop --repo "$ROOT" engine start | sed 's/^/[setup] /'
+fi
 say "ready"

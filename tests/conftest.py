@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,52 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     """Every tests/unit test without an impure marker is ``pure``: `make check` runs ``-m pure``."""
     if item.path.is_relative_to(UNIT) and not IMPURE & {m.name for m in item.iter_markers()}:
         item.add_marker(pytest.mark.pure)
+
+
+# The warm engine: the pitstop commands the tests start as processes (the CLI, jobs/, Airflow's tasks, the
+# scheduler run) connect to one Spark Connect server started here for the whole run, instead of each starting a
+# JVM; the tests' own in-process code uses the session-scoped `spark` fixture below, as before. With
+# PITSTOP_TEST_ENGINE=local no engine starts and every command starts Spark in-process (the cold path).
+ENV_TEST_ENGINE = "PITSTOP_TEST_ENGINE"
+TEST_SETTINGS = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    # one JVM serves the whole session: every GX validation is a dozen Spark jobs, and their retained
+    # history plus cached frames once left too little heap to broadcast a small table (a CI run)
+    "spark.driver.memory": "3g",
+    "spark.sql.ui.retainedExecutions": "50",
+    "spark.ui.retainedJobs": "100",
+    "spark.ui.retainedStages": "100",
+    # the tests' tables hold a few rows: adaptive execution's re-planning submits each shuffle stage as a
+    # job of its own, ~40% of the Spark jobs of a one-day materialize run (71 -> 41 on a table's first
+    # run, 80 -> 49 on the next day's); production sessions keep it, for data of real size
+    "spark.sql.adaptive.enabled": "false",
+}
+_engine: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from pitstop.stores import engine
+
+    engine.this_process = "local"  # this process (and each xdist worker) runs its own Spark: the fixture's
+    if hasattr(config, "workerinput") or os.environ.get(ENV_TEST_ENGINE, "connect") == "local":
+        return  # a worker inherits the controller's PITSTOP_ENGINE
+    if os.environ.get(engine.ENV_ENGINE) or config.getoption("collectonly"):
+        return
+    global _engine
+    from pitstop.stores.spark import ensure_delta_jars, session_conf
+
+    ensure_delta_jars()
+    _engine = engine.start_server(session_conf("local[2]", TEST_SETTINGS), REPO_ROOT)
+    os.environ[engine.ENV_ENGINE] = _engine.url  # read by every process the tests start
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _engine is not None:
+        from pitstop.stores.local_redis import stop_pid
+
+        stop_pid(_engine.pid, timeout_s=30.0)
 
 
 # `make test` runs two pytest-xdist workers with --dist loadgroup, whose groups are made here: a group runs in
@@ -129,21 +176,7 @@ def make_repo(tmp_path: Path) -> RepoFactory:
 def spark() -> Iterator[Any]:
     from pitstop.stores.spark import build_session
 
-    session = build_session("local[2]", {
-        "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "2",
-        "spark.default.parallelism": "2",
-        # one JVM serves the whole session: every GX validation is a dozen Spark jobs, and their retained
-        # history plus cached frames once left too little heap to broadcast a small table (a CI run)
-        "spark.driver.memory": "3g",
-        "spark.sql.ui.retainedExecutions": "50",
-        "spark.ui.retainedJobs": "100",
-        "spark.ui.retainedStages": "100",
-        # the tests' tables hold a few rows: adaptive execution's re-planning submits each shuffle stage as a
-        # job of its own, ~40% of the Spark jobs of a one-day materialize run (71 -> 41 on a table's first
-        # run, 80 -> 49 on the next day's); production sessions keep it, for data of real size
-        "spark.sql.adaptive.enabled": "false",
-    }, app_name="pitstop-tests")
+    session = build_session("local[2]", TEST_SETTINGS, app_name="pitstop-tests")
     yield session
     session.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -169,6 +170,25 @@ def cmd_jars(args: argparse.Namespace) -> int:
     if s3:
         jars = ensure_s3a_jars()
         say.out(f"{s3a_coordinate()} (S3A): {len(jars)} jar(s) cached under {cache_dir()}")
+    return EXIT_DONE
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    from pitstop.config import load_config
+    from pitstop.stores import engine
+
+    config = load_config(Path(args.repo) if args.repo else None)
+    say = _say(args)
+    if args.action == "start":
+        began = time.monotonic()
+        running = engine.start(config)
+        say.out(f"Spark Connect engine at {running.url} (pid {running.pid}, master {running.master}; ready in "
+                f"{time.monotonic() - began:.1f} s; log {running.log}); commands in {config.repo} use it until "
+                f"`pitstop engine stop`")
+    elif args.action == "stop":
+        say.out(engine.stop(config.repo) or "no engine runs for this repository")
+    else:
+        say.out(engine.status(config))
     return EXIT_DONE
 
 
@@ -596,6 +616,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", choices=["java", "spark+delta", "redis"],
                    help="run only this check (repeatable)")
     p.set_defaults(func=cmd_doctor)
+
+    p = add("engine", help="start, stop or show the warm engine: a local Spark Connect server with Delta Lake that "
+                           "this repository's commands, Python API and Airflow tasks connect to instead of each "
+                           "starting Spark (PITSTOP_ENGINE=local: ignore it)")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_engine)
 
     p = add("jars", help="download and cache the Delta Lake jars (run by `make setup`), and the S3A connector "
                          "when the repository uses s3a:// or with --s3")

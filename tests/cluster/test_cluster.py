@@ -119,6 +119,7 @@ def test_cluster_run_equals_local_run(repo: Path, tmp_path: Path, spark: Any, sp
 
     # the cluster: the same commands in their own driver process, spark.master from the environment
     env = {**os.environ, "PITSTOP_SPARK_MASTER": spark_cluster.master_url, "SPARK_LOCAL_IP": "127.0.0.1",
+           "PITSTOP_ENGINE": "local",  # the cluster, not the tests' warm engine
            "PITSTOP_OFFLINE_STORE_PATH": str(tmp_path / "cluster"), "PITSTOP_ONLINE_STORE_URL": cluster_url,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     out = _cli(["--repo", str(repo), *materialize], env, repo)

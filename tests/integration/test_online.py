@@ -167,6 +167,43 @@ def test_online_equals_the_delta_snapshot_for_every_function_and_dtype(store: Fe
                         {"user_id": 4, "country": None, "limit": None}]
 
 
+def test_a_small_day_is_published_without_spark_byte_for_byte_as_spark_publishes_it(
+        store: FeatureStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A day of at most publish.LOCAL_ROWS rows is read from the Delta table with pyarrow and written from this
+    process (no Spark job); a larger one by Spark's tasks. Both write the same bytes to Redis."""
+    import redis
+
+    from pitstop.runtime import publish as publish_module
+    from pitstop.stores import online
+
+    through_spark = []
+    spark_snapshot = publish_module.snapshot
+
+    def snapshot(*args: Any, **kwargs: Any) -> Any:
+        through_spark.append(args[2])
+        return spark_snapshot(*args, **kwargs)
+
+    monkeypatch.setattr(publish_module, "snapshot", snapshot)
+    (spend,) = store.materialize("spend", D0, D1)
+    assert spend.published.outcome == "switched" and spend.published.entities == 3
+    assert through_spark == []  # written from this process
+    client = redis.Redis.from_url(store.config.online_store_url)
+    keys = online.ViewKeys.of(store.config.project, "spend", 1)
+    first = online.current(client, keys)
+    assert first is not None
+    in_process = client.hgetall(keys.data(first.generation))
+    assert len(in_process) == 3
+    client.flushdb()  # nothing published: the same day again, now through Spark's tasks
+    monkeypatch.setattr(publish_module, "LOCAL_ROWS", 2)  # the day has 3 rows: too many for this process now
+    (again,) = store.publish("spend")
+    assert through_spark == [D1]
+    assert (again.outcome, again.entities, again.ds, again.delta_version) == (
+        "switched", 3, spend.published.ds, spend.published.delta_version)
+    second = online.current(client, keys)
+    assert second is not None
+    assert client.hgetall(keys.data(second.generation)) == in_process
+
+
 def test_metadata_staleness_and_nothing_published(store: FeatureStore) -> None:
     plan = store.load_plan()
     response = get_online_features(Context(store.config, plan), ["spend:count_1d", "profile:country"], [{"user_id": 1}])

@@ -184,6 +184,11 @@ def test_composite_keys_do_not_collide(tmp_path: Path, spark: Any) -> None:
     (summary,) = store.materialize("v", D1, D1)
     assert summary.invalid_rows == 2
     assert "2 source row(s) with a null join key or event timestamp were excluded" in summary.describe()
+    # where the run's time went, in order; the session was up already (use_spark)
+    assert list(summary.phases) == ["Spark start-up", "source", "table versions", "compute and write", "validation",
+                                    "log"]
+    assert summary.phases["Spark start-up"] < 0.1 and sum(summary.phases.values()) <= summary.seconds
+    assert "\n  time: Spark start-up 0.0s, source " in summary.describe()
     got = {(r["a"], r["b"]): r["count_1d"] for r in store.snapshot("v", D1).collect()}
     assert got == {(1, "12"): 1, (11, "2"): 2}
 

@@ -120,7 +120,7 @@ def test_help_lists_every_command() -> None:
     commands = ["init", "plan", "apply", "ls", "describe", "materialize", "publish", "get", "serve", "consistency",
                 "training-set", "sql", "vacuum", "snapshot", "history", "airflow", "config", "demo-data", "doctor",
                 "validate", "status", "report", "online-script",
-                "jars"]
+                "jars", "engine"]
     for command in commands:
         assert f"    {command}" in text
     subparsers = next(a for a in parser._actions if a.dest == "command")

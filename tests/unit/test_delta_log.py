@@ -74,6 +74,37 @@ def test_a_delta_rs_table_through_its_checkpoint(tmp_path: Path) -> None:
     assert first_event_time(SOURCE, path) == datetime(2026, 10, 30, 5, tzinfo=UTC)
 
 
+def test_an_older_version_and_one_partition(tmp_path: Path) -> None:
+    """read_table at a pinned version (across a later checkpoint, from the commits before it) and of one
+    partition; commit_infos gives each commit's commitInfo; a version whose commits are gone is refused."""
+    from deltalake import DeltaTable
+
+    path = write(tmp_path / "t", events(datetime(2026, 10, 30, 5, tzinfo=UTC)), partition_by=["ds"])
+    write(tmp_path / "t", events(datetime(2026, 10, 31, 1, tzinfo=UTC), datetime(2026, 10, 31, 2, tzinfo=UTC)),
+          mode="append")
+    write(tmp_path / "t", events(datetime(2026, 10, 31, 3, tzinfo=UTC)), mode="overwrite",
+          predicate="ds = '2026-10-31'")
+    DeltaTable(path).create_checkpoint()  # version 2
+
+    def rows(**options: object) -> list[tuple[str, int]]:
+        table = delta_log.read_table(path, ["ds", "user_id"], **options)  # type: ignore[arg-type]
+        if table.num_rows == 0:
+            return []
+        return sorted(zip(table.column("ds").to_pylist(), table.column("user_id").to_pylist(), strict=True))
+
+    assert rows() == [("2026-10-30", 0), ("2026-10-31", 0)]
+    assert rows(version=1) == [("2026-10-30", 0), ("2026-10-31", 0), ("2026-10-31", 1)]
+    assert rows(version=1, partition={"ds": "2026-10-31"}) == [("2026-10-31", 0), ("2026-10-31", 1)]
+    assert rows(version=0, partition={"ds": "2026-10-31"}) == []
+    assert delta_log.snapshot(path, version=1).version == 1
+    assert sorted(delta_log.commit_infos(path)) == [0, 1, 2]
+    assert [delta_log.commit_infos(path)[v]["operation"] for v in (0, 1, 2)] == ["WRITE", "WRITE", "WRITE"]
+    (Path(path) / "_delta_log" / f"{0:020d}.json").unlink()  # an expired commit: version 1 cannot be rebuilt
+    with pytest.raises(FileNotFoundError, match="no longer holds every commit"):
+        delta_log.read_table(path, version=1)
+    assert rows() == [("2026-10-30", 0), ("2026-10-31", 0)]  # the checkpoint still gives the current version
+
+
 def test_timestamp_ntz_is_a_supported_reader_feature(tmp_path: Path) -> None:
     """delta-rs writes a timestamp without time zone with reader version 3 and the timestampNtz feature; the
     reader takes its values as UTC."""

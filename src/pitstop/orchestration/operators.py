@@ -1,4 +1,5 @@
-"""The tasks of pitstop's DAGs: a source sensor (deferrable) and spark-submit of the jobs in jobs/.
+"""The tasks of pitstop's DAGs: a source sensor (deferrable) and spark-submit of the jobs in jobs/ (or, with a
+Spark Connect engine, the jobs run as plain Python processes connected to it).
 
 Imported by dags/pitstop_dags.py at parse time, so this module imports only Airflow's SDK, the Spark
 provider and pitstop's pure modules at the top; the pieces a task needs when it runs come inside
@@ -225,6 +226,24 @@ class PitstopJobOperator(SparkSubmitOperator):
             args += ["--sample", str(load_config(Path(self.repo)).airflow.consistency_sample)]
         return args
 
+    def _run_connected(self, command: list[str], env: dict[str, str]) -> int:
+        """Run a job as a Python process (its lines into the task log); its exit code. Killed with the task."""
+        import subprocess
+
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        self._connected = proc
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.log.info("%s", line.rstrip())
+        return proc.wait()
+
+    def on_kill(self) -> None:
+        proc = getattr(self, "_connected", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+        else:
+            super().on_kill()
+
     def _master(self) -> str:
         from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
         from airflow.sdk import BaseHook
@@ -241,7 +260,8 @@ class PitstopJobOperator(SparkSubmitOperator):
 
     def execute(self, context: Any) -> None:
         from pitstop.config import load_config
-        from pitstop.stores.spark import SUBMIT_FIXED, config_conf
+        from pitstop.stores.engine import ENV_ENGINE, remote_for
+        from pitstop.stores.spark import SUBMIT_FIXED, classic_env, config_conf
 
         args = self.job_arguments(context)
         if args is None:
@@ -250,26 +270,38 @@ class PitstopJobOperator(SparkSubmitOperator):
         self.application_args = args
         config = load_config(Path(self.repo))
         master = self._master()
-        conf = config_conf(config, master)
-        conf.pop("spark.master")
-        self.conf = {**conf, **(self.conf or {})}
+        remote = master if master.startswith("sc://") else remote_for(config)
         python = sys.executable
-        env = {"PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", python), "PYSPARK_DRIVER_PYTHON": python}
-        if master.startswith("local"):
-            env["SPARK_LOCAL_IP"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
-        self.env_vars = {**env, **(self.env_vars or {})}
-        self.log.info("spark-submit %s on %s (settings fixed at submit: %s)", " ".join([self.application, *args]),
-                      master, ", ".join(k for k in SUBMIT_FIXED if k in self.conf))
-        # spark-submit runs from the repository, as the CLI does: relative paths in the plan and in spine SQL
-        # resolve the same way (the task runner is a process of its own; its directory is restored anyway)
+        code: int | None = None
+        # the job runs from the repository, as the CLI does: relative paths in the plan and in spine SQL resolve
+        # the same way (the task runner is a process of its own; its directory is restored anyway)
         cwd = os.getcwd()
         os.chdir(self.repo)
         try:
-            super().execute(context)
+            if remote is not None:  # a Spark Connect engine: the job is a plain Python process, no JVM of its own
+                self.log.info("python %s on the Spark Connect engine %s", " ".join([self.application, *args]), remote)
+                code = self._run_connected([python, self.application, *args], {**classic_env(), ENV_ENGINE: remote})
+                if code:
+                    raise AirflowException(f"the job exited with code {code}")
+            else:
+                conf = config_conf(config, master)
+                conf.pop("spark.master")
+                self.conf = {**conf, **(self.conf or {})}
+                env = {"PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                       "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", python), "PYSPARK_DRIVER_PYTHON": python,
+                       ENV_ENGINE: "local"}
+                if master.startswith("local"):
+                    env["SPARK_LOCAL_IP"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
+                self.env_vars = {**env, **(self.env_vars or {})}
+                self.log.info("spark-submit %s on %s (settings fixed at submit: %s)",
+                              " ".join([self.application, *args]), master,
+                              ", ".join(k for k in SUBMIT_FIXED if k in self.conf))
+                super().execute(context)
+                code = 0
         except AirflowException as exc:
-            process = getattr(self._hook, "_submit_sp", None)
-            code = None if process is None else process.returncode
+            if remote is None:
+                process = getattr(self._hook, "_submit_sp", None)
+                code = None if process is None else process.returncode
             if code == EXIT_TERMINAL:
                 raise AirflowFailException(f"pitstop {self.job} failed with a terminal error (exit "
                                            f"{EXIT_TERMINAL}: fix the input, a retry cannot help): {exc}") from None

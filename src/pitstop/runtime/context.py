@@ -46,7 +46,7 @@ class Context:
             return self._session
         if self._start is not None:
             return self._start()
-        from pitstop.stores.spark import session_for
+        from pitstop.stores.engine import session_for
 
         self._session = session_for(self.config)
         return self._session

@@ -26,7 +26,8 @@ def _java(config: Config) -> str:
 
 def _delta(config: Config) -> str:
     """A real Spark session writes a Delta table twice and reads version 0 back (time travel)."""
-    from pitstop.stores.spark import cached_delta_jars, delta_coordinate, session_for
+    from pitstop.stores.engine import session_for
+    from pitstop.stores.spark import cached_delta_jars, delta_coordinate
 
     started = time.monotonic()
     spark = session_for(config, "pitstop-doctor")

@@ -55,7 +55,7 @@ class FeatureStore:
     def spark(self) -> SparkSession:
         """The Spark session (built from config on first use, with Delta Lake and UTC)."""
         if self._spark is None:
-            from pitstop.stores.spark import session_for
+            from pitstop.stores.engine import session_for
 
             self._spark = session_for(self.config)
         return self._spark

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pitstop.compute import aggregates as agg
 from pitstop.errors import (
@@ -79,6 +81,7 @@ class RunSummary:
     lifetime: bool = False
     published: Publication | None = None  # when the run published to the online store
     validation: Validation | None = None  # the validation gate's result
+    phases: dict[str, float] = field(default_factory=dict)  # where the run's seconds went, in order
 
     def describe(self) -> str:
         lines = [f"{self.view}: materialized {len(self.snapshot_days)} day(s) {self.start} .. {self.end} "
@@ -106,10 +109,27 @@ class RunSummary:
             lines += ["  " + line for line in self.validation.short().splitlines()]
         if self.published is not None:
             lines.append("  " + self.published.describe())
+        if self.phases:
+            lines.append("  time: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.phases.items()))
         if self.skipped_cascade:
             lines.append(f"  WARNING --no-cascade: these materialized snapshots include recomputed days and were "
                          f"NOT recomputed: {_ranges(self.skipped_cascade)}")
         return "\n".join(lines)
+
+
+class _Phases:
+    """``with clock("name"):`` adds the block's seconds to ``phases[name]``."""
+
+    def __init__(self, phases: dict[str, float]) -> None:
+        self.phases = phases
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.monotonic() - began
 
 
 def contiguous_runs(days: list[date]) -> list[tuple[date, date]]:
@@ -210,19 +230,27 @@ def materialize(ctx: Context, view_name: str, start: date, end: date, *, cascade
     began = time.monotonic()
     summary = RunSummary(view_name, start, end, kind=view.kind)
     tables = ctx.tables(view)
-    source = read_source(ctx.spark, view_name, view, ctx.config.repo)
+    clock = _Phases(summary.phases)
+    with clock("Spark start-up"):  # zero when the session (or the warm engine's) is up already
+        ctx.spark  # noqa: B018
+    with clock("source"):
+        source = read_source(ctx.spark, view_name, view, ctx.config.repo)
     run_id = uuid.uuid4().hex[:12]
     meta = {"pitstop_run": run_id, "ds_start": start.isoformat(), "ds_end": end.isoformat(),
             "plan_fingerprint": ctx.plan.fingerprint}
-    before = {path: delta.latest_version(ctx.spark, path) for path in tables.written}
+    with clock("table versions"):
+        before = {path: delta.latest_version(ctx.spark, path) for path in tables.written}
     try:
-        if view.kind == "latest":
-            _materialize_latest(ctx.spark, view, source, tables, start, end, summary, meta)
-        else:
-            _materialize_aggregate(ctx.spark, view, source, tables, start, end, summary, meta, cascade,
-                                   reporter or Reporter())
-        _validate(ctx, view_name, view, tables, summary, run_id)
-        _write_log(ctx.spark, view, tables, summary, run_id, meta)
+        with clock("compute and write"):
+            if view.kind == "latest":
+                _materialize_latest(ctx.spark, view, source, tables, start, end, summary, meta)
+            else:
+                _materialize_aggregate(ctx.spark, view, source, tables, start, end, summary, meta, cascade,
+                                       reporter or Reporter())
+        with clock("validation"):
+            _validate(ctx, view_name, view, tables, summary, run_id)
+        with clock("log"):
+            _write_log(ctx.spark, view, tables, summary, run_id, meta)
     except BaseException as exc:
         # Delta commits each table atomically but has no multi-table transaction: give back every table
         # this run already committed to its content before the run
@@ -454,10 +482,9 @@ def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: View, ta
 
 def _remove(spark: SparkSession, path: str) -> None:
     """Delete a folder on any Hadoop file system (local, s3a://, ...)."""
-    jvm: Any = spark._jvm
-    conf: Any = spark._jsc.hadoopConfiguration()
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    hadoop_path.getFileSystem(conf).delete(hadoop_path, True)
+    from pitstop.stores import files
+
+    files.remove_folder(path)
 
 
 class RunningTotal:

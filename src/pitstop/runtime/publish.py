@@ -6,6 +6,7 @@ one; the same ds with a newer Delta version replaces it; the same ds and version
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -13,14 +14,22 @@ from typing import TYPE_CHECKING
 
 from pitstop.compute import aggregates as agg
 from pitstop.config import redact_url
-from pitstop.errors import ConnectionFailed, JobFailed, TransientError, UsageError
+from pitstop.errors import ConnectionFailed, JobFailed, TransientError, UnsupportedDeltaTable, UsageError
 from pitstop.runtime.context import Context
 from pitstop.runtime.materialize import first_line, is_spark_error, snapshot
-from pitstop.runtime.tables import logged_days, snapshot_version
-from pitstop.stores import online
+from pitstop.runtime.tables import logged_days, read_without_spark, snapshot_version
+from pitstop.stores import delta_log, online
+from pitstop.stores.spark import default_parallelism
 
 if TYPE_CHECKING:
-    pass
+    import pyarrow as pa
+
+    from pitstop.plan.model import View
+
+# A day of at most this many rows is published from the pitstop process itself, read with pyarrow from the
+# Delta table: no Spark job, no Python worker start (measured in benchmarks/); a larger one by Spark's tasks.
+LOCAL_ROWS = 250_000
+WRITE_CHUNK = 10_000  # rows per Arrow batch handed to the writer
 
 
 @dataclass
@@ -58,13 +67,19 @@ def publish(ctx: Context, view_name: str,
         raise UsageError(f"view {view_name!r} is defined with online=False; set online=True in feature_defs (and "
                          f"apply) to serve it")
     began = time.monotonic()
-    done = logged_days(ctx.spark, ctx.tables(view).log)["snapshot"]
-    if ds is None:
-        if not done:
-            raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
-                             f"{view_name} --start D --end D` first")
-        ds = max(done)
-    version = snapshot_version(ctx.spark, ctx.tables(view), view_name, ds)
+    tables = ctx.tables(view)
+    try:  # the logs read with pyarrow: a publish of a small day then needs no Spark session at all
+        _, ds, version = read_without_spark(ctx.config, tables, view_name, ds)
+        local = True
+    except (UnsupportedDeltaTable, OSError):
+        local = False
+        done = logged_days(ctx.spark, tables.log)["snapshot"]
+        if ds is None:
+            if not done:
+                raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
+                                 f"{view_name} --start D --end D` first") from None
+            ds = max(done)
+        version = snapshot_version(ctx.spark, tables, view_name, ds)
     keys = online.ViewKeys.of(ctx.config.project, view_name, int(view.version))
     from pitstop.stores.redis_client import connect
 
@@ -78,15 +93,19 @@ def publish(ctx: Context, view_name: str,
         values = [f.name for f in view.features]
         if view.kind == "latest":
             values = [agg.TS, *values]
-        rows = snapshot(ctx, view_name, ds, version=version, event_time=view.kind == "latest",
-                        within_ttl=True)
         spec = online.WriteSpec(ctx.config.online_store_url, keys.data(generation), tuple(join_keys), tuple(values))
-        # a ds is one file: spread its rows over every core so each writes its share in parallel
-        writers = max(1, ctx.spark.sparkContext.defaultParallelism)
-        written = rows.select(*[agg.q(c) for c in join_keys + values]) \
-            .repartition(writers, *[agg.q(c) for c in join_keys]) \
-            .mapInArrow(spec.write, "written long").agg(F.sum("written").alias("n")).first()
-        entities = int(written.n or 0) if written is not None else 0
+        day = _small_day(ctx, view, tables.snapshots, ds, version, [*join_keys, *values]) if local else None
+        if day is not None:  # written from this process: no Spark job for a few thousand rows
+            entities = sum(int(b.column(0)[0].as_py()) for b in spec.write(iter(day.to_batches(WRITE_CHUNK))))
+        else:
+            rows = snapshot(ctx, view_name, ds, version=version, event_time=view.kind == "latest",
+                            within_ttl=True)
+            # a ds is one file: spread its rows over every core so each writes its share in parallel
+            writers = max(1, default_parallelism(ctx.spark))
+            written = rows.select(*[agg.q(c) for c in join_keys + values]) \
+                .repartition(writers, *[agg.q(c) for c in join_keys]) \
+                .mapInArrow(spec.write, "written long").agg(F.sum("written").alias("n")).first()
+            entities = int(written.n or 0) if written is not None else 0
         outcome, detail = online.switch(client, keys, generation, ds, version, entities, online.schema_id(view))
         if outcome != "switched":
             online.discard(client, keys, generation)
@@ -111,6 +130,23 @@ def publish(ctx: Context, view_name: str,
     finally:
         client.close()
     return PublishResult(view_name, ds, version, outcome, generation, entities, time.monotonic() - began, published)
+
+
+def _small_day(ctx: Context, view: View, path: str, ds: date, version: int, columns: list[str]) -> pa.Table | None:
+    """One day of an aggregate view's snapshot table at ``version``, read with pyarrow when the Delta log says it
+    holds at most LOCAL_ROWS rows; None otherwise (a latest-value view's day is computed, not stored: Spark)."""
+    if view.kind != "aggregate":
+        return None
+    s3 = ctx.config.arrow_s3()
+    try:
+        log = delta_log.snapshot(path, s3, version)
+        files = [a for a in log.files if (a.get("partitionValues") or {}).get(agg.DS) == ds.isoformat()]
+        counts = [json.loads(str(a.get("stats") or "{}")).get("numRecords") for a in files]
+        if any(c is None for c in counts) or sum(counts) > LOCAL_ROWS:
+            return None
+        return delta_log.read_table(path, columns, s3, version=version, partition={agg.DS: ds.isoformat()})
+    except (UnsupportedDeltaTable, OSError):
+        return None
 
 
 def prune_online(ctx: Context) -> dict[str, int]:

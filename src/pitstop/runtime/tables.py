@@ -3,13 +3,14 @@ the snapshot table wrote a day. Shared by materialization, validation, publishin
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import TYPE_CHECKING
 
 from pitstop.config import Config
 from pitstop.errors import UsageError
 from pitstop.plan.model import View
-from pitstop.stores import delta
+from pitstop.stores import delta, delta_log
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -51,3 +52,29 @@ def snapshot_version(spark: SparkSession, tables: ViewTables, view_name: str, ds
         raise UsageError(f"view {view_name!r} has no materialized snapshot for {ds}; run `pitstop materialize "
                          f"{view_name} --start {ds} --end {ds}`")
     return max(versions)
+
+
+def read_without_spark(config: Config, tables: ViewTables, view_name: str, ds: date | None
+                       ) -> tuple[set[date], date, int]:
+    """(the snapshot days the log records, ds or the newest of them, the snapshot version holding it), as
+    ``logged_days`` and ``snapshot_version`` answer, read from the Delta logs with pyarrow: no Spark session.
+    UsageError when no day (or not ds) is materialized; UnsupportedDeltaTable or OSError when the logs cannot
+    be read this way (the caller then asks Spark)."""
+    s3 = config.arrow_s3()
+    try:
+        log = delta_log.read_table(tables.log, ["kind", "ds", "run_id"], s3).to_pylist()
+    except FileNotFoundError:
+        log = []
+    days = {r["ds"] for r in log if r["kind"] == "snapshot"}
+    if ds is None:
+        if not days:
+            raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
+                             f"{view_name} --start D --end D` first")
+        ds = max(days)
+    runs = {r["run_id"] for r in log if r["kind"] == "snapshot" and r["ds"] == ds}
+    versions = [v for v, info in delta_log.commit_infos(tables.snapshots, s3).items()
+                if runs and info.get("userMetadata") and json.loads(info["userMetadata"]).get("pitstop_run") in runs]
+    if not versions:
+        raise UsageError(f"view {view_name!r} has no materialized snapshot for {ds}; run `pitstop materialize "
+                         f"{view_name} --start {ds} --end {ds}`")
+    return days, ds, max(versions)

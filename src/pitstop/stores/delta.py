@@ -16,9 +16,41 @@ def table_path(offline_root: str, relative: str) -> str:
 
 
 def exists(spark: SparkSession, path: str) -> bool:
-    from delta.tables import DeltaTable
+    from pitstop.stores.spark import is_connect
 
-    return bool(DeltaTable.isDeltaTable(spark, path))
+    if not is_connect(spark):
+        from delta.tables import DeltaTable
+
+        return bool(DeltaTable.isDeltaTable(spark, path))
+    from pyspark.errors import AnalysisException
+
+    # over Spark Connect there is no DeltaTable API (without Delta's preview server plugin): ask the log
+    try:
+        return _newest_commit(spark, path) is not None
+    except AnalysisException:  # DELTA_MISSING_DELTA_TABLE, PATH_NOT_FOUND: not a Delta table
+        return False
+
+
+def _create(df: DataFrame, path: str, partition_by: list[str] | None, properties: dict[str, str] | None) -> None:
+    """Create the table at ``path``, empty, with ``df``'s columns (their nullability kept), partitioning and
+    properties: its version 0. SQL, so that it works the same in-process and over Spark Connect."""
+    columns = ", ".join(f"{q(f.name)} {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}"
+                        for f in df.schema.fields)
+    sql = f"CREATE TABLE IF NOT EXISTS delta.`{path}` ({columns}) USING delta"
+    if partition_by:
+        sql += f" PARTITIONED BY ({', '.join(q(c) for c in partition_by)})"
+    if properties:
+        sql += " TBLPROPERTIES (" + ", ".join(f"{_literal(k)} = {_literal(v)}" for k, v in sorted(properties.items()))
+        sql += ")"
+    df.sparkSession.sql(sql)
+
+
+def q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def read(spark: SparkSession, path: str, version: int | None = None) -> DataFrame | None:
@@ -38,16 +70,9 @@ def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str]
     ``properties`` (its version 0). With ``partition_by``, each partition value is written as one file,
     unless ``grouped`` says ``df``'s input already holds each value in few partitions (files written
     partitioned that way): then the rows go as they are read, without a shuffle."""
-    from delta.tables import DeltaTable
-
     spark = df.sparkSession
     if not exists(spark, path):
-        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(df.schema)
-        if partition_by:
-            builder = builder.partitionedBy(*partition_by)
-        for key, value in sorted((properties or {}).items()):
-            builder = builder.property(key, value)
-        builder.execute()
+        _create(df, path, partition_by, properties)
     if partition_by and not grouped:
         df = df.repartition(*partition_by)  # one file per partition value, not one per task and value
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
@@ -59,14 +84,9 @@ def replace(df: DataFrame, path: str, predicate: str, *, partition_by: list[str]
 def append(df: DataFrame, path: str, *, properties: dict[str, str] | None = None) -> None:
     """Append rows in one commit (an audit log); a missing table is created with ``properties``. New columns
     are added to an existing table (mergeSchema), so a log written by an older release keeps working."""
-    from delta.tables import DeltaTable
-
     spark = df.sparkSession
     if not exists(spark, path):
-        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(df.schema)
-        for key, value in sorted((properties or {}).items()):
-            builder = builder.property(key, value)
-        builder.execute()
+        _create(df, path, None, properties)
     df.coalesce(1).write.format("delta").mode("append").option("mergeSchema", "true").save(path)
 
 
@@ -82,30 +102,28 @@ def history(spark: SparkSession, path: str) -> list[JSONObject]:
     return out
 
 
+def _newest_commit(spark: SparkSession, path: str) -> Any:
+    return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").select("version", "userMetadata").first()
+
+
 def latest_version(spark: SparkSession, path: str) -> int | None:
     """The table's newest version, or None when there is no table."""
     if not exists(spark, path):
         return None
-    from delta.tables import DeltaTable
-
-    row = DeltaTable.forPath(spark, path).history(1).select("version").first()
+    row = _newest_commit(spark, path)
     return None if row is None else int(row["version"])
 
 
 def restore(spark: SparkSession, path: str, version: int) -> None:
     """Give the table the content it had at ``version`` again (one new commit; history is kept)."""
-    from delta.tables import DeltaTable
-
-    DeltaTable.forPath(spark, path).restoreToVersion(version)
+    spark.sql(f"RESTORE TABLE delta.`{path}` TO VERSION AS OF {int(version)}").collect()
 
 
 def last_commit_metadata(spark: SparkSession, path: str) -> JSONObject:
     """pitstop's metadata of the table's newest commit ({} when there is no table or none was given)."""
     if not exists(spark, path):
         return {}
-    from delta.tables import DeltaTable
-
-    row = DeltaTable.forPath(spark, path).history(1).select("userMetadata").first()
+    row = _newest_commit(spark, path)
     return json.loads(row["userMetadata"]) if row is not None and row["userMetadata"] else {}
 
 
@@ -128,14 +146,9 @@ def vacuum(spark: SparkSession, path: str, retain_hours: int) -> None:
 
 def missing_files(spark: SparkSession, path: str, version: int) -> list[str]:
     """The data files version ``version`` of a table needs that no longer exist (vacuumed away)."""
+    from pitstop.stores import files
+
     df = read(spark, path, version=version)
     if df is None:
         return [path]
-    jvm: Any = spark._jvm
-    conf = spark._jsc.hadoopConfiguration()
-    missing = []
-    for name in df.inputFiles():
-        hadoop_path = jvm.org.apache.hadoop.fs.Path(name)
-        if not hadoop_path.getFileSystem(conf).exists(hadoop_path):
-            missing.append(name)
-    return missing
+    return [name for name in df.inputFiles() if not files.exists(name)]

@@ -102,10 +102,11 @@ def check_protocol(path: str, version: int, protocol: Mapping[str, Any] | None,
             f"{_WHAT_TO_DO.format(feature='columnMapping')}")
 
 
-def snapshot(path: str, s3: Mapping[str, Any] | None = None) -> LogSnapshot:
-    """The current version of the Delta table at ``path`` (newest checkpoint plus later commits), its protocol
-    checked. FileNotFoundError when ``path`` holds no Delta table; UnsupportedDeltaTable for a table this reader
-    cannot read correctly."""
+def snapshot(path: str, s3: Mapping[str, Any] | None = None, version: int | None = None) -> LogSnapshot:
+    """The current version of the Delta table at ``path`` (newest checkpoint plus later commits), or ``version``
+    (the newest checkpoint at or before it plus the commits up to it), its protocol checked. FileNotFoundError
+    when ``path`` holds no Delta table, or no longer holds the log files of ``version``; UnsupportedDeltaTable
+    for a table this reader cannot read correctly."""
     import pyarrow.parquet as pq
     from pyarrow import fs
 
@@ -114,6 +115,8 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None) -> LogSnapshot:
     entries = handle_fs.get_file_info(fs.FileSelector(log, allow_not_found=True))
     commits = sorted((int(posixpath.basename(e.path)[:20]), e.path) for e in entries
                      if _COMMIT.match(posixpath.basename(e.path)))
+    if version is not None:
+        commits = [(v, file) for v, file in commits if v <= version]
     files: dict[str, JSONObject] = {}
     protocol: JSONObject | None = None
     configuration: dict[str, str] = {}
@@ -122,6 +125,11 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None) -> LogSnapshot:
     if handle_fs.get_file_info(last_checkpoint).type == fs.FileType.File:
         with handle_fs.open_input_stream(last_checkpoint) as handle:
             start = int(json.loads(handle.read())["version"])
+    if version is not None and start > version:  # the newest checkpoint is later: an earlier one, or none
+        earlier = [int(posixpath.basename(e.path)[:20]) for e in entries
+                   if ".checkpoint." in posixpath.basename(e.path) and e.path.endswith(".parquet")]
+        start = max([v for v in earlier if v <= version], default=-1)
+    if start >= 0:
         parts = sorted(e.path for e in entries if posixpath.basename(e.path).startswith(f"{start:020d}.checkpoint")
                        and e.path.endswith(".parquet"))
         for part in parts:
@@ -142,6 +150,10 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None) -> LogSnapshot:
                         configuration = _as_dict(action.get("configuration"))
     if not commits and start < 0:
         raise FileNotFoundError(f"{path} is not a Delta table (no commits in {log})")
+    expected = list(range(start + 1, (version if version is not None else commits[-1][0] if commits else start) + 1))
+    if [v for v, _ in commits if v > start] != expected:
+        raise FileNotFoundError(f"{path}: the log no longer holds every commit after version {start} up to "
+                                f"{expected[-1] if expected else start} (expired log files)")
     for version, file in commits:
         if version <= start:
             continue
@@ -177,8 +189,10 @@ def statistics(table: LogSnapshot, add: Mapping[str, Any]) -> JSONObject:
     return stats
 
 
-def read_table(path: str, columns: list[str] | None = None, s3: Mapping[str, Any] | None = None) -> pa.Table:
-    """The current rows of a SMALL Delta table (a log, a manifest), read with pyarrow instead of Spark.
+def read_table(path: str, columns: list[str] | None = None, s3: Mapping[str, Any] | None = None, *,
+               version: int | None = None, partition: Mapping[str, str] | None = None) -> pa.Table:
+    """The rows of a SMALL Delta table (a log, a manifest, one day of a snapshot), read with pyarrow instead of
+    Spark: its current version or ``version``; with ``partition``, only the files of those partition values.
 
     Partition columns come back as strings. FileNotFoundError when ``path`` holds no Delta table;
     UnsupportedDeltaTable for a table this reader cannot read correctly (see the module), or a file with a
@@ -186,26 +200,48 @@ def read_table(path: str, columns: list[str] | None = None, s3: Mapping[str, Any
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = snapshot(path, s3)
+    table = snapshot(path, s3, version)
     handle_fs, root = filesystem(path, s3)
     parts = []
     for add in sorted(table.files, key=lambda a: str(a["path"])):
+        if partition and any((add.get("partitionValues") or {}).get(k) != v for k, v in partition.items()):
+            continue
         if add.get("deletionVector"):
             raise UnsupportedDeltaTable(f"Delta table {path} v{table.version}: file {add['path']} has a deletion "
                                         f"vector, whose deleted rows pitstop's Delta log reader does not remove; "
                                         f"rewrite the files without deletion vectors (Spark: `REORG TABLE "
                                         f"delta.`{path}` APPLY (PURGE)`)")
-        partition = add.get("partitionValues") or {}
+        values = add.get("partitionValues") or {}
         file = unquote(str(add["path"]))
         with handle_fs.open_input_file(file if file.startswith("/") else posixpath.join(root, file)) as handle:
-            stored = None if columns is None else [c for c in columns if c not in partition]
+            stored = None if columns is None else [c for c in columns if c not in values]
             rows = pq.read_table(handle, columns=stored)
-        for key, value in sorted(partition.items()):
+        for key, value in sorted(values.items()):
             rows = rows.append_column(key, pa.array([value] * rows.num_rows, pa.string()))
         parts.append(rows if columns is None else rows.select(columns))
     if not parts:
         return pa.table({})
     return pa.concat_tables(parts, promote_options="default")
+
+
+def commit_infos(path: str, s3: Mapping[str, Any] | None = None) -> dict[int, JSONObject]:
+    """The commitInfo action of every commit file the log still holds, by version (what DESCRIBE HISTORY
+    shows; its ``userMetadata`` is a JSON string)."""
+    from pyarrow import fs
+
+    handle_fs, root = filesystem(path, s3)
+    log = posixpath.join(root, "_delta_log")
+    infos: dict[int, JSONObject] = {}
+    for entry in handle_fs.get_file_info(fs.FileSelector(log, allow_not_found=True)):
+        if not _COMMIT.match(posixpath.basename(entry.path)):
+            continue
+        with handle_fs.open_input_stream(entry.path) as handle:
+            for line in handle.read().decode().splitlines():
+                if line.strip() and '"commitInfo"' in line:
+                    action = json.loads(line)
+                    if "commitInfo" in action:
+                        infos[int(posixpath.basename(entry.path)[:20])] = action["commitInfo"]
+    return infos
 
 
 def commit_time(path: str, s3: Mapping[str, Any] | None = None) -> tuple[int, datetime | None]:

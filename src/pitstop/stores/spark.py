@@ -254,8 +254,30 @@ def _jvm_output_to(log: Path) -> Iterator[None]:
         os.close(target)
 
 
-def session_for(config: Config, app_name: str = "pitstop") -> SparkSession:
-    return build_session_conf(config.spark_master, config_conf(config), app_name)
+def default_parallelism(spark: SparkSession) -> int:
+    """How many tasks run at once: the SparkContext's default parallelism in-process; over Spark Connect (no
+    SparkContext here) ``spark.default.parallelism`` when set, else the N of a ``local[N]`` master (``*``: this
+    machine's cores, the local engine's), else the shuffle partitions."""
+    if not is_connect(spark):
+        return int(spark.sparkContext.defaultParallelism)
+    explicit = spark.conf.get("spark.default.parallelism", None)
+    if explicit:
+        return int(explicit)
+    match = re.fullmatch(r"local\[(\d+|\*)(?:,\s*\d+)?\]", spark.conf.get("spark.master", "") or "")
+    if match:
+        return os.cpu_count() or 1 if match.group(1) == "*" else int(match.group(1))
+    return int(spark.conf.get("spark.sql.shuffle.partitions", "8") or 8)
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """``spark`` is a Spark Connect client session (no JVM in this process)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def classic_env() -> dict[str, str]:
+    """This process's environment without what makes a child's pyspark take the Spark Connect branch (pyspark
+    sets SPARK_CONNECT_MODE_ENABLED in os.environ once a process has made a Connect session)."""
+    return {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
 
 
 def _ensure(coordinate: str, cached: list[Path] | None, marker: str) -> list[Path]:
@@ -273,7 +295,8 @@ def _ensure(coordinate: str, cached: list[Path] | None, marker: str) -> list[Pat
     with log.open("w") as out:
         done = subprocess.run([sys.executable, "-c", "import sys; from pitstop.stores.spark import "
                                "resolve_in_process; resolve_in_process(sys.argv[1], sys.argv[2])",
-                               coordinate, str(ivy)], stdout=out, stderr=subprocess.STDOUT, check=False)
+                               coordinate, str(ivy)], stdout=out, stderr=subprocess.STDOUT, check=False,
+                              env=classic_env())
     if done.returncode != 0:
         raise SetupError(f"could not download the jars {coordinate} from Maven Central (Ivy's log: {log}). "
                          f"Check the network or proxy, or put the jars in ~/.m2/repository, or set "
