@@ -354,6 +354,9 @@ def cmd_training_set(args: argparse.Namespace) -> int:
                                  full_feature_names=args.full_names)
     if args.out:
         ts.check_out(args.out, args.format, overwrite=args.overwrite)
+    began = time.monotonic()
+    store.spark  # noqa: B018 (started here so that the summary can say what it cost)
+    phases = {"Spark start-up": time.monotonic() - began}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ts.SpineRangeWarning)
         if args.from_manifest:  # a remote manifest is read once Spark is up (its Hadoop configuration)
@@ -361,6 +364,7 @@ def cmd_training_set(args: argparse.Namespace) -> int:
         else:
             result = store.training_set(args.spine or args.spine_sql, features, full_feature_names=args.full_names,
                                         timestamp_column=args.timestamp_column)
+    phases["views and spine"] = time.monotonic() - began - phases["Spark start-up"]
     for warning in caught:
         say.warn(str(warning.message))
     if args.print_sql:
@@ -370,6 +374,8 @@ def cmd_training_set(args: argparse.Namespace) -> int:
         wrote = (f"wrote {manifest['spine']['rows']:,} rows x {len(result.df.columns)} columns to "
                  f"{manifest['output']['path']} ({args.format}) in {manifest['seconds']:.1f}s; manifest: "
                  f"{manifest['output']['path']}/{ts.MANIFEST_FILE}")
+        phases["join and write"] = float(manifest["seconds"])
+        wrote += "\n  time: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.items())
         if args.print_sql:
             say.info(wrote)  # stdout holds only the SQL
         else:

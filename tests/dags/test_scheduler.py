@@ -6,6 +6,9 @@ executes and changes no value. Slow (each task is a spark-submit): marked, still
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from contextlib import closing
 from datetime import date
@@ -13,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pitstop.stores import engine
+from pitstop.stores.engine import ENV_ENGINE
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.redis]
 DAG = "pitstop__spend__v1"
@@ -136,6 +142,15 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
     airflow = airflow_homes(repo)
     port = int(airflow.env["AIRFLOW__API__PORT"])
     log = airflow.home / "standalone.log"
+    # the repository's own warm engine, as a user runs it (`pitstop engine start`): the tasks find it through
+    # the repository, not through PITSTOP_ENGINE, and it runs in the repository, so the training set's spine
+    # SQL reads `data/source/...` from the repository, as spark-submit's jobs do (the tests' shared engine runs
+    # elsewhere: relative paths there would name other files)
+    airflow.env.pop(ENV_ENGINE, None)
+    env = {k: v for k, v in os.environ.items() if k != ENV_ENGINE}
+    started = subprocess.run([sys.executable, "-m", "pitstop.cli", "--repo", str(repo), "engine", "start"],
+                             env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert started.returncode == 0, started.stderr
     # Backfills are created while no scheduler runs: on SQLite a creation that meets the scheduler's writes can
     # be refused half way ("database is locked"), and the scheduler then dies on the DagRun rows Airflow
     # removes again (ObjectDeletedError, seen in a CI run). With Postgres both may run at once.
@@ -153,6 +168,11 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         wait_healthy(port, process, timeout=240, log=log)
         first = wait_for("the 3-day backfill", backfill_done(airflow, DAG, days, began), 1800, log)
         assert [r["run_id"].split("__")[0] for r in first] == ["backfill"] * 3
+        running = engine.load(repo)
+        assert running is not None
+        compute_logs = sorted((airflow.home / "logs" / f"dag_id={DAG}").rglob("task_id=compute/*.log"))
+        assert len(compute_logs) == 3
+        assert all(f"on the Spark Connect engine {running.url}" in p.read_text() for p in compute_logs)
 
         store = FeatureStore(repo, env={})
         store.use_spark(spark)
@@ -198,3 +218,4 @@ def test_scheduler_runs_a_cli_backfill_and_a_reprocess_changes_nothing(
         assert store.get_online_features(["spend:count_7d", "spend:amount_sum_7d"], keys).to_list() == online_before
     finally:
         stop(process)
+        engine.stop(repo)

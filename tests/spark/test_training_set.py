@@ -238,7 +238,9 @@ def test_cli_training_set_sql_and_rebuild(store: FeatureStore, spark: Any, tmp_p
     args = ["--repo", repo, "training-set", "--spine", str(tmp_path / "spine"), "--features",
             "spend:count_1d,spend:count_2d", "--features", "profile:country", "--out", str(tmp_path / "ts")]
     assert main(args) == 0
-    assert "wrote 2 rows x 6 columns to" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "wrote 2 rows x 6 columns to" in out
+    assert "\n  time: Spark start-up " in out and ", views and spine " in out and ", join and write " in out
     got = sorted((r["label"], r["count_1d"], r["count_2d"], r["country"]) for r in
                  spark.read.parquet(str(tmp_path / "ts")).collect())
     assert got == [(0, 2, 2, "FR"), (1, 0, 1, "US")]

@@ -8,7 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from pitstop.config import Config
-from pitstop.errors import UsageError
+from pitstop.errors import UnsupportedDeltaTable, UsageError
 from pitstop.plan.model import View
 from pitstop.stores import delta, delta_log
 
@@ -32,9 +32,21 @@ class ViewTables:
 
 
 def logged_days(spark: SparkSession, log_path: str) -> dict[str, set[date]]:
-    """The days each kind ("tiles", "snapshot") is recorded for in the materialization log."""
-    log = delta.read(spark, log_path)
+    """The days each kind ("tiles", "snapshot") is recorded for in the materialization log (a local one read
+    with pyarrow, without a Spark job)."""
     days: dict[str, set[date]] = {"tiles": set(), "snapshot": set()}
+    if delta.is_local(log_path):
+        try:
+            rows = delta_log.read_table(delta.local_path(log_path), ["kind", "ds"]).to_pylist()
+        except FileNotFoundError:
+            return days
+        except (UnsupportedDeltaTable, OSError, ValueError):
+            rows = None
+        if rows is not None:
+            for r in rows:
+                days.setdefault(r["kind"], set()).add(r["ds"])
+            return days
+    log = delta.read(spark, log_path)
     if log is not None:
         for r in log.select("kind", "ds").distinct().collect():
             days.setdefault(r.kind, set()).add(r.ds)

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from pitstop.compute import asof
 from pitstop.compute.aggregates import CREATED, q
-from pitstop.errors import PlanError, UsageError
+from pitstop.errors import PlanError, UnsupportedDeltaTable, UsageError
 from pitstop.jsontypes import JSONObject
 from pitstop.plan.model import Plan, View
 from pitstop.runtime.catalog import ViewFeatures, resolve_features
 from pitstop.runtime.context import Context
 from pitstop.runtime.materialize import first_line
-from pitstop.stores import delta
+from pitstop.stores import delta, delta_log
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -208,19 +208,24 @@ def _view_read(ctx: Context, name: str, entry: View, features: list[tuple[str, s
         empty = "NULL" if empties[feature] in ("null", None) else \
             ("CAST(0 AS DOUBLE)" if sql_type == "DOUBLE" else "CAST(0 AS BIGINT)")
         columns.append(asof.Column(feature, output, sql_type, empty))
+    found = None
     if pinned is not None:
         path, log_path = pinned["table"], pinned["log"]
         version, log_version = pinned["version"], pinned["log_version"]
     else:
         tables = ctx.tables(entry)
         path, log_path = tables.snapshots, tables.log
-        version = delta.latest_version(spark, path)
-        log_version = delta.latest_version(spark, log_path)
+        found = _from_the_logs(ctx, path, log_path)  # pyarrow: no Spark job for what the Delta logs say
+        if found is None:
+            version, log_version = delta.latest_version(spark, path), delta.latest_version(spark, log_path)
+        else:
+            version, log_version, days = found
     record = {"entry": entry.to_json(), "table": path, "version": version, "log": log_path, "log_version": log_version}
     if version is None or log_version is None:
         return None, record
-    log = _read_pinned(spark, log_path, log_version, name, pinned is not None)
-    days = tuple(sorted({r.ds for r in log.where("kind = 'snapshot'").select("ds").distinct().collect()}))
+    if pinned is not None or found is None:
+        log = _read_pinned(spark, log_path, log_version, name, pinned is not None)
+        days = tuple(sorted({r.ds for r in log.where("kind = 'snapshot'").select("ds").distinct().collect()}))
     table = _read_pinned(spark, path, version, name, pinned is not None)
     view = asof.ViewRead(
         name=name, kind=entry.kind, table=f"delta.`{path}`", table_version=version,
@@ -229,6 +234,26 @@ def _view_read(ctx: Context, name: str, entry: View, features: list[tuple[str, s
         days=days, has_created=CREATED in table.columns,
         inclusive_cutoff=entry.inclusive_cutoff)
     return view, record
+
+
+def _from_the_logs(ctx: Context, path: str, log_path: str
+                   ) -> tuple[int | None, int | None, tuple[date, ...]] | None:
+    """(the snapshot table's current version, the log's, the snapshot days the log records at that version), read
+    from the Delta logs with pyarrow; None when they cannot be read that way (Spark answers instead)."""
+    s3 = ctx.config.arrow_s3()
+    try:
+        try:
+            version: int | None = delta_log.snapshot(path, s3).version
+        except FileNotFoundError:
+            version = None
+        try:
+            log_version: int | None = delta_log.snapshot(log_path, s3).version
+        except FileNotFoundError:
+            return version, None, ()
+        rows = delta_log.read_table(log_path, ["kind", "ds"], s3, version=log_version).to_pylist()
+    except (UnsupportedDeltaTable, OSError):
+        return None
+    return version, log_version, tuple(sorted({r["ds"] for r in rows if r["kind"] == "snapshot"}))
 
 
 def _read_pinned(spark: SparkSession, path: str, version: int, view: str, check: bool) -> DataFrame:

@@ -15,9 +15,37 @@ def table_path(offline_root: str, relative: str) -> str:
     return f"{offline_root.rstrip('/')}/{relative}"
 
 
+def is_local(path: str) -> bool:
+    """A local table: its Delta log is read with pyarrow (milliseconds) rather than by a Spark query (about a
+    second each, and a one-day run asks a dozen times). Remote stores keep asking Spark, whose Hadoop
+    settings hold their endpoints and credentials."""
+    return "://" not in path or path.startswith("file:")
+
+
+def local_path(path: str) -> str:
+    return path.removeprefix("file://") if path.startswith("file://") else path.removeprefix("file:")
+
+
+def _log_version(path: str) -> int | bool | None:
+    """The table's current version from its log (None: no table); False when the log reader cannot read it."""
+    from pitstop.errors import UnsupportedDeltaTable
+    from pitstop.stores import delta_log
+
+    try:
+        return delta_log.snapshot(local_path(path)).version
+    except FileNotFoundError:
+        return None
+    except (UnsupportedDeltaTable, OSError, ValueError):
+        return False
+
+
 def exists(spark: SparkSession, path: str) -> bool:
     from pitstop.stores.spark import is_connect
 
+    if is_local(path):
+        found = _log_version(path)
+        if found is not False:
+            return found is not None
     if not is_connect(spark):
         from delta.tables import DeltaTable
 
@@ -108,6 +136,10 @@ def _newest_commit(spark: SparkSession, path: str) -> Any:
 
 def latest_version(spark: SparkSession, path: str) -> int | None:
     """The table's newest version, or None when there is no table."""
+    if is_local(path):
+        found = _log_version(path)
+        if found is not False:
+            return None if found is None else int(found)
     if not exists(spark, path):
         return None
     row = _newest_commit(spark, path)
@@ -121,6 +153,16 @@ def restore(spark: SparkSession, path: str, version: int) -> None:
 
 def last_commit_metadata(spark: SparkSession, path: str) -> JSONObject:
     """pitstop's metadata of the table's newest commit ({} when there is no table or none was given)."""
+    if is_local(path):
+        found = _log_version(path)
+        if found is None:
+            return {}
+        if found is not False:
+            from pitstop.stores import delta_log
+
+            info = delta_log.commit_infos(local_path(path), versions=[int(found)]).get(int(found), {})
+            meta = info.get("userMetadata")
+            return json.loads(meta) if meta else {}
     if not exists(spark, path):
         return {}
     row = _newest_commit(spark, path)

@@ -224,23 +224,31 @@ def read_table(path: str, columns: list[str] | None = None, s3: Mapping[str, Any
     return pa.concat_tables(parts, promote_options="default")
 
 
-def commit_infos(path: str, s3: Mapping[str, Any] | None = None) -> dict[int, JSONObject]:
-    """The commitInfo action of every commit file the log still holds, by version (what DESCRIBE HISTORY
-    shows; its ``userMetadata`` is a JSON string)."""
+def commit_infos(path: str, s3: Mapping[str, Any] | None = None, *,
+                 versions: list[int] | None = None) -> dict[int, JSONObject]:
+    """The commitInfo action of every commit file the log still holds (or of ``versions``), by version (what
+    DESCRIBE HISTORY shows; its ``userMetadata`` is a JSON string)."""
     from pyarrow import fs
 
     handle_fs, root = filesystem(path, s3)
     log = posixpath.join(root, "_delta_log")
     infos: dict[int, JSONObject] = {}
-    for entry in handle_fs.get_file_info(fs.FileSelector(log, allow_not_found=True)):
-        if not _COMMIT.match(posixpath.basename(entry.path)):
+    if versions is None:
+        files = [e.path for e in handle_fs.get_file_info(fs.FileSelector(log, allow_not_found=True))
+                 if _COMMIT.match(posixpath.basename(e.path))]
+    else:
+        files = [posixpath.join(log, f"{v:020d}.json") for v in versions]
+    for file in files:
+        try:
+            handle = handle_fs.open_input_stream(file)
+        except FileNotFoundError:
             continue
-        with handle_fs.open_input_stream(entry.path) as handle:
+        with handle:
             for line in handle.read().decode().splitlines():
                 if line.strip() and '"commitInfo"' in line:
                     action = json.loads(line)
                     if "commitInfo" in action:
-                        infos[int(posixpath.basename(entry.path)[:20])] = action["commitInfo"]
+                        infos[int(posixpath.basename(file)[:20])] = action["commitInfo"]
     return infos
 
 
