@@ -142,6 +142,10 @@ def new_generation(client: Client, keys: ViewKeys) -> int:
 # executor side: Arrow batches of a snapshot -> HSETs into one generation
 
 
+MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+
+
 @dataclass(frozen=True)
 class WriteSpec:
     """Everything an executor needs to write its partition (picklable; no client, no Spark)."""
@@ -175,10 +179,11 @@ class WriteSpec:
                     continue
                 fields = packing.entity_fields([batch.column(c) for c in self.key_columns])
                 values = packing.msgpack_row_parts([batch.column(c) for c in self.value_columns])
-                # EXPIRE NX after each batch: the generation expires unless switched to, even if this dies
-                commands = [*packing.hset_commands(key, fields, values, WRITE_BATCH), expire]
+                # each batch's HSETs and an EXPIRE NX in one MULTI/EXEC: the generation expires unless switched to,
+                # even if this writer dies between two commands (a kill mid-batch once left HSETs without it)
+                commands = [MULTI, *packing.hset_commands(key, fields, values, WRITE_BATCH), expire, EXEC]
                 connection.send_packed_command(commands, check_health=False)
-                in_flight += len(commands)
+                in_flight += len(commands)  # a reply each: +OK, +QUEUED per command, then EXEC's array
                 while in_flight > PIPELINE_WINDOW:  # read replies as they come; never more than a window queued
                     connection.read_response()
                     in_flight -= 1
