@@ -34,7 +34,7 @@ from pitstop.runtime import quality
 from pitstop.runtime.context import Context
 from pitstop.runtime.reporter import Reporter
 from pitstop.runtime.tables import ViewTables, logged_days
-from pitstop.stores import delta
+from pitstop.stores import delta, files
 from pitstop.stores.sources import read_source
 
 if TYPE_CHECKING:
@@ -477,14 +477,7 @@ def _chunked_snapshots(spark: SparkSession, all_tiles: DataFrame, view: View, ta
                       partition_by=[agg.DS], metadata=meta, properties=tables.properties, grouped=True)
     finally:
         tiles.unpersist()
-        _remove(spark, staging)
-
-
-def _remove(spark: SparkSession, path: str) -> None:
-    """Delete a folder on any Hadoop file system (local, s3a://, ...)."""
-    from pitstop.stores import files
-
-    files.remove_folder(path)
+        files.remove_folder(staging)
 
 
 class RunningTotal:

@@ -17,7 +17,7 @@ from pitstop.config import redact_url
 from pitstop.errors import ConnectionFailed, JobFailed, TransientError, UnsupportedDeltaTable, UsageError
 from pitstop.runtime.context import Context
 from pitstop.runtime.materialize import first_line, is_spark_error, snapshot
-from pitstop.runtime.tables import logged_days, read_without_spark, snapshot_version
+from pitstop.runtime.tables import day_to_publish, logged_days, read_without_spark, snapshot_version
 from pitstop.stores import delta_log, online
 from pitstop.stores.spark import default_parallelism
 
@@ -69,16 +69,11 @@ def publish(ctx: Context, view_name: str,
     began = time.monotonic()
     tables = ctx.tables(view)
     try:  # the logs read with pyarrow: a publish of a small day then needs no Spark session at all
-        _, ds, version = read_without_spark(ctx.config, tables, view_name, ds)
+        ds, version = read_without_spark(ctx.config, tables, view_name, ds)
         local = True
     except (UnsupportedDeltaTable, OSError):
         local = False
-        done = logged_days(ctx.spark, tables.log)["snapshot"]
-        if ds is None:
-            if not done:
-                raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
-                                 f"{view_name} --start D --end D` first") from None
-            ds = max(done)
+        ds = day_to_publish(view_name, logged_days(ctx.spark, tables.log)["snapshot"], ds)
         version = snapshot_version(ctx.spark, tables, view_name, ds)
     keys = online.ViewKeys.of(ctx.config.project, view_name, int(view.version))
     from pitstop.stores.redis_client import connect
@@ -140,11 +135,11 @@ def _small_day(ctx: Context, view: View, path: str, ds: date, version: int, colu
     s3 = ctx.config.arrow_s3()
     try:
         log = delta_log.snapshot(path, s3, version)
-        files = [a for a in log.files if (a.get("partitionValues") or {}).get(agg.DS) == ds.isoformat()]
-        counts = [json.loads(str(a.get("stats") or "{}")).get("numRecords") for a in files]
+        day = {agg.DS: ds.isoformat()}
+        counts = [json.loads(str(a.get("stats") or "{}")).get("numRecords") for a in delta_log.matching(log, day)]
         if any(c is None for c in counts) or sum(counts) > LOCAL_ROWS:
             return None
-        return delta_log.read_table(path, columns, s3, version=version, partition={agg.DS: ds.isoformat()})
+        return delta_log.read_files(log, columns, s3, partition=day)
     except (UnsupportedDeltaTable, OSError):
         return None
 

@@ -345,10 +345,6 @@ def gate(ctx: Context, view_name: str, days: list[date], *,
     return gate_result, statistics
 
 
-def _is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file:")
-
-
 def _local(path: str) -> str:
     return path[len("file:"):] if path.startswith("file:") else path
 
@@ -366,7 +362,7 @@ def _write_result(day: DayResult, view_name: str, view: View, raws: list[JSONObj
     }
     text = json.dumps(nan_to_null(doc), indent=2, sort_keys=True, default=partial(json_default, strict=False),
                       allow_nan=False) + "\n"
-    if _is_local(day.result_path):
+    if delta.is_local(day.result_path):
         path = _local(day.result_path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
@@ -381,7 +377,7 @@ def _write_result(day: DayResult, view_name: str, view: View, raws: list[JSONObj
 def _docs_folder(folder: str) -> Iterator[str]:
     """Where GX writes the Data Docs: the run's folder itself when it is local, else a temporary folder
     copied there afterwards."""
-    if _is_local(folder):
+    if delta.is_local(folder):
         yield _local(folder) + "/docs"
         return
     import tempfile

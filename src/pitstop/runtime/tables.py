@@ -37,7 +37,7 @@ def logged_days(spark: SparkSession, log_path: str) -> dict[str, set[date]]:
     days: dict[str, set[date]] = {"tiles": set(), "snapshot": set()}
     if delta.is_local(log_path):
         try:
-            rows = delta_log.read_table(delta.local_path(log_path), ["kind", "ds"]).to_pylist()
+            rows = delta_log.read_table(log_path, ["kind", "ds"]).to_pylist()
         except FileNotFoundError:
             return days
         except (UnsupportedDeltaTable, OSError, ValueError):
@@ -66,10 +66,19 @@ def snapshot_version(spark: SparkSession, tables: ViewTables, view_name: str, ds
     return max(versions)
 
 
-def read_without_spark(config: Config, tables: ViewTables, view_name: str, ds: date | None
-                       ) -> tuple[set[date], date, int]:
-    """(the snapshot days the log records, ds or the newest of them, the snapshot version holding it), as
-    ``logged_days`` and ``snapshot_version`` answer, read from the Delta logs with pyarrow: no Spark session.
+def day_to_publish(view_name: str, days: set[date], ds: date | None) -> date:
+    """``ds``, or else the newest materialized day; UsageError when there is none."""
+    if ds is not None:
+        return ds
+    if not days:
+        raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
+                         f"{view_name} --start D --end D` first")
+    return max(days)
+
+
+def read_without_spark(config: Config, tables: ViewTables, view_name: str, ds: date | None) -> tuple[date, int]:
+    """(ds or the newest materialized day, the snapshot version holding it), as ``logged_days``,
+    ``day_to_publish`` and ``snapshot_version`` answer, read from the Delta logs with pyarrow: no Spark session.
     UsageError when no day (or not ds) is materialized; UnsupportedDeltaTable or OSError when the logs cannot
     be read this way (the caller then asks Spark)."""
     s3 = config.arrow_s3()
@@ -77,16 +86,11 @@ def read_without_spark(config: Config, tables: ViewTables, view_name: str, ds: d
         log = delta_log.read_table(tables.log, ["kind", "ds", "run_id"], s3).to_pylist()
     except FileNotFoundError:
         log = []
-    days = {r["ds"] for r in log if r["kind"] == "snapshot"}
-    if ds is None:
-        if not days:
-            raise UsageError(f"view {view_name!r} has no materialized day to publish; run `pitstop materialize "
-                             f"{view_name} --start D --end D` first")
-        ds = max(days)
+    ds = day_to_publish(view_name, {r["ds"] for r in log if r["kind"] == "snapshot"}, ds)
     runs = {r["run_id"] for r in log if r["kind"] == "snapshot" and r["ds"] == ds}
     versions = [v for v, info in delta_log.commit_infos(tables.snapshots, s3).items()
                 if runs and info.get("userMetadata") and json.loads(info["userMetadata"]).get("pitstop_run") in runs]
     if not versions:
         raise UsageError(f"view {view_name!r} has no materialized snapshot for {ds}; run `pitstop materialize "
                          f"{view_name} --start {ds} --end {ds}`")
-    return days, ds, max(versions)
+    return ds, max(versions)

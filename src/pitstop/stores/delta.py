@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from pitstop.compute.aggregates import q
 from pitstop.jsontypes import JSONObject
 
 if TYPE_CHECKING:
@@ -22,17 +23,13 @@ def is_local(path: str) -> bool:
     return "://" not in path or path.startswith("file:")
 
 
-def local_path(path: str) -> str:
-    return path.removeprefix("file://") if path.startswith("file://") else path.removeprefix("file:")
-
-
 def _log_version(path: str) -> int | bool | None:
     """The table's current version from its log (None: no table); False when the log reader cannot read it."""
     from pitstop.errors import UnsupportedDeltaTable
     from pitstop.stores import delta_log
 
     try:
-        return delta_log.snapshot(local_path(path)).version
+        return delta_log.snapshot(path).version
     except FileNotFoundError:
         return None
     except (UnsupportedDeltaTable, OSError, ValueError):
@@ -71,10 +68,6 @@ def _create(df: DataFrame, path: str, partition_by: list[str] | None, properties
         sql += " TBLPROPERTIES (" + ", ".join(f"{_literal(k)} = {_literal(v)}" for k, v in sorted(properties.items()))
         sql += ")"
     df.sparkSession.sql(sql)
-
-
-def q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _literal(text: str) -> str:
@@ -160,7 +153,7 @@ def last_commit_metadata(spark: SparkSession, path: str) -> JSONObject:
         if found is not False:
             from pitstop.stores import delta_log
 
-            info = delta_log.commit_infos(local_path(path), versions=[int(found)]).get(int(found), {})
+            info = delta_log.commit_infos(path, versions=[int(found)]).get(int(found), {})
             meta = info.get("userMetadata")
             return json.loads(meta) if meta else {}
     if not exists(spark, path):

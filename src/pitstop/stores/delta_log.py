@@ -58,12 +58,13 @@ def filesystem(path: str, s3: Mapping[str, Any] | None = None) -> tuple[FileSyst
     for s3a:// paths; credentials come from the AWS environment, as for S3A."""
     from pyarrow import fs
 
+    if path.startswith("file:"):  # file:///abs (a URI) or file:/abs (how Spark names local files)
+        return fs.LocalFileSystem(), unquote(path.removeprefix("file://") if path.startswith("file://")
+                                             else path.removeprefix("file:"))
     if "://" not in path:
         return fs.LocalFileSystem(), path
     if path.startswith(("s3a://", "s3n://", "s3://")):
         return fs.S3FileSystem(**(s3 or {})), path.split("://", 1)[1]
-    if path.startswith("file://"):
-        return fs.LocalFileSystem(), unquote(path.removeprefix("file://"))
     return fs.FileSystem.from_uri(path)  # type: ignore[no-any-return]
 
 
@@ -197,15 +198,25 @@ def read_table(path: str, columns: list[str] | None = None, s3: Mapping[str, Any
     Partition columns come back as strings. FileNotFoundError when ``path`` holds no Delta table;
     UnsupportedDeltaTable for a table this reader cannot read correctly (see the module), or a file with a
     deletion vector."""
+    return read_files(snapshot(path, s3, version), columns, s3, partition=partition)
+
+
+def matching(table: LogSnapshot, partition: Mapping[str, str] | None) -> list[JSONObject]:
+    """The table's data files (add actions) whose partition values are ``partition``'s (all without it)."""
+    return [add for add in table.files
+            if not partition or all((add.get("partitionValues") or {}).get(k) == v for k, v in partition.items())]
+
+
+def read_files(table: LogSnapshot, columns: list[str] | None = None, s3: Mapping[str, Any] | None = None, *,
+               partition: Mapping[str, str] | None = None) -> pa.Table:
+    """read_table of a snapshot already read from the log (its ``path`` and ``version``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = snapshot(path, s3, version)
+    path = table.path
     handle_fs, root = filesystem(path, s3)
     parts = []
-    for add in sorted(table.files, key=lambda a: str(a["path"])):
-        if partition and any((add.get("partitionValues") or {}).get(k) != v for k, v in partition.items()):
-            continue
+    for add in sorted(matching(table, partition), key=lambda a: str(a["path"])):
         if add.get("deletionVector"):
             raise UnsupportedDeltaTable(f"Delta table {path} v{table.version}: file {add['path']} has a deletion "
                                         f"vector, whose deleted rows pitstop's Delta log reader does not remove; "

@@ -77,12 +77,8 @@ class Engine:
     log: str
     started: float
 
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
-
     def alive(self) -> bool:
-        return _pid_alive(self.pid) and _port_open(self.port)
+        return _pid_alive(self.pid) and endpoint_answers(self.url, 0.5)
 
 
 def state_path(repo: Path) -> Path:
@@ -107,14 +103,6 @@ def _pid_alive(pid: int) -> bool:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return True
-
-
-def _port_open(port: int, timeout_s: float = 0.5) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 def endpoint_answers(url: str, timeout_s: float = 3.0) -> bool:
@@ -154,6 +142,7 @@ def remote_for(config: Config) -> str | None:
 
 def _server_command(settings: dict[str, str], port: int) -> tuple[list[str], dict[str, str]]:
     from pitstop.stores.local_spark import spark_home
+    from pitstop.stores.spark import classic_env
 
     settings = {**SERVER_DEFAULTS, **settings}
     master = settings.pop("spark.master")
@@ -166,8 +155,7 @@ def _server_command(settings: dict[str, str], port: int) -> tuple[list[str], dic
                      "spark.connect.grpc.binding.port": str(port)})
     for key, value in sorted(settings.items()):
         command += ["--conf", f"{key}={value}"]
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED",
-                                                            "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")}
+    env = {k: v for k, v in classic_env().items() if k not in ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")}
     env.update({"SPARK_CONNECT_MODE": "0", "SPARK_HOME": str(spark_home()),
                 "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"})
@@ -215,7 +203,7 @@ def start_server(settings: dict[str, str], cwd: Path, *, port: int | None = None
     engine = Engine(f"sc://127.0.0.1:{port}", proc.pid, settings["spark.master"], fingerprint(settings), str(log),
                     time.time())
     deadline = time.monotonic() + timeout_s
-    while not _port_open(port):
+    while not endpoint_answers(engine.url, 0.5):
         if proc.poll() is not None or time.monotonic() > deadline:
             if proc.poll() is None:
                 proc.kill()

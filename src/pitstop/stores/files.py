@@ -22,8 +22,6 @@ def _arrow(path: str, s3: Mapping[str, Any] | None) -> tuple[Any, str] | None:
         return None
     from pitstop.stores.delta_log import filesystem
 
-    if path.startswith("file:") and not path.startswith("file://"):
-        path = path.removeprefix("file:")  # Spark's file:/abs/path
     return filesystem(path, s3)
 
 
