@@ -192,3 +192,21 @@ def test_argument_mistakes_are_answered_before_spark_starts(demo: Path) -> None:
         assert len(result["stderr"].strip().splitlines()) == 1, result["stderr"]
         assert "pyspark" not in result["imported"], (argv, result["imported"])
     assert not (demo / "new_out").exists()
+
+
+@pytest.mark.subprocess
+def test_preload_imports_great_expectations_in_a_background_thread_that_gx_waits_for() -> None:
+    """materialize starts GX's import once its Spark session and source are up, so the import overlaps the run's
+    Spark work; the gate's first use of GX waits for that thread instead of importing a second time."""
+    code = ("import sys, threading\n"
+            "from pitstop.stores import gx_suite\n"
+            "assert 'great_expectations' not in sys.modules\n"
+            "gx_suite.preload(); first = gx_suite._preloading\n"
+            "gx_suite.preload(); assert gx_suite._preloading is first  # one thread, however often it is asked\n"
+            "names = [t.name for t in threading.enumerate()]\n"
+            "gx = gx_suite._gx()\n"
+            "print(first.name in names, first.is_alive(), gx.__name__, hasattr(gx.expectations, 'ExpectColumnToExist'))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "great_expectations", "True"]

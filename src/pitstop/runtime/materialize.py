@@ -34,7 +34,7 @@ from pitstop.runtime import quality
 from pitstop.runtime.context import Context
 from pitstop.runtime.reporter import Reporter
 from pitstop.runtime.tables import ViewTables, logged_days
-from pitstop.stores import delta, files
+from pitstop.stores import delta, files, gx_suite
 from pitstop.stores.sources import read_source
 
 if TYPE_CHECKING:
@@ -235,6 +235,7 @@ def materialize(ctx: Context, view_name: str, start: date, end: date, *, cascade
         ctx.spark  # noqa: B018
     with clock("source"):
         source = read_source(ctx.spark, view_name, view, ctx.config.repo)
+    gx_suite.preload()  # the gate needs GX: its import overlaps the compute below
     run_id = uuid.uuid4().hex[:12]
     meta = {"pitstop_run": run_id, "ds_start": start.isoformat(), "ds_end": end.isoformat(),
             "plan_fingerprint": ctx.plan.fingerprint}

@@ -14,6 +14,7 @@ checked before under the installed GX version.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +30,31 @@ if TYPE_CHECKING:
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # GX otherwise reports usage over the network
 
 
+_preloading: threading.Thread | None = None
+
+
+def _import_quietly() -> None:
+    from contextlib import suppress
+
+    with suppress(Exception):  # the import in _gx raises it again, where it is reported
+        import great_expectations  # noqa: F401
+
+
+def preload() -> None:
+    """Start importing GX in a background thread: a run that will validate calls this once its Spark session
+    and source are up (the main thread's own heavy imports done), so the seconds GX's import takes pass while
+    the run waits for Spark instead of after it. ``_gx`` waits for the thread."""
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=_import_quietly, name="pitstop-gx-import", daemon=True)
+        _preloading.start()
+
+
 def _gx() -> Any:
     import logging
 
+    if _preloading is not None:
+        _preloading.join()
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
