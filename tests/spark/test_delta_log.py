@@ -65,3 +65,32 @@ def test_a_spark_table_with_deletion_vectors(tmp_path: Path, spark: Any) -> None
     assert (result.ready, result.detail) == (False, "Delta v5: newest event_timestamp 2026-10-31T20:00:00+00:00 < "
                                                     "2026-11-01T00:00:00+00:00")
     assert first_event_time(SOURCE, path) == datetime(2026, 10, 30, 5, tzinfo=UTC)
+
+
+def test_rows_from_log_count_a_days_rows_at_a_version_without_spark(tmp_path: Path, spark: Any) -> None:
+    """The gate's reference-day sizes: the numRecords of the day's files at the version validated; None where the
+    statistics cannot say (no ds partition, a deletion vector) so that the gate counts with Spark instead."""
+    from datetime import date
+
+    from pitstop.runtime.quality import rows_from_log
+
+    path = str(tmp_path / "snapshots")
+    d1, d2, d3 = date(2026, 10, 29), date(2026, 10, 30), date(2026, 10, 31)
+    rows = [(i, d1) for i in range(5)] + [(i, d2) for i in range(3)]
+    spark.createDataFrame(rows, "user_id bigint, ds date").write.format("delta").partitionBy("ds").save(path)
+    spark.createDataFrame([(9, d2), (10, d3)], "user_id bigint, ds date").write.format("delta").mode("append") \
+        .save(path)  # version 1: a second file of d2
+    assert rows_from_log(path, 1, [d1, d2, d3]) == {d1: 5, d2: 4, d3: 1}
+    assert rows_from_log(path, 0, [d2, d3]) == {d2: 3, d3: 0}  # the day as that version held it
+    assert rows_from_log("s3a://bucket/snapshots", 0, [d1]) is None  # not local: Spark counts
+    flat = str(tmp_path / "flat")
+    spark.createDataFrame(rows, "user_id bigint, ds date").write.format("delta").save(flat)
+    assert rows_from_log(flat, 0, [d1]) is None
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE ds = DATE '{d1}' AND user_id = 0")
+    # the DELETE adds d1's file with its deletion vector and removes it without: the file is still there
+    assert sorted((a["partitionValues"]["ds"], bool(a.get("deletionVector")))
+                  for a in delta_log.snapshot(path, version=3).files) == [
+        ("2026-10-29", False), ("2026-10-29", True), ("2026-10-30", False), ("2026-10-30", False), ("2026-10-31", False)]
+    assert rows_from_log(path, 3, [d2]) == {d2: 4}  # only d2's files are looked at
+    assert rows_from_log(path, 3, [d1]) is None  # d1's file has a deletion vector: its count includes the row

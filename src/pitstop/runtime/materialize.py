@@ -76,6 +76,7 @@ class RunSummary:
     forced: bool = False  # the days check was skipped (--force)
     invalid_rows: int = 0
     rows_written: int = 0
+    snapshot_rows: dict[date, int] = field(default_factory=dict)  # each new snapshot day's rows, as the gate counted
     seconds: float = 0.0
     running_total_from: date | None = None  # lifetime windows: the saved running total reused, if any
     lifetime: bool = False
@@ -278,6 +279,7 @@ def _validate(ctx: Context, view_name: str, view: View, tables: ViewTables,
                                       snapshot_path=tables.snapshots, snapshot_version=version, run_id=run_id,
                                       materialized=earlier)
     summary.validation = result
+    summary.snapshot_rows = {day.ds: day.rows for day in result.days}  # exact, at the version just committed
     quality.raise_if_failed(result)
     quality.write_statistics(ctx.spark, tables.stats, view_name, view, statistics, version, run_id)
 
@@ -325,9 +327,13 @@ def first_line(exc: BaseException) -> str:
 
 
 def _rows_per_day(spark: SparkSession, path: str, summary: RunSummary) -> list[tuple[date, int]]:
-    table = delta.read(spark, path)
-    assert table is not None  # written just before
-    counts = {r.ds: r["count"] for r in table.where(agg.ds_in(summary.snapshot_days)).groupBy("ds").count().collect()}
+    """Each new snapshot day's rows: the gate's counts (of the version this run committed), else a count."""
+    counts = summary.snapshot_rows
+    if set(counts) != set(summary.snapshot_days):
+        table = delta.read(spark, path)
+        assert table is not None  # written just before
+        counts = {r.ds: r["count"]
+                  for r in table.where(agg.ds_in(summary.snapshot_days)).groupBy("ds").count().collect()}
     summary.rows_written = sum(counts.values())
     return [(d, int(counts.get(d, 0))) for d in sorted(summary.snapshot_days)]
 

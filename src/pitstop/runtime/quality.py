@@ -233,9 +233,39 @@ def evaluate_alerts(monitoring: Monitoring, row: Mapping[str, object]) -> list[A
     return hits
 
 
-def _statistics(view: View, table: DataFrame, days: list[date],
-                materialized: list[date]) -> list[StatsRow]:
-    """Statistics and drift of ``days`` (rows for every feature, also on an empty day)."""
+def rows_from_log(path: str, version: int, days: list[date]) -> dict[date, int] | None:
+    """The rows of each of ``days`` in a LOCAL snapshot table at ``version``, summed from the Delta log's file
+    statistics (numRecords) without a Spark job; None when the table is not local or not partitioned by ds, or a
+    file of those days has no row count or has a deletion vector (whose deleted rows the count includes)."""
+    if not delta.is_local(path):
+        return None
+    from pitstop.errors import UnsupportedDeltaTable
+    from pitstop.stores import delta_log
+
+    try:
+        log = delta_log.snapshot(path, version=version)
+    except (FileNotFoundError, UnsupportedDeltaTable):
+        return None
+    wanted = {day.isoformat(): day for day in days}
+    counts = dict.fromkeys(days, 0)
+    for add in log.files:
+        values = add.get("partitionValues") or {}
+        if DS not in values:
+            return None
+        day = wanted.get(values[DS])
+        if day is None:
+            continue
+        rows = json.loads(add.get("stats") or "{}").get("numRecords")
+        if add.get("deletionVector") or not isinstance(rows, int):
+            return None
+        counts[day] += rows
+    return counts
+
+
+def _statistics(view: View, table: DataFrame, days: list[date], materialized: list[date], *,
+                path: str = "", version: int = 0) -> list[StatsRow]:
+    """Statistics and drift of ``days`` (rows for every feature, also on an empty day) of ``table``, the
+    snapshot table at ``path`` and ``version`` (whose log may count the reference days' rows)."""
     from pyspark import StorageLevel
 
     monitoring = view.monitoring
@@ -245,9 +275,12 @@ def _statistics(view: View, table: DataFrame, days: list[date],
     # about SAMPLE_ROWS rows a day (cached: bounded by days x SAMPLE_ROWS whatever the data's size)
     basic = st.feature_statistics(st.profile(table.where(ds_in(days)), view.features))
     rows_per_day = {day: b["rows"] for (day, _), b in basic.items()}
-    if references:  # the reference days' sizes only (a count reads no column)
-        counted = table.where(ds_in(references)).groupBy(DS).count().collect()
-        rows_per_day.update({r[DS]: int(r["count"]) for r in counted})
+    if references:  # the reference days' sizes only: from the log's file statistics, else a count (no column read)
+        logged = rows_from_log(path, version, references) if path else None
+        if logged is None:
+            counted = table.where(ds_in(references)).groupBy(DS).count().collect()
+            logged = {r[DS]: int(r["count"]) for r in counted}
+        rows_per_day.update(logged)
     identity = [k.name for k in view.join_keys] + [c for c in (TS, CREATED) if c in table.columns]
     numeric = [f.name for f in view.features if f.dtype in st.NUMERIC_DTYPES]
     needed = table.where(ds_in(sorted(set(days) | set(references)))).select(
@@ -320,7 +353,7 @@ def gate(ctx: Context, view_name: str, days: list[date], *,
 
     actual = {f.name: spark_type_word(f.dataType.typeName()) for f in table.schema.fields}
     schema_problems = schema_violations(view, actual)
-    statistics = _statistics(view, table, days, materialized)
+    statistics = _statistics(view, table, days, materialized, path=snapshot_path, version=snapshot_version)
     folder = report_folder(ctx.config, view_name, view.version, snapshot_version, run_id)
     # not cached: GX runs a few Spark jobs per check, each reading only its columns of the days'
     # partitions, which the Delta table serves as well as a cache would (a cache of a long backfill's

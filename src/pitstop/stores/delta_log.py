@@ -68,6 +68,18 @@ def filesystem(path: str, s3: Mapping[str, Any] | None = None) -> tuple[FileSyst
     return fs.FileSystem.from_uri(path)  # type: ignore[no-any-return]
 
 
+def _file_key(action: Mapping[str, Any]) -> tuple[str, str]:
+    """What identifies a logical file in the log: its path and its deletion vector's unique id (the protocol's
+    rule: a DELETE with deletion vectors adds the path with its new vector and removes it without, in one
+    commit and in either order, so the path alone would lose the file)."""
+    dv = action.get("deletionVector") or None
+    if not dv:
+        return str(action["path"]), ""
+    offset = dv.get("offset")
+    return str(action["path"]), f"{dv.get('storageType')}{dv.get('pathOrInlineDv')}" + (
+        f"@{offset}" if offset is not None else "")
+
+
 def _as_dict(value: Any) -> JSONObject:
     """A map read from a checkpoint (pyarrow gives a list of (key, value) pairs) or from JSON, as a dict."""
     return dict(value or {})
@@ -118,7 +130,7 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None, version: int | None
                      if _COMMIT.match(posixpath.basename(e.path)))
     if version is not None:
         commits = [(v, file) for v, file in commits if v <= version]
-    files: dict[str, JSONObject] = {}
+    files: dict[tuple[str, str], JSONObject] = {}
     protocol: JSONObject | None = None
     configuration: dict[str, str] = {}
     start = -1
@@ -143,8 +155,9 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None, version: int | None
                     if not action:
                         continue
                     if column == "add":  # maps come as (key, value) pairs from parquet: as in JSON, dicts
-                        files[action["path"]] = {**action, "partitionValues": _as_dict(action.get("partitionValues")),
-                                                 "tags": _as_dict(action.get("tags")) or None}
+                        files[_file_key(action)] = {**action,
+                                                    "partitionValues": _as_dict(action.get("partitionValues")),
+                                                    "tags": _as_dict(action.get("tags")) or None}
                     elif column == "protocol":
                         protocol = action
                     else:
@@ -164,9 +177,9 @@ def snapshot(path: str, s3: Mapping[str, Any] | None = None, version: int | None
                     continue
                 action = json.loads(line)
                 if "add" in action:
-                    files[action["add"]["path"]] = action["add"]
+                    files[_file_key(action["add"])] = action["add"]
                 elif "remove" in action:
-                    files.pop(action["remove"]["path"], None)
+                    files.pop(_file_key(action["remove"]), None)
                 elif "protocol" in action:
                     protocol = action["protocol"]
                 elif "metaData" in action:
