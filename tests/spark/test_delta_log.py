@@ -91,6 +91,7 @@ def test_rows_from_log_count_a_days_rows_at_a_version_without_spark(tmp_path: Pa
     # the DELETE adds d1's file with its deletion vector and removes it without: the file is still there
     assert sorted((a["partitionValues"]["ds"], bool(a.get("deletionVector")))
                   for a in delta_log.snapshot(path, version=3).files) == [
-        ("2026-10-29", False), ("2026-10-29", True), ("2026-10-30", False), ("2026-10-30", False), ("2026-10-31", False)]
+        ("2026-10-29", False), ("2026-10-29", True), ("2026-10-30", False), ("2026-10-30", False),
+        ("2026-10-31", False)]
     assert rows_from_log(path, 3, [d2]) == {d2: 4}  # only d2's files are looked at
     assert rows_from_log(path, 3, [d1]) is None  # d1's file has a deletion vector: its count includes the row

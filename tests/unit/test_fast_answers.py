@@ -205,7 +205,8 @@ def test_preload_imports_great_expectations_in_a_background_thread_that_gx_waits
             "gx_suite.preload(); assert gx_suite._preloading is first  # one thread, however often it is asked\n"
             "names = [t.name for t in threading.enumerate()]\n"
             "gx = gx_suite._gx()\n"
-            "print(first.name in names, first.is_alive(), gx.__name__, hasattr(gx.expectations, 'ExpectColumnToExist'))")
+            "print(first.name in names, first.is_alive(), gx.__name__,\n"
+            "      hasattr(gx.expectations, 'ExpectColumnToExist'))")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
