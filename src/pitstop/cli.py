@@ -182,9 +182,10 @@ def cmd_engine(args: argparse.Namespace) -> int:
     if args.action == "start":
         began = time.monotonic()
         running = engine.start(config)
+        warmed = "" if running.warm_up_s is None else f", of which {running.warm_up_s:.1f} s warming it up"
         say.out(f"Spark Connect engine at {running.url} (pid {running.pid}, master {running.master}; ready in "
-                f"{time.monotonic() - began:.1f} s; log {running.log}); commands in {config.repo} use it until "
-                f"`pitstop engine stop`")
+                f"{time.monotonic() - began:.1f} s{warmed}; log {running.log}); commands in {config.repo} use it "
+                f"until `pitstop engine stop`")
     elif args.action == "stop":
         say.out(engine.stop(config.repo) or "no engine runs for this repository")
     else:

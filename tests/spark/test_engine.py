@@ -78,6 +78,9 @@ def test_commands_use_the_running_engine_and_fall_back_in_process(tmp_path: Path
     running = engine.load(repo)
     assert running is not None and running.alive()
     assert started.stdout.startswith(f"Spark Connect engine at {running.url} (pid {running.pid}, master local[1]")
+    # the start ran its warm-up workload on the new engine (Delta writes, time travel, a join) and said so
+    assert running.warm_up_s is not None and running.warm_up_s > 0
+    assert f"of which {running.warm_up_s:.1f} s warming it up;" in started.stdout
     try:
         config = load_config(repo, env={})
         assert engine.status(config).endswith("sessions use it")
