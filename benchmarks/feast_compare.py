@@ -1,12 +1,14 @@
 """pitstop beside Feast 0.67 on the team's generated data: both measured in the same run, on the same machine,
 against the same private redis-server.
 
-    .venv/bin/python benchmarks/feast_compare.py [--sizes small[,medium]] [--work DIR] [--repeat N]
+    .venv/bin/python benchmarks/feast_compare.py [--sizes small[,medium][,large]] [--work DIR] [--repeat N]
                                                  [--feast-offline-store file|spark] [--fresh] [--out FILE.json]
 
 Sizes (`benchmarks/gen_data.py`, the team's generator; the data is made once under --work and reused):
   small:  --users 10000 --days 60 --tx-per-user-day 3 --entity-rows 100000   (1.8M transactions)
   medium: --users 100000 --days 90 --tx-per-user-day 2 --entity-rows 1000000 (about 18M transactions)
+  large:  --users 1000000 --days 10 --tx-per-user-day 1 --entity-rows 1000000 (about 10M transactions: a
+          publish of about a million users, which goes through Spark; the short range keeps the setup short)
 
 What is compared, for each size:
   publish to Redis   pitstop: `pitstop publish VIEW` from the command line, timed from the command's start to
@@ -63,6 +65,7 @@ FEAST_VERSION = "0.67.0"
 SIZES: dict[str, list[str]] = {
     "small": ["--users", "10000", "--days", "60", "--tx-per-user-day", "3", "--entity-rows", "100000"],
     "medium": ["--users", "100000", "--days", "90", "--tx-per-user-day", "2", "--entity-rows", "1000000"],
+    "large": ["--users", "1000000", "--days", "10", "--tx-per-user-day", "1", "--entity-rows", "1000000"],
 }
 VIEW = "user_daily"
 DEFS = f"""
@@ -497,7 +500,7 @@ def table(size: str, p: dict[str, Any], f: dict[str, Any], agree: dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="small", help="comma-separated: small, medium (default small)")
+    parser.add_argument("--sizes", default="small", help="comma-separated: small, medium, large (default small)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "feastbench"),
                         help="data, repositories, Feast's virtualenv and logs (default: <tmp>/feastbench)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each step and mode (the table shows "

@@ -442,7 +442,25 @@ def test_unknown_gx_expectation_is_a_plan_error_with_the_line(tmp_path: Path, ma
     assert "defs.py:7" in text and "does not accept these arguments (minimum: extra fields not permitted; " in text
 
 
-def test_an_error_alert_fails_the_gate_and_a_warning_does_not(tmp_path: Path, spark: Any) -> None:
+def spy_on_statistics(monkeypatch: Any) -> list[str]:
+    """The names of the threads the gate's statistics run in, from now on."""
+    import threading
+
+    from pitstop.runtime import quality
+
+    threads: list[str] = []
+    real = quality._statistics
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quality, "_statistics", spy)
+    return threads
+
+
+def test_an_error_alert_fails_the_gate_and_a_warning_does_not(tmp_path: Path, spark: Any, monkeypatch: Any) -> None:
+    threads = spy_on_statistics(monkeypatch)
     repo = tmp_path / "repo"
     (repo / "feature_defs").mkdir(parents=True)
     (repo / "pitstop.yaml").write_text("project: t\n")
@@ -463,6 +481,7 @@ def test_an_error_alert_fails_the_gate_and_a_warning_does_not(tmp_path: Path, sp
         store.materialize(["spend"], D0, D0, publish=False)
     assert "✗ [error] alert amount_avg_1d: null_fraction 0.3333 > 0.2" in str(info.value)
     assert "4 of 4 checks passed, 1 alert(s)" in str(info.value)
+    assert threads == ["pitstop-statistics_0"]  # a one-day run: beside GX's checks, in a second thread
     # the same threshold as a warning: the day passes and the alert is recorded
     store.config.repo.joinpath("feature_defs", "defs.py").write_text(
         store.config.repo.joinpath("feature_defs", "defs.py").read_text().replace(', severity="error"', ""))
@@ -479,8 +498,9 @@ def test_an_error_alert_fails_the_gate_and_a_warning_does_not(tmp_path: Path, sp
     assert 'data-ds="2026-04-01" data-series="null_fraction" data-value="0.3333333333333333"' in page
 
 
-def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark: Any) -> None:
+def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark: Any, monkeypatch: Any) -> None:
     from pitstop.config import load_config
+    from pitstop.runtime import quality
     from pitstop.runtime.materialize import materialized_days
     from pitstop.runtime.status import last_validation
 
@@ -496,8 +516,11 @@ def test_a_multi_day_run_with_one_bad_day_commits_nothing(tmp_path: Path, spark:
     store = FeatureStore(repo, env={})
     registry.apply(store.config)
     store.use_spark(spark)
+    threads = spy_on_statistics(monkeypatch)
+    monkeypatch.setattr(quality, "SIDE_BY_SIDE_DAYS", 2)  # 3 days count as a backfill: statistics, then GX
     with pytest.raises(ValidationFailed) as info:
         store.materialize(["spend"], days[0], days[-1], publish=False)
+    assert threads == ["MainThread"]
     text = str(info.value)
     assert "validation passed: spend v1 ds 2026-04-01" in text and "validation passed: spend v1 ds 2026-04-03" in text
     assert "validation FAILED: spend v1 ds 2026-04-02" in text and "values e.g. 5000.0; keys (user_id=3)" in text

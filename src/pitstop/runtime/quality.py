@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pitstop.stores.gx_suite import Outcome
 
 EXAMPLES = 5  # offending values and entity keys shown per failed check
+SIDE_BY_SIDE_DAYS = 3  # a run of at most this many days computes its statistics while GX checks its suite
 MAX_WARNINGS = 5  # warnings listed per day in a summary (all of them are in result.json)
 QUALITY_SCHEMA = ("ds date, run_id string, validated_at timestamp, snapshot_version bigint, success boolean, "
                   "checks int, failed int, errors int, warnings int, summary string, result_path string, "
@@ -353,14 +354,26 @@ def gate(ctx: Context, view_name: str, days: list[date], *,
 
     actual = {f.name: spark_type_word(f.dataType.typeName()) for f in table.schema.fields}
     schema_problems = schema_violations(view, actual)
-    statistics = _statistics(view, table, days, materialized, path=snapshot_path, version=snapshot_version)
     folder = report_folder(ctx.config, view_name, view.version, snapshot_version, run_id)
     # not cached: GX runs a few Spark jobs per check, each reading only its columns of the days'
     # partitions, which the Delta table serves as well as a cache would (a cache of a long backfill's
     # snapshots, every column, would not fit in memory and spill all of it to disk first)
     in_days = table.where(ds_in(days))
-    with _docs_folder(folder) as docs:
-        checked = validator.run_days(in_days, days, docs_dir=docs)
+    statistics_of = partial(_statistics, view, table, days, materialized, path=snapshot_path, version=snapshot_version)
+    if len(days) <= SIDE_BY_SIDE_DAYS:
+        # a short run's Spark jobs are small, and their fixed cost dominates: the statistics run in a second
+        # thread while GX checks the suite (Spark runs the two threads' jobs side by side on one session)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="pitstop-statistics") as pool:
+            pending = pool.submit(statistics_of)
+            with _docs_folder(folder) as docs:
+                checked = validator.run_days(in_days, days, docs_dir=docs)
+            statistics = pending.result()
+    else:  # a backfill: one after the other, so that the sample's cache and GX's scans never share memory
+        statistics = statistics_of()
+        with _docs_folder(folder) as docs:
+            checked = validator.run_days(in_days, days, docs_dir=docs)
     results = []
     for day in days:
         outcomes, raws = checked[day]
