@@ -95,3 +95,25 @@ def test_rows_from_log_count_a_days_rows_at_a_version_without_spark(tmp_path: Pa
         ("2026-10-31", False)]
     assert rows_from_log(path, 3, [d2]) == {d2: 4}  # only d2's files are looked at
     assert rows_from_log(path, 3, [d1]) is None  # d1's file has a deletion vector: its count includes the row
+
+
+def test_read_table_puts_int96_and_micros_files_together_as_utc(tmp_path: Path, spark: Any) -> None:
+    """A quality table written before pitstop wrote TIMESTAMP(MICROS) holds INT96 files (pyarrow reads them as
+    nanoseconds without a zone); its newer files hold microseconds in UTC. Both come back as one UTC column."""
+    import pyarrow as pa
+
+    path = str(tmp_path / "quality")
+    first, second = datetime(2026, 10, 30, 5, 6, 7, 123456, tzinfo=UTC), datetime(2026, 10, 31, 1, 2, 3, tzinfo=UTC)
+    key = "spark.sql.parquet.outputTimestampType"
+    before = spark.conf.get(key)
+    try:
+        spark.conf.set(key, "INT96")
+        spark.createDataFrame([(1, first)], "run int, validated_at timestamp").write.format("delta").save(path)
+    finally:
+        spark.conf.set(key, before)
+    spark.createDataFrame([(2, second)], "run int, validated_at timestamp").write.format("delta").mode("append") \
+        .save(path)
+    table = delta_log.read_table(path)
+    assert table.schema.field("validated_at").type == pa.timestamp("us", tz="UTC")
+    assert sorted(zip(table.column("run").to_pylist(), table.column("validated_at").to_pylist(), strict=True)) == [
+        (1, first), (2, second)]

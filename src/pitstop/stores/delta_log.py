@@ -242,10 +242,26 @@ def read_files(table: LogSnapshot, columns: list[str] | None = None, s3: Mapping
             rows = pq.read_table(handle, columns=stored)
         for key, value in sorted(values.items()):
             rows = rows.append_column(key, pa.array([value] * rows.num_rows, pa.string()))
-        parts.append(rows if columns is None else rows.select(columns))
+        parts.append(_utc_micros(rows if columns is None else rows.select(columns)))
     if not parts:
         return pa.table({})
     return pa.concat_tables(parts, promote_options="default")
+
+
+def _utc_micros(table: pa.Table) -> pa.Table:
+    """Every timestamp column as timestamp[us, UTC], however its file stored it: a table's older files may hold
+    INT96 timestamps (read as nanoseconds without a zone: Spark writes them as UTC instants) and its newer ones
+    TIMESTAMP(MICROS, UTC); without one type the files' rows could not be put together."""
+    import pyarrow as pa
+
+    wanted = pa.timestamp("us", tz="UTC")
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type != wanted:
+            column = table.column(i)
+            if field.type.tz is None:
+                column = column.cast(pa.timestamp(field.type.unit, tz="UTC"))
+            table = table.set_column(i, field.with_type(wanted), column.cast(wanted, safe=False))  # ns: truncated
+    return table
 
 
 def commit_infos(path: str, s3: Mapping[str, Any] | None = None, *,
