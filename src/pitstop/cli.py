@@ -626,7 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("engine", help="start, stop or show the warm engine: a local Spark Connect server with Delta Lake that "
                            "this repository's commands, Python API and Airflow tasks connect to instead of each "
-                           "starting Spark (PITSTOP_ENGINE=local: ignore it)")
+                           "starting Spark (PITSTOP_ENGINE=local: ignore it); start waits until it answers, then "
+                           "warms it up with a small Delta workload so the first command runs at full speed")
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_engine)
 
