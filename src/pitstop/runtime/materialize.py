@@ -287,7 +287,7 @@ def _validate(ctx: Context, view_name: str, view: View, tables: ViewTables,
 def _write_log(spark: SparkSession, view: View, tables: ViewTables, summary: RunSummary, run_id: str,
                meta: JSONObject) -> None:
     """The materialization log, written last: a day counts only once its snapshot is committed."""
-    log_rows = [(d, "snapshot", n, run_id) for d, n in _rows_per_day(spark, tables.snapshots, summary)]
+    log_rows = [(d, "snapshot", n, run_id) for d, n in _rows_per_day(summary)]
     # the days whose tiles (aggregates) or source rows (latest values) this run (re)computed
     kind = "rows" if view.kind == "latest" else "tiles"
     log_rows += [(d, kind, summary.events_per_day.get(d, 0) if kind == "rows" else 0, run_id)
@@ -326,16 +326,10 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _rows_per_day(spark: SparkSession, path: str, summary: RunSummary) -> list[tuple[date, int]]:
-    """Each new snapshot day's rows: the gate's counts (of the version this run committed), else a count."""
-    counts = summary.snapshot_rows
-    if set(counts) != set(summary.snapshot_days):
-        table = delta.read(spark, path)
-        assert table is not None  # written just before
-        counts = {r.ds: r["count"]
-                  for r in table.where(agg.ds_in(summary.snapshot_days)).groupBy("ds").count().collect()}
-    summary.rows_written = sum(counts.values())
-    return [(d, int(counts.get(d, 0))) for d in sorted(summary.snapshot_days)]
+def _rows_per_day(summary: RunSummary) -> list[tuple[date, int]]:
+    """Each new snapshot day's rows, as the gate counted them at the version this run committed."""
+    summary.rows_written = sum(summary.snapshot_rows[d] for d in summary.snapshot_days)
+    return [(d, summary.snapshot_rows[d]) for d in sorted(summary.snapshot_days)]
 
 
 def _count_null_timestamps(source: DataFrame, view: View) -> int:

@@ -6,7 +6,6 @@ one; the same ds with a newer Delta version replaces it; the same ds and version
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -136,8 +135,8 @@ def _small_day(ctx: Context, view: View, path: str, ds: date, version: int, colu
     try:
         log = delta_log.snapshot(path, s3, version)
         day = {agg.DS: ds.isoformat()}
-        counts = [json.loads(str(a.get("stats") or "{}")).get("numRecords") for a in delta_log.matching(log, day)]
-        if any(c is None for c in counts) or sum(counts) > LOCAL_ROWS:
+        rows = delta_log.rows_in(log, day)
+        if rows is None or rows > LOCAL_ROWS:
             return None
         return delta_log.read_files(log, columns, s3, partition=day)
     except (UnsupportedDeltaTable, OSError):

@@ -247,20 +247,10 @@ def rows_from_log(path: str, version: int, days: list[date]) -> dict[date, int] 
         log = delta_log.snapshot(path, version=version)
     except (FileNotFoundError, UnsupportedDeltaTable):
         return None
-    wanted = {day.isoformat(): day for day in days}
-    counts = dict.fromkeys(days, 0)
-    for add in log.files:
-        values = add.get("partitionValues") or {}
-        if DS not in values:
-            return None
-        day = wanted.get(values[DS])
-        if day is None:
-            continue
-        rows = json.loads(add.get("stats") or "{}").get("numRecords")
-        if add.get("deletionVector") or not isinstance(rows, int):
-            return None
-        counts[day] += rows
-    return counts
+    if any(DS not in (add.get("partitionValues") or {}) for add in log.files):
+        return None
+    counts = {day: delta_log.rows_in(log, {DS: day.isoformat()}) for day in days}
+    return None if any(n is None for n in counts.values()) else {day: int(n or 0) for day, n in counts.items()}
 
 
 def _statistics(view: View, table: DataFrame, days: list[date], materialized: list[date], *,

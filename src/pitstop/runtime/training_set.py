@@ -247,13 +247,13 @@ def _from_the_logs(ctx: Context, path: str, log_path: str
         except FileNotFoundError:
             version = None
         try:
-            log_version: int | None = delta_log.snapshot(log_path, s3).version
+            log = delta_log.snapshot(log_path, s3)
         except FileNotFoundError:
             return version, None, ()
-        rows = delta_log.read_table(log_path, ["kind", "ds"], s3, version=log_version).to_pylist()
+        rows = delta_log.read_files(log, ["kind", "ds"], s3).to_pylist()  # the log replayed once
     except (UnsupportedDeltaTable, OSError):
         return None
-    return version, log_version, tuple(sorted({r["ds"] for r in rows if r["kind"] == "snapshot"}))
+    return version, log.version, tuple(sorted({r["ds"] for r in rows if r["kind"] == "snapshot"}))
 
 
 def _read_pinned(spark: SparkSession, path: str, version: int, view: str, check: bool) -> DataFrame:

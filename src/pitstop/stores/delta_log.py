@@ -220,6 +220,18 @@ def matching(table: LogSnapshot, partition: Mapping[str, str] | None) -> list[JS
             if not partition or all((add.get("partitionValues") or {}).get(k) == v for k, v in partition.items())]
 
 
+def rows_in(table: LogSnapshot, partition: Mapping[str, str]) -> int | None:
+    """The rows of the files with ``partition``'s values, summed from their statistics (numRecords); None when
+    one of them has no row count, or a deletion vector (whose deleted rows its count includes)."""
+    total = 0
+    for add in matching(table, partition):
+        rows = json.loads(str(add.get("stats") or "{}")).get("numRecords")
+        if add.get("deletionVector") or not isinstance(rows, int):
+            return None
+        total += rows
+    return total
+
+
 def read_files(table: LogSnapshot, columns: list[str] | None = None, s3: Mapping[str, Any] | None = None, *,
                partition: Mapping[str, str] | None = None) -> pa.Table:
     """read_table of a snapshot already read from the log (its ``path`` and ``version``)."""
